@@ -1,0 +1,107 @@
+//! Idempotency records: `(tenant, key) -> (request hash, response)`, stored in the same
+//! transaction as the command's events, so a command is either done and recorded or neither.
+//!
+//! Concurrency: a claim takes a transaction-scoped advisory lock on the key without waiting.
+//! A second request with the same key while the first is still in its transaction fails to
+//! take it and is told "in flight"; once the first commits, the lock is gone and the record
+//! is visible, so the second is a replay.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_postgres::{GenericClient, Transaction};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+
+/// A response as it was first given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Value,
+    /// Headers worth repeating on a replay (e.g. the position the command reached).
+    pub headers: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// No record: go ahead, and `record` the response in this transaction.
+    Fresh,
+    /// The same request was done: answer with this.
+    Replay(StoredResponse),
+    /// The key was used for a different request.
+    Mismatch,
+    /// Another request with this key is running now.
+    InFlight,
+}
+
+/// Most characters an idempotency key may have.
+pub const KEY_MAX_CHARS: usize = 255;
+
+/// Claims `key` for this transaction. Never blocks.
+pub async fn claim(tx: &Transaction<'_>, tenant_id: Uuid, key: &str, request_hash: &[u8]) -> Result<Claim, StoreError> {
+    let lock_name = format!("idempotency/{tenant_id}/{key}");
+    let locked: bool =
+        tx.query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await?.try_get(0)?;
+    if !locked {
+        return Ok(Claim::InFlight);
+    }
+    let row = tx
+        .query_opt(
+            "SELECT request_hash, response_status, response_body, response_headers FROM idempotency_keys
+             WHERE tenant_id = $1 AND idempotency_key = $2 AND expires_at > now()",
+            &[&tenant_id, &key],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(Claim::Fresh);
+    };
+    let stored_hash: Vec<u8> = row.try_get(0)?;
+    if stored_hash != request_hash {
+        return Ok(Claim::Mismatch);
+    }
+    let status: i16 = row.try_get(1)?;
+    Ok(Claim::Replay(StoredResponse {
+        status: u16::try_from(status).map_err(|_| StoreError::Corrupt(format!("response status {status}")))?,
+        body: row.try_get(2)?,
+        headers: row.try_get(3)?,
+    }))
+}
+
+/// Records the response of a fresh claim. An expired record of the same key is replaced.
+pub async fn record(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    key: &str,
+    request_hash: &[u8],
+    response: &StoredResponse,
+    retention: Duration,
+) -> Result<(), StoreError> {
+    let retention_s = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX).min(10 * 365 * 86_400);
+    let status = i16::try_from(response.status).map_err(|_| StoreError::InvalidAppend("status".into()))?;
+    tx.execute(
+        "INSERT INTO idempotency_keys
+             (tenant_id, idempotency_key, request_hash, response_status, response_body, response_headers, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::bigint))
+         ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET
+             request_hash = excluded.request_hash, response_status = excluded.response_status,
+             response_body = excluded.response_body, response_headers = excluded.response_headers,
+             created_at = now(), expires_at = excluded.expires_at
+         WHERE idempotency_keys.expires_at <= now()",
+        &[&tenant_id, &key, &request_hash, &status, &response.body, &response.headers, &retention_s],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes expired records, at most `limit` per call; returns how many went.
+pub async fn prune<C: GenericClient>(client: &C, limit: i64) -> Result<u64, StoreError> {
+    let deleted = client
+        .execute(
+            "DELETE FROM idempotency_keys WHERE ctid IN (
+                 SELECT ctid FROM idempotency_keys WHERE expires_at <= now() LIMIT $1)",
+            &[&limit],
+        )
+        .await?;
+    Ok(deleted)
+}

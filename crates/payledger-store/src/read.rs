@@ -1,0 +1,115 @@
+//! Reading events: one stream by version, or everything in the gap-free read order.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::{GenericClient, Row};
+use uuid::Uuid;
+
+use crate::append::parse_xid8;
+use crate::error::StoreError;
+use crate::types::{Checkpoint, RecordedEvent, StreamKey};
+
+/// Most events one read returns.
+pub const READ_MAX_BATCH: i64 = 10_000;
+
+const COLUMNS: &str = "global_position, tx_id::text, event_id, tenant_id, stream_id, stream_version, event_type, \
+                       schema_version, payload, metadata, recorded_at, dedupe_key, prev_hash, hash";
+
+/// Reads a stream's events with `stream_version >= from_version`, in version order.
+pub async fn read_stream<C: GenericClient>(
+    client: &C,
+    stream: &StreamKey,
+    from_version: i64,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let limit = limit.clamp(1, READ_MAX_BATCH);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND stream_id = $2 AND stream_version >= $3
+         ORDER BY stream_version LIMIT $4"
+    );
+    let rows = client.query(&sql, &[&stream.tenant_id, &stream.stream_id, &from_version, &limit]).await?;
+    rows.iter().map(to_event).collect()
+}
+
+/// The last version of a stream, if it exists.
+pub async fn stream_head<C: GenericClient>(client: &C, stream: &StreamKey) -> Result<Option<i64>, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT max(stream_version) FROM events WHERE tenant_id = $1 AND stream_id = $2",
+            &[&stream.tenant_id, &stream.stream_id],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// Optional narrowing of [`read_all`].
+#[derive(Debug, Clone, Default)]
+pub struct ReadAllFilter {
+    pub tenant_id: Option<Uuid>,
+    pub stream_id: Option<String>,
+    pub event_type: Option<String>,
+    pub recorded_from: Option<DateTime<Utc>>,
+    pub recorded_before: Option<DateTime<Utc>>,
+}
+
+/// Reads the events after `after` in the read order `(tx_id, global_position)`, only from
+/// transactions older than every transaction still running. An event is therefore returned
+/// only once nothing can commit before it in the read order: a reader that advances its
+/// checkpoint to the last event returned never skips one, with no timeout or gap detection.
+pub async fn read_all<C: GenericClient>(
+    client: &C,
+    after: Checkpoint,
+    filter: &ReadAllFilter,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let limit = limit.clamp(1, READ_MAX_BATCH);
+    let tx_text = after.tx_id.to_string();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE (tx_id, global_position) > ($1::text::xid8, $2)
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+           AND ($3::uuid IS NULL OR tenant_id = $3)
+           AND ($4::text IS NULL OR stream_id = $4)
+           AND ($5::text IS NULL OR event_type = $5)
+           AND ($6::timestamptz IS NULL OR recorded_at >= $6)
+           AND ($7::timestamptz IS NULL OR recorded_at < $7)
+         ORDER BY tx_id, global_position
+         LIMIT $8"
+    );
+    let rows = client
+        .query(
+            &sql,
+            &[
+                &tx_text,
+                &after.position,
+                &filter.tenant_id,
+                &filter.stream_id,
+                &filter.event_type,
+                &filter.recorded_from,
+                &filter.recorded_before,
+                &limit,
+            ],
+        )
+        .await?;
+    rows.iter().map(to_event).collect()
+}
+
+pub(crate) fn to_event(row: &Row) -> Result<RecordedEvent, StoreError> {
+    Ok(RecordedEvent {
+        global_position: row.try_get(0)?,
+        tx_id: parse_xid8(row.try_get(1)?)?,
+        event_id: row.try_get(2)?,
+        tenant_id: row.try_get(3)?,
+        stream_id: row.try_get(4)?,
+        stream_version: row.try_get(5)?,
+        event_type: row.try_get(6)?,
+        schema_version: row.try_get(7)?,
+        payload: row.try_get(8)?,
+        metadata: row.try_get(9)?,
+        recorded_at: row.try_get(10)?,
+        dedupe_key: row.try_get(11)?,
+        prev_hash: row.try_get(12)?,
+        hash: row.try_get(13)?,
+    })
+}
+
+pub(crate) const EVENT_COLUMNS: &str = COLUMNS;

@@ -1,0 +1,162 @@
+//! Waking readers when events are appended: NOTIFY when it works, polling always.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::append::NOTIFY_CHANNEL;
+use crate::error::StoreError;
+use crate::read::{read_all, ReadAllFilter};
+use crate::types::{Checkpoint, RecordedEvent};
+
+/// A dedicated LISTEN connection that wakes waiters on every notification. If the connection
+/// is lost, waiters still wake on their poll interval, so nothing depends on NOTIFY arriving.
+pub struct ChangeListener {
+    notify: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl ChangeListener {
+    /// Opens a connection on `database_url` and LISTENs on the events channel.
+    pub async fn listen(database_url: &str) -> Result<ChangeListener, StoreError> {
+        let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
+        let notify = Arc::new(Notify::new());
+        let waker = notify.clone();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+            let mut ready_tx = Some(ready_tx);
+            let listen_sql = format!("LISTEN {NOTIFY_CHANNEL}");
+            let listen = client.batch_execute(&listen_sql);
+            tokio::pin!(listen);
+            // Drive the connection while LISTEN runs, then keep forwarding notifications.
+            loop {
+                tokio::select! {
+                    result = &mut listen, if ready_tx.is_some() => {
+                        if let Some(tx) = ready_tx.take() {
+                            let _ = tx.send(result.map_err(StoreError::from));
+                        }
+                    }
+                    message = messages.next() => match message {
+                        Some(Ok(AsyncMessage::Notification(_))) => waker.notify_waiters(),
+                        Some(Ok(_)) => {}
+                        Some(Err(err)) => {
+                            tracing::warn!(error = %err, "event listener connection lost; falling back to polling");
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        });
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(ChangeListener { notify, task }),
+            Ok(Err(err)) => Err(err),
+            Err(_) => Err(StoreError::Corrupt("listener connection closed before LISTEN".into())),
+        }
+    }
+
+    /// Waits for a notification or `poll_interval`, whichever comes first.
+    pub async fn wait(&self, poll_interval: Duration) {
+        let notified = self.notify.notified();
+        let _ = tokio::time::timeout(poll_interval, notified).await;
+    }
+
+    /// Wakes every waiter now (used on shutdown and by tests).
+    pub fn wake(&self) {
+        self.notify.notify_waiters();
+    }
+}
+
+impl Drop for ChangeListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Tails the event log from a checkpoint, in the gap-free read order. Catch-up and live
+/// tailing are the same loop: read a batch; if empty, wait for NOTIFY or the poll interval.
+pub struct Subscription {
+    pool: Pool,
+    listener: ChangeListener,
+    checkpoint: Checkpoint,
+    filter: ReadAllFilter,
+    batch_size: i64,
+    poll_interval: Duration,
+}
+
+impl Subscription {
+    pub async fn start(
+        pool: Pool,
+        database_url: &str,
+        from: Checkpoint,
+        batch_size: i64,
+        poll_interval: Duration,
+    ) -> Result<Subscription, StoreError> {
+        let listener = ChangeListener::listen(database_url).await?;
+        Ok(Subscription {
+            pool,
+            listener,
+            checkpoint: from,
+            filter: ReadAllFilter::default(),
+            batch_size,
+            poll_interval,
+        })
+    }
+
+    /// The checkpoint after the last event returned.
+    pub fn checkpoint(&self) -> Checkpoint {
+        self.checkpoint
+    }
+
+    /// The next non-empty batch; waits as long as there is nothing new.
+    pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut held_back_wait = HELD_BACK_FIRST_WAIT;
+        loop {
+            // Register interest before reading, so a NOTIFY during the read is not missed.
+            let notified = self.listener.notify.notified();
+            let (batch, held_back) = {
+                let client = self.pool.get().await?;
+                let batch = read_all(&**client, self.checkpoint, &self.filter, self.batch_size).await?;
+                let held_back = batch.is_empty() && has_events_after(&**client, self.checkpoint).await?;
+                (batch, held_back)
+            };
+            if let Some(last) = batch.last() {
+                self.checkpoint = last.checkpoint();
+                return Ok(batch);
+            }
+            if held_back {
+                // Committed events wait behind an older running transaction (of any database:
+                // the snapshot xmin is cluster-wide). Its end sends no NOTIFY, so look again soon.
+                tokio::time::sleep(held_back_wait.min(self.poll_interval)).await;
+                held_back_wait = (held_back_wait * 2).min(HELD_BACK_MAX_WAIT);
+                continue;
+            }
+            held_back_wait = HELD_BACK_FIRST_WAIT;
+            let _ = tokio::time::timeout(self.poll_interval, notified).await;
+        }
+    }
+}
+
+const HELD_BACK_FIRST_WAIT: Duration = Duration::from_millis(2);
+const HELD_BACK_MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// Whether any event, safe to read yet or not, lies after `checkpoint`.
+pub async fn has_events_after<C: tokio_postgres::GenericClient>(
+    client: &C,
+    checkpoint: Checkpoint,
+) -> Result<bool, StoreError> {
+    let tx_text = checkpoint.tx_id.to_string();
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2))",
+            &[&tx_text, &checkpoint.position],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}

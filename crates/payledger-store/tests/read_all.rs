@@ -1,0 +1,234 @@
+//! The gap-free reader: committed events exactly once, in (tx_id, position) order, even
+//! while transactions that took earlier positions are still open.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use payledger_store::{
+    append_in_tx, read_all, BatchItem, Checkpoint, ExpectedVersion, NewEvent, ReadAllFilter, StreamKey, Subscription,
+};
+use payledger_testkit::TestDb;
+use serde_json::json;
+use uuid::Uuid;
+
+fn item(stream: &str, n: i64) -> Vec<BatchItem> {
+    vec![BatchItem {
+        stream: StreamKey::new(Uuid::nil(), stream),
+        expected: ExpectedVersion::Any,
+        events: vec![NewEvent::new("Tested", 1, json!({ "n": n }))],
+    }]
+}
+
+/// The naive reader that this store exists to avoid.
+async fn read_naive(client: &tokio_postgres::Client, after_position: i64) -> Vec<(i64, i64)> {
+    client
+        .query(
+            "SELECT global_position, (payload->>'n')::bigint FROM events WHERE global_position > $1
+             ORDER BY global_position",
+            &[&after_position],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// Deterministic interleaving: A takes a position and stays open; B takes a later one and
+/// commits; a reader looks; A commits. The naive reader skips A's event; the gap-free one
+/// waits for A and then delivers both in commit-consistent order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_transaction_is_skipped_by_the_naive_reader_but_not_by_the_gap_free_one() {
+    let db = TestDb::new().await;
+    let mut writer_a = db.connect().await;
+    let mut writer_b = db.connect().await;
+    let reader = db.connect().await;
+
+    let tx_a = writer_a.transaction().await.unwrap();
+    append_in_tx(&tx_a, &item("a", 1)).await.unwrap();
+    let tx_b = writer_b.transaction().await.unwrap();
+    append_in_tx(&tx_b, &item("b", 2)).await.unwrap();
+    tx_b.commit().await.unwrap();
+
+    // Naive: sees B's event (position 2) and moves its checkpoint past A's position 1.
+    let naive_first = read_naive(&reader, 0).await;
+    assert_eq!(naive_first.iter().map(|r| r.1).collect::<Vec<_>>(), vec![2]);
+    let naive_checkpoint = naive_first.last().unwrap().0;
+
+    // Gap-free: A is still running, so nothing is safe to deliver yet... unless B's tx is
+    // older than A's. It is not: A began writing first, so A's xid is smaller.
+    let gap_free_first = read_all(&reader, Checkpoint::START, &ReadAllFilter::default(), 100).await.unwrap();
+    assert!(gap_free_first.is_empty(), "B must wait for the older A: {gap_free_first:?}");
+
+    tx_a.commit().await.unwrap();
+
+    let naive_second = read_naive(&reader, naive_checkpoint).await;
+    assert!(naive_second.is_empty(), "the naive reader skipped A's event for good");
+
+    let gap_free = read_all(&reader, Checkpoint::START, &ReadAllFilter::default(), 100).await.unwrap();
+    let ns: Vec<i64> = gap_free.iter().map(|e| e.payload["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, vec![1, 2]);
+}
+
+/// Many writers, some holding their transaction open with pg_sleep after inserting, and a
+/// reader tailing the whole time: every committed event exactly once and in read order.
+/// The naive reader runs alongside on the same workload and must miss something.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_with_slow_transactions_are_read_exactly_once_in_order() {
+    let db = TestDb::new().await;
+    let pool = db.pool(24);
+    const WRITERS: i64 = 12;
+    const PER_WRITER: i64 = 15;
+    let done = Arc::new(AtomicBool::new(false));
+
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                for i in 0..PER_WRITER {
+                    let n = w * 1000 + i;
+                    let mut client = pool.get().await.unwrap();
+                    let tx = client.transaction().await.unwrap();
+                    append_in_tx(&tx, &item(&format!("w-{w}"), n)).await.unwrap();
+                    // Every third writer holds its transaction open after inserting.
+                    if w % 3 == 0 {
+                        tx.execute("SELECT pg_sleep(0.03)", &[]).await.unwrap();
+                    }
+                    tx.commit().await.unwrap();
+                }
+            })
+        })
+        .collect();
+
+    let naive_pool = pool.clone();
+    let naive_done = done.clone();
+    let naive = tokio::spawn(async move {
+        let client = naive_pool.get().await.unwrap();
+        let mut seen = Vec::new();
+        let mut checkpoint = 0;
+        loop {
+            let finished = naive_done.load(Ordering::SeqCst);
+            for (position, n) in read_naive(&client, checkpoint).await {
+                checkpoint = position;
+                seen.push(n);
+            }
+            if finished {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+
+    let reader_pool = pool.clone();
+    let reader_done = done.clone();
+    let reader = tokio::spawn(async move {
+        let client = reader_pool.get().await.unwrap();
+        let mut seen = Vec::new();
+        let mut checkpoint = Checkpoint::START;
+        loop {
+            let finished = reader_done.load(Ordering::SeqCst);
+            let batch = read_all(&**client, checkpoint, &ReadAllFilter::default(), 7).await.unwrap();
+            for e in &batch {
+                assert!(e.checkpoint() > checkpoint, "read order must strictly increase");
+                checkpoint = e.checkpoint();
+                seen.push(e.payload["n"].as_i64().unwrap());
+            }
+            if finished && batch.is_empty() {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    let naive_seen = naive.await.unwrap();
+
+    let expected: BTreeSet<i64> = (0..WRITERS).flat_map(|w| (0..PER_WRITER).map(move |i| w * 1000 + i)).collect();
+    let unique: BTreeSet<i64> = seen.iter().copied().collect();
+    assert_eq!(seen.len(), expected.len(), "no duplicates");
+    assert_eq!(unique, expected, "nothing skipped");
+
+    // Within one writer, commit order is program order, so the reader must see it in order.
+    for w in 0..WRITERS {
+        let mine: Vec<i64> = seen.iter().copied().filter(|n| n / 1000 == w).collect();
+        assert!(mine.windows(2).all(|p| p[0] < p[1]), "writer {w} out of order: {mine:?}");
+    }
+
+    let naive_unique: BTreeSet<i64> = naive_seen.iter().copied().collect();
+    assert!(
+        naive_unique.len() < expected.len(),
+        "the naive position reader was expected to skip events under slow transactions"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscription_wakes_on_append_and_resumes_from_its_checkpoint() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    // A long poll interval: only NOTIFY (or the held-back re-poll, when another test's
+    // transaction holds the cluster-wide snapshot xmin) can deliver within the timeout.
+    let mut sub =
+        Subscription::start(pool.clone(), db.url(), Checkpoint::START, 100, Duration::from_secs(60)).await.unwrap();
+    let waiting = tokio::spawn(async move {
+        let batch = sub.next_batch().await.unwrap();
+        (batch, sub)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    payledger_store::append_batch(&pool, item("s", 7)).await.unwrap();
+    let (batch, mut sub) =
+        tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("woken by NOTIFY").unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].payload["n"], 7);
+
+    payledger_store::append_batch(&pool, item("s", 8)).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(10), sub.next_batch()).await.unwrap().unwrap();
+    assert_eq!(next.iter().map(|e| e.payload["n"].as_i64().unwrap()).collect::<Vec<_>>(), vec![8]);
+}
+
+/// Reads until `expected` events are visible: the snapshot xmin is cluster-wide, so another
+/// test's open transaction may briefly hold back events that are already committed.
+async fn read_all_eventually(
+    client: &tokio_postgres::Client,
+    filter: &ReadAllFilter,
+    expected: usize,
+) -> Vec<payledger_store::RecordedEvent> {
+    for _ in 0..500 {
+        let events = read_all(client, Checkpoint::START, filter, 100).await.unwrap();
+        if events.len() >= expected {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("events never became visible")
+}
+
+#[tokio::test]
+async fn read_all_filters_by_tenant_stream_and_type() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let tenant = Uuid::now_v7();
+    payledger_store::append_batch(&pool, item("s1", 1)).await.unwrap();
+    payledger_store::append(
+        &pool,
+        &StreamKey::new(tenant, "s1"),
+        ExpectedVersion::Any,
+        vec![NewEvent::new("Other", 1, json!({"n": 2}))],
+    )
+    .await
+    .unwrap();
+    let client = pool.get().await.unwrap();
+    let by_tenant = ReadAllFilter { tenant_id: Some(tenant), ..Default::default() };
+    let all = read_all_eventually(&client, &ReadAllFilter::default(), 2).await;
+    assert_eq!(all.len(), 2);
+    let events = read_all(&**client, Checkpoint::START, &by_tenant, 100).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].payload["n"], 2);
+    let by_type = ReadAllFilter { event_type: Some("Tested".into()), ..Default::default() };
+    assert_eq!(read_all(&**client, Checkpoint::START, &by_type, 100).await.unwrap().len(), 1);
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Throwaway local PostgreSQL for development and tests.
+#
+#   scripts/pg.sh start      start the cluster under target/pg (if not running); print its URL
+#   scripts/pg.sh stop       stop it
+#   scripts/pg.sh url        print its URL
+#   scripts/pg.sh with CMD.. run CMD with DATABASE_URL set. If DATABASE_URL is already set it is
+#                            used as is. Otherwise the local cluster is started, and stopped
+#                            afterwards only if this call started it.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_HOME="${PAYLEDGER_PG_HOME:-$ROOT/target/pg}"
+PG_DATA="$PG_HOME/data"
+PG_PORT="${PAYLEDGER_PG_PORT:-54329}"
+PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+
+find_bindir() {
+  if command -v pg_config >/dev/null 2>&1; then
+    local d; d="$(pg_config --bindir 2>/dev/null || true)"
+    if [[ -x "$d/initdb" ]]; then echo "$d"; return; fi
+  fi
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r) /usr/local/pgsql/bin /usr/bin; do
+    if [[ -x "$d/initdb" && -x "$d/pg_ctl" ]]; then echo "$d"; return; fi
+  done
+  echo "payledger: PostgreSQL server binaries (initdb, pg_ctl) not found." >&2
+  echo "  Install them, e.g.:  apt-get install postgresql   (Debian/Ubuntu)" >&2
+  echo "  or set DATABASE_URL to an existing PostgreSQL server." >&2
+  exit 1
+}
+
+# initdb and postgres refuse to run as root: run them as the postgres system user then.
+as_pg() {
+  if [[ "$(id -u)" == "0" ]]; then
+    if ! id postgres >/dev/null 2>&1; then
+      echo "payledger: running as root and there is no 'postgres' user to run the server as." >&2
+      echo "  Create one (useradd --system postgres) or set DATABASE_URL." >&2
+      exit 1
+    fi
+    if command -v runuser >/dev/null 2>&1; then runuser -u postgres -- "$@"; else su postgres -s /bin/sh -c "$(printf '%q ' "$@")"; fi
+  else
+    "$@"
+  fi
+}
+
+is_running() {
+  [[ -f "$PG_DATA/postmaster.pid" ]] && as_pg "$BINDIR/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+start() {
+  BINDIR="$(find_bindir)"
+  if is_running; then return 1; fi
+  mkdir -p "$PG_HOME"
+  if [[ "$(id -u)" == "0" ]]; then chown postgres "$PG_HOME"; fi
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+    as_pg "$BINDIR/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$PG_HOME/initdb.log" 2>&1 \
+      || as_pg "$BINDIR/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$PG_HOME/initdb.log" 2>&1 \
+      || { echo "payledger: initdb failed, see $PG_HOME/initdb.log" >&2; cat "$PG_HOME/initdb.log" >&2; exit 1; }
+  fi
+  # Loopback only, its own port, socket in the data dir; sized for a parallel test suite.
+  as_pg "$BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/server.log" -w -t 60 start \
+    -o "-h 127.0.0.1 -p $PG_PORT -k $PG_DATA -c max_connections=500 -c shared_buffers=256MB -c fsync=${PAYLEDGER_PG_FSYNC:-on} -c synchronous_commit=${PAYLEDGER_PG_SYNC_COMMIT:-on}" >/dev/null \
+    || { echo "payledger: PostgreSQL failed to start, see $PG_HOME/server.log" >&2; tail -20 "$PG_HOME/server.log" >&2; exit 1; }
+  return 0
+}
+
+stop() {
+  BINDIR="$(find_bindir)"
+  if is_running; then as_pg "$BINDIR/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null; fi
+}
+
+cmd="${1:-}"; shift || true
+case "$cmd" in
+  start) start || true; echo "$PG_URL" ;;
+  stop) stop ;;
+  url) echo "$PG_URL" ;;
+  with)
+    if [[ -n "${DATABASE_URL:-}" ]]; then exec "$@"; fi
+    started=0
+    if start; then started=1; fi
+    if [[ $started == 1 ]]; then trap stop EXIT; fi
+    DATABASE_URL="$PG_URL" "$@"
+    ;;
+  *) echo "usage: scripts/pg.sh start|stop|url|with CMD..." >&2; exit 2 ;;
+esac

@@ -1,0 +1,61 @@
+//! Subcommands. Each lives in its own module; this one parses and dispatches.
+
+mod serve;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "payledger", version, about = "An event-sourced payment ledger on PostgreSQL")]
+pub struct Cli {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "PAYLEDGER_LOG_JSON", global = true)]
+    pub log_json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies migrations first).
+    Serve(serve::ServeArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Verify the events' hash chains.
+    Verify(verify::VerifyArgs),
+}
+
+pub fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let database_url = || {
+        cli.database_url.clone().ok_or_else(|| {
+            anyhow::anyhow!("DATABASE_URL is not set (or pass --database-url); `make run` starts a local PostgreSQL")
+        })
+    };
+    match cli.command {
+        Command::Serve(args) => serve::run(&database_url()?, args).await,
+        Command::Migrate => {
+            let applied = payledger_store::migrate(&database_url()?).await?;
+            println!("{}", serde_json::json!({ "applied": applied }));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify(args) => verify::run(&database_url()?, args).await,
+    }
+}
