@@ -1,6 +1,7 @@
 //! Subcommands. Each lives in its own module; this one parses and dispatches.
 
 mod serve;
+mod tenants;
 mod verify;
 
 use std::process::ExitCode;
@@ -30,6 +31,12 @@ pub enum Command {
     Migrate,
     /// Verify the events' hash chains.
     Verify(verify::VerifyArgs),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(tenants::TenantsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(tenants::KeysCommand),
 }
 
 pub fn init_tracing(json: bool) {
@@ -57,5 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => verify::run(&database_url()?, args).await,
+        Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
+        Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,
     }
 }

@@ -1,6 +1,13 @@
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
+use payledger_api::auth::{KeyMode, Role};
+use payledger_api::{keys, ApiConfig, AppState};
+use payledger_store::PoolOptions;
+use serde_json::json;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -8,15 +15,132 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
 
-    /// Development mode: create a dev tenant and print its API keys on first start.
+    /// Most database connections of this process.
+    #[arg(long, env = "PAYLEDGER_DB_MAX_CONNECTIONS", default_value_t = 32)]
+    pub db_max_connections: usize,
+
+    /// Largest request body, in bytes.
+    #[arg(long, env = "PAYLEDGER_BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]
+    pub body_limit_bytes: usize,
+
+    /// How long idempotency keys are remembered, in hours.
+    #[arg(long, env = "PAYLEDGER_IDEMPOTENCY_RETENTION_HOURS", default_value_t = 24)]
+    pub idempotency_retention_hours: u64,
+
+    /// Tolerance of webhook signature timestamps, in seconds.
+    #[arg(long, env = "PAYLEDGER_WEBHOOK_TOLERANCE_S", default_value_t = 300)]
+    pub webhook_tolerance_s: i64,
+
+    /// Development mode: on first start create a tenant "dev" with one key per role, and
+    /// print them (they are kept in --dev-keys-file so later starts can print them again).
     #[arg(long)]
     pub dev: bool,
+
+    /// Where --dev keeps the dev tenant's keys.
+    #[arg(long, default_value = "target/dev-keys.json")]
+    pub dev_keys_file: PathBuf,
 }
 
 pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    payledger_store::migrate(database_url).await?;
+    let applied = payledger_store::migrate(database_url).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let pool = payledger_store::connect_pool(
+        database_url,
+        &PoolOptions { max_connections: args.db_max_connections, ..PoolOptions::default() },
+    )?;
+    if args.dev {
+        print_dev_keys(&pool, &args.dev_keys_file).await?;
+    }
+    let config = ApiConfig {
+        body_limit_bytes: args.body_limit_bytes,
+        idempotency_retention: Duration::from_secs(args.idempotency_retention_hours * 3600),
+        webhook_tolerance_s: args.webhook_tolerance_s,
+        ..ApiConfig::default()
+    };
+    let state = AppState { pool: pool.clone(), database_url: Arc::from(database_url), config: Arc::new(config) };
+    let pruner = tokio::spawn(prune_idempotency_keys(pool.clone()));
+
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "payledger serving");
-    axum::serve(listener, payledger_api::router()).await?;
+    payledger_api::serve(listener, state, shutdown_signal()).await?;
+    pruner.abort();
+    tracing::info!("payledger stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM; the server then stops accepting and finishes in-flight requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+/// Deletes expired idempotency records in small batches, every minute.
+async fn prune_idempotency_keys(pool: deadpool_postgres::Pool) {
+    const BATCH: i64 = 1_000;
+    loop {
+        if let Ok(client) = pool.get().await {
+            while let Ok(deleted) = payledger_store::idempotency::prune(&**client, BATCH).await {
+                if deleted < BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+async fn print_dev_keys(pool: &deadpool_postgres::Pool, keys_file: &PathBuf) -> anyhow::Result<()> {
+    let client = pool.get().await?;
+    let existing = keys::find_tenant(&**client, "dev").await?;
+    let stored = match (&existing, std::fs::read_to_string(keys_file)) {
+        (Some(_), Ok(text)) => Some(text),
+        _ => None,
+    };
+    let text = match (existing, stored) {
+        (Some(_), Some(text)) => text,
+        (Some(tenant), None) => {
+            // The tenant exists but its keys were lost: issue a fresh set.
+            create_dev_keys(&client, tenant.id, keys_file).await?
+        }
+        (None, _) => {
+            let tenant = keys::create_tenant(&**client, "dev").await?;
+            create_dev_keys(&client, tenant.id, keys_file).await?
+        }
+    };
+    eprintln!("\n  Development tenant \"dev\". API keys (also in {}):\n{text}", keys_file.display());
+    Ok(())
+}
+
+async fn create_dev_keys(
+    client: &tokio_postgres::Client,
+    tenant_id: uuid::Uuid,
+    keys_file: &PathBuf,
+) -> anyhow::Result<String> {
+    let mut made = serde_json::Map::new();
+    for role in [Role::Writer, Role::Finance, Role::Auditor, Role::Admin] {
+        let key = keys::create_key(client, tenant_id, role, KeyMode::Test, Some("dev")).await?;
+        made.insert(role.as_str().to_owned(), json!(key.key));
+    }
+    let text = serde_json::to_string_pretty(&json!({ "tenant": "dev", "tenant_id": tenant_id, "keys": made }))?;
+    if let Some(parent) = keys_file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(keys_file, &text)?;
+    Ok(text)
 }

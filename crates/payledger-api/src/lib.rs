@@ -1,9 +1,110 @@
-//! The payledger HTTP server.
+//! The payledger HTTP server (axum): routes, auth, idempotency, errors.
+//!
+//! Handlers are thin: they parse the request into domain types, check the caller's role,
+//! and run a command through [`commands::execute`] or a query. Every error becomes HTTP in
+//! one place, [`error::ApiError`].
 
-use axum::routing::get;
+pub mod aggregate;
+pub mod auth;
+pub mod commands;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod metrics;
+pub mod params;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+mod trace;
+pub mod views;
+
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use axum::Router;
+use tower::ServiceBuilder;
 
-/// The router. Grows with the API issue.
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(|| async { "ok" }))
+use crate::error::{ApiError, ErrorType};
+pub use crate::state::{ApiConfig, AppState};
+
+/// Every route of the API.
+pub fn router(state: AppState) -> Router {
+    use routes::*;
+    let config = state.config.clone();
+    let api = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/v1/orders", post(orders::create))
+        .route("/v1/orders/{id}/cancel", post(orders::cancel))
+        .route("/v1/payments", post(payments::create))
+        .route("/v1/payments/{id}/authorize", post(payments::authorize))
+        .route("/v1/payments/{id}/capture", post(payments::capture))
+        .route("/v1/payments/{id}/void", post(payments::void))
+        .route("/v1/payments/{id}/fail", post(payments::fail))
+        .route("/v1/payments/{id}/refunds", post(refunds::create))
+        .route("/v1/refunds/{id}/succeed", post(refunds::succeed))
+        .route("/v1/refunds/{id}/fail", post(refunds::fail))
+        .route("/v1/payments/{id}/disputes", post(disputes::open))
+        .route("/v1/disputes/{id}/resolve", post(disputes::resolve))
+        .route("/v1/events", get(events::list_events))
+        .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
+        .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
+        .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+
+    let overload = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(config.max_in_flight_requests)
+        .timeout(Duration::from_millis(config.request_timeout_ms));
+
+    api.layer(overload)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(trace::span))
+        .layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ErrorType::NotFound, "route_not_found", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorType::InvalidRequest,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
+
+async fn overloaded(err: tower::BoxError) -> ApiError {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorType::Overloaded, "timeout", "the request took too long")
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::overloaded("too many requests in flight; retry shortly")
+    } else {
+        ApiError::internal(err)
+    }
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    // The panic text stays in the log (the panic hook prints it); the client gets no detail.
+    ApiError::internal("handler panicked").into_response()
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let _ = metrics::handle();
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

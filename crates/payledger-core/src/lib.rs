@@ -1,1 +1,31 @@
-//! payledger-core
+//! payledger-core: the pure payment domain.
+//!
+//! Money, ids, the order and payment aggregates (commands, events, `decide` and
+//! `evolve`), the payment transition table, gateway-report reconciliation, the
+//! double-entry chart of accounts and the event codec. No I/O, no async, no
+//! clock reads except [`ids`]'s `new()`: every rule here is testable without a
+//! database.
+//!
+//! Shape of an aggregate (esrs / cqrs-es style):
+//! - `decide(&State, Command) -> Result<Vec<Event>, DomainError>` refuses or
+//!   returns the facts the command causes; it never mutates.
+//! - `evolve(State, &Event) -> State` applies one fact; it never refuses,
+//!   because a stored fact already happened.
+//! - `fold(events)` replays a stream from nothing.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod order;
+pub mod payment;
+mod text;
+
+pub use error::{DomainError, ErrorKind};
+pub use event::{DecodeError, DomainEvent};
+pub use ids::{DisputeId, IdError, OrderId, PaymentId, RefundId, StreamRef, TenantId};
+pub use ledger::{Account, AccountBalances, JournalTransaction, PostingLine, Side};
+pub use money::{AmountMinor, Currency, MinorUnits, Money, MoneyError};

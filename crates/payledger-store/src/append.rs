@@ -111,9 +111,18 @@ async fn lock_any_version_streams(tx: &Transaction<'_>, items: &[BatchItem]) -> 
         items.iter().filter(|i| i.expected == ExpectedVersion::Any).map(|i| &i.stream).collect();
     keys.sort();
     for key in keys {
-        let lock_name = format!("{}/{}", key.tenant_id, key.stream_id);
-        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await?;
+        lock_stream(tx, key).await?;
     }
+    Ok(())
+}
+
+/// Queues this transaction behind any other holding `stream`'s lock, until commit or
+/// rollback. Command handlers take it before loading a hot stream so that contenders wait
+/// their turn instead of failing the version check and retrying; the expected-version
+/// check still guards every append, lock or not.
+pub async fn lock_stream(tx: &Transaction<'_>, stream: &StreamKey) -> Result<(), StoreError> {
+    let lock_name = format!("{}/{}", stream.tenant_id, stream.stream_id);
+    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await?;
     Ok(())
 }
 

@@ -1,0 +1,180 @@
+//! The command pipeline: claim the idempotency key, load the stream, decide, append with the
+//! loaded version as the expected one, record the response, commit — all in one transaction.
+//! A lost race (the stream moved) rolls back and starts over, a bounded number of times.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use payledger_store::idempotency::{self, Claim, StoredResponse};
+use payledger_store::{append_in_tx, lock_stream, read_stream, BatchItem, ExpectedVersion, StoreError, StreamKey};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio_postgres::GenericClient;
+
+use crate::aggregate::Aggregate;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::request_id;
+use crate::state::AppState;
+
+/// Most events a stream may hold before a command refuses to load it (a payment has a few dozen).
+const STREAM_MAX_EVENTS: i64 = 10_000;
+pub const POSITION_HEADER: &str = "payledger-position";
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// Who asked, and the idempotency key with the request's fingerprint.
+pub struct CommandContext<'a> {
+    pub state: &'a AppState,
+    pub principal: &'a Principal,
+    pub idempotency_key: Option<String>,
+    pub fingerprint: [u8; 32],
+}
+
+impl CommandContext<'_> {
+    /// Fingerprint of the request: route and canonical body, so a key reused on another
+    /// route or with another body is recognised as a different request.
+    pub fn fingerprint(route: &str, body_fingerprint: &[u8; 32]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(route.as_bytes());
+        hasher.update([0]);
+        hasher.update(body_fingerprint);
+        hasher.finalize().into()
+    }
+
+    fn metadata(&self) -> Value {
+        json!({
+            "source": "api",
+            "actor": format!("api_key:{}", self.principal.key_id),
+            "request_id": request_id::current(),
+            "correlation_id": request_id::current(),
+            "idempotency_key": self.idempotency_key,
+        })
+    }
+}
+
+/// Loads a stream and folds it.
+pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ApiResult<(A::State, i64)> {
+    let recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;
+    if recorded.len() as i64 > STREAM_MAX_EVENTS {
+        return Err(ApiError::internal(format!("stream {} exceeds {STREAM_MAX_EVENTS} events", stream.stream_id)));
+    }
+    let mut state = A::State::default();
+    let mut version = 0;
+    for r in &recorded {
+        let event = A::decode(r).map_err(|e| ApiError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
+        state = A::evolve(state, &event);
+        version = r.stream_version;
+    }
+    Ok((state, version))
+}
+
+/// Runs one command against one stream and answers with `respond(new_state)`.
+pub async fn execute<A, F, R>(
+    ctx: CommandContext<'_>,
+    stream: StreamKey,
+    success: StatusCode,
+    make_command: F,
+    respond: R,
+) -> ApiResult<Response>
+where
+    A: Aggregate,
+    F: Fn(&A::State) -> ApiResult<A::Command>,
+    R: Fn(&A::State) -> ApiResult<Value>,
+{
+    let tenant_id = ctx.principal.tenant_id;
+    let max_attempts = ctx.state.config.command_max_attempts.max(1);
+    for attempt in 1..=max_attempts {
+        let mut client = ctx.state.pool.get().await?;
+        let tx = client.transaction().await?;
+        if let Some(key) = &ctx.idempotency_key {
+            match idempotency::claim(&tx, tenant_id, key, &ctx.fingerprint).await? {
+                Claim::Fresh => {}
+                Claim::Replay(stored) => return Ok(replay(stored)),
+                Claim::Mismatch => {
+                    return Err(ApiError::unprocessable(
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used with a different request",
+                    ))
+                }
+                Claim::InFlight => {
+                    return Err(ApiError::conflict(
+                        "idempotency_key_in_use",
+                        "a request with this Idempotency-Key is in progress; retry later",
+                    ))
+                }
+            }
+        }
+        lock_stream(&tx, &stream).await?;
+        let (state, version) = load::<A, _>(&*tx, &stream).await?;
+        let command = make_command(&state)?;
+        let events = A::decide(&state, command)?;
+        if events.is_empty() {
+            return Err(ApiError::internal("a command decided no events"));
+        }
+        let metadata = ctx.metadata();
+        let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+        let item = BatchItem {
+            stream: stream.clone(),
+            expected,
+            events: events.iter().map(|e| A::encode(e, metadata.clone())).collect(),
+        };
+        let outcome = match append_in_tx(&tx, &[item]).await {
+            Ok(outcome) => outcome,
+            Err(StoreError::Conflict { .. }) if attempt < max_attempts => {
+                drop(tx);
+                metrics::counter!("payledger_append_conflicts_total").increment(1);
+                backoff(attempt).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let new_state = events.iter().fold(state, A::evolve);
+        let position = outcome.checkpoint().position;
+        let mut body = respond(&new_state)?;
+        if let Value::Object(map) = &mut body {
+            map.insert("position".into(), json!(position));
+        }
+        let stored = StoredResponse {
+            status: success.as_u16(),
+            body,
+            headers: json!({ POSITION_HEADER: position.to_string() }),
+        };
+        if let Some(key) = &ctx.idempotency_key {
+            idempotency::record(&tx, tenant_id, key, &ctx.fingerprint, &stored, ctx.state.config.idempotency_retention)
+                .await?;
+        }
+        tx.commit().await?;
+        metrics::counter!("payledger_events_appended_total").increment(outcome.events.len() as u64);
+        return Ok(respond_stored(stored, false));
+    }
+    Err(ApiError::conflict("concurrent_update", "the resource kept changing concurrently; retry the request"))
+}
+
+/// Jittered exponential backoff between attempts: 2, 4, 8 ... ms, capped at 100 ms.
+async fn backoff(attempt: u32) {
+    let ceiling_ms = (1u64 << attempt.min(6)).min(100);
+    let wait_ms = rand::Rng::gen_range(&mut rand::thread_rng(), ceiling_ms / 2..=ceiling_ms);
+    tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    respond_stored(stored, true)
+}
+
+fn respond_stored(stored: StoredResponse, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut headers = HeaderMap::new();
+    if let Value::Object(map) = &stored.headers {
+        for (name, value) in map {
+            if let (Ok(name), Some(Ok(value))) =
+                (axum::http::HeaderName::from_bytes(name.as_bytes()), value.as_str().map(HeaderValue::from_str))
+            {
+                headers.insert(name, value);
+            }
+        }
+    }
+    if replayed {
+        headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    (status, headers, Json(stored.body)).into_response()
+}

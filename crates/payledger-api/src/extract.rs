@@ -1,0 +1,132 @@
+//! Request extractors that answer bad input in the API's error format: wrong content type
+//! (415), body too large (413), malformed JSON or unknown fields (400).
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ErrorType};
+use crate::state::AppState;
+
+/// A JSON request body, parsed strictly, with a fingerprint of its content for idempotency.
+pub struct JsonBody<T> {
+    pub value: T,
+    /// SHA-256 of the body's canonical JSON (key order and whitespace do not matter).
+    pub fingerprint: [u8; 32],
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit_bytes = state.config.body_limit_bytes;
+        let has_body = request
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v != "0");
+        if has_body && !is_json(request.headers().get(CONTENT_TYPE)) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorType::InvalidRequest,
+                "unsupported_media_type",
+                "request bodies must be application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(request.into_body(), limit_bytes).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorType::InvalidRequest,
+                "body_too_large",
+                format!("request bodies are limited to {limit_bytes} bytes"),
+            )
+        })?;
+        parse_json(&bytes)
+    }
+}
+
+fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else { return false };
+    let mime = value.split(';').next().unwrap_or("").trim();
+    mime.eq_ignore_ascii_case("application/json")
+}
+
+/// Parses a body; an empty body is read as `{}` so that `POST .../void` needs none.
+pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<JsonBody<T>, ApiError> {
+    let raw: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let value: serde_json::Value = serde_json::from_slice(raw)
+        .map_err(|e| ApiError::invalid("malformed_json", format!("the body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid("malformed_json", "the body must be a JSON object"));
+    }
+    let mut canonical = String::new();
+    payledger_store::hash::write_canonical_json(&mut canonical, &value);
+    let fingerprint = Sha256::digest(canonical.as_bytes()).into();
+    let parsed = serde_json::from_value::<T>(value).map_err(classify_field_error)?;
+    Ok(JsonBody { value: parsed, fingerprint })
+}
+
+/// serde's messages name the field; turn them into a code and a `param`.
+fn classify_field_error(err: serde_json::Error) -> ApiError {
+    let message = err.to_string();
+    let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
+    if message.starts_with("unknown field") {
+        let mut e = ApiError::invalid("unknown_field", message.clone());
+        e.param = quoted(&message);
+        e
+    } else if message.starts_with("missing field") {
+        let mut e = ApiError::invalid("missing_field", message.clone());
+        e.param = quoted(&message);
+        e
+    } else {
+        ApiError::invalid("invalid_field", message)
+    }
+}
+
+/// The optional `Idempotency-Key` header.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get("idempotency-key") else { return Ok(IdempotencyKey(None)) };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| {
+                !k.is_empty()
+                    && k.len() <= payledger_store::idempotency::KEY_MAX_CHARS
+                    && k.bytes().all(|b| b.is_ascii_graphic())
+            })
+            .ok_or_else(|| {
+                ApiError::invalid_param(
+                    "Idempotency-Key",
+                    "idempotency_key_invalid",
+                    "Idempotency-Key must be 1 to 255 printable ASCII characters",
+                )
+            })?;
+        Ok(IdempotencyKey(Some(key.to_owned())))
+    }
+}
+
+/// A path id that must be a UUID; anything else is a 404 (it cannot name a resource).
+pub struct PathId(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId
+where
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found("resource"))?;
+        raw.parse().map(PathId).map_err(|_| ApiError::not_found("resource"))
+    }
+}

@@ -1,0 +1,140 @@
+//! Tenants and API keys: created by the CLI (`payledger tenants create`, `keys create`) and
+//! by a tenant's admin keys over HTTP.
+
+use serde::Serialize;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::auth::{generate_key, hash_key, KeyMode, Role};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub role: Role,
+    pub mode: KeyMode,
+    /// The first characters of the key, to recognise it in a list.
+    pub prefix: String,
+    pub label: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A key just created: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub info: ApiKeyInfo,
+    pub key: String,
+}
+
+pub async fn create_tenant<C: GenericClient>(client: &C, name: &str) -> ApiResult<Tenant> {
+    let id = Uuid::now_v7();
+    let row = client
+        .query_one("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) RETURNING created_at", &[&id, &name])
+        .await
+        .map_err(|e| match e.code() {
+            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                ApiError::conflict("tenant_exists", format!("a tenant named {name:?} exists"))
+            }
+            Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => ApiError::invalid_param(
+                "name",
+                "tenant_name_invalid",
+                "tenant names are 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit",
+            ),
+            _ => ApiError::from(e),
+        })?;
+    Ok(Tenant { id, name: name.to_owned(), created_at: row.try_get(0)? })
+}
+
+pub async fn find_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> ApiResult<Option<Tenant>> {
+    let id = name_or_id.parse::<Uuid>().ok();
+    let row = client
+        .query_opt(
+            "SELECT tenant_id, name, created_at FROM tenants WHERE name = $1 OR tenant_id = $2",
+            &[&name_or_id, &id],
+        )
+        .await?;
+    row.map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).transpose()
+}
+
+pub async fn create_key<C: GenericClient>(
+    client: &C,
+    tenant_id: Uuid,
+    role: Role,
+    mode: KeyMode,
+    label: Option<&str>,
+) -> ApiResult<CreatedKey> {
+    let key = generate_key(mode);
+    let id = Uuid::now_v7();
+    let prefix: String = key.chars().take(12).collect();
+    let row = client
+        .query_one(
+            "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash, label)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at",
+            &[&id, &tenant_id, &role.as_str(), &mode.as_str(), &prefix, &hash_key(&key).to_vec(), &label],
+        )
+        .await?;
+    let info = ApiKeyInfo {
+        id,
+        tenant_id,
+        role,
+        mode,
+        prefix,
+        label: label.map(str::to_owned),
+        created_at: row.try_get(0)?,
+        revoked_at: None,
+    };
+    Ok(CreatedKey { info, key })
+}
+
+/// Revokes a key; `tenant_id` limits it to that tenant's keys. Returns the key, or None if unknown.
+pub async fn revoke_key<C: GenericClient>(
+    client: &C,
+    key_id: Uuid,
+    tenant_id: Option<Uuid>,
+) -> ApiResult<Option<ApiKeyInfo>> {
+    let row = client
+        .query_opt(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+             WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
+             RETURNING key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at",
+            &[&key_id, &tenant_id],
+        )
+        .await?;
+    row.map(|r| key_info(&r)).transpose()
+}
+
+pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> ApiResult<Vec<ApiKeyInfo>> {
+    let rows = client
+        .query(
+            "SELECT key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at
+             FROM api_keys WHERE tenant_id = $1 ORDER BY created_at LIMIT 1000",
+            &[&tenant_id],
+        )
+        .await?;
+    rows.iter().map(key_info).collect()
+}
+
+fn key_info(r: &tokio_postgres::Row) -> ApiResult<ApiKeyInfo> {
+    let role: String = r.try_get(2)?;
+    let mode: String = r.try_get(3)?;
+    Ok(ApiKeyInfo {
+        id: r.try_get(0)?,
+        tenant_id: r.try_get(1)?,
+        role: Role::parse(&role).ok_or_else(|| ApiError::internal(format!("stored role {role:?}")))?,
+        mode: KeyMode::parse(&mode).ok_or_else(|| ApiError::internal(format!("stored mode {mode:?}")))?,
+        prefix: r.try_get(4)?,
+        label: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+        revoked_at: r.try_get(7)?,
+    })
+}

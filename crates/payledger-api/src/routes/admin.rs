@@ -1,0 +1,66 @@
+//! A tenant's admin keys manage that tenant's API keys.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{KeyMode, Principal, Role, ADMIN_ROLES};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, PathId};
+use crate::keys;
+use crate::params;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub role: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody<CreateKey>,
+) -> ApiResult<Response> {
+    principal.require(ADMIN_ROLES)?;
+    let request = body.value;
+    let role = Role::parse(&request.role)
+        .ok_or_else(|| ApiError::invalid_param("role", "role_invalid", "role is writer, finance, auditor or admin"))?;
+    let mode = match request.mode.as_deref() {
+        None => KeyMode::Test,
+        Some(m) => {
+            KeyMode::parse(m).ok_or_else(|| ApiError::invalid_param("mode", "mode_invalid", "mode is test or live"))?
+        }
+    };
+    let label = params::text(request.label, "label")?;
+    let client = state.pool.get().await?;
+    let created = keys::create_key(&**client, principal.tenant_id, role, mode, label.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+pub async fn list_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
+    principal.require(ADMIN_ROLES)?;
+    let client = state.pool.get().await?;
+    let data = keys::list_keys(&**client, principal.tenant_id).await?;
+    Ok(Json(json!({ "data": data, "has_more": false })).into_response())
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+) -> ApiResult<Response> {
+    principal.require(ADMIN_ROLES)?;
+    let client = state.pool.get().await?;
+    let revoked = keys::revoke_key(&**client, id, Some(principal.tenant_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("api key"))?;
+    Ok(Json(revoked).into_response())
+}

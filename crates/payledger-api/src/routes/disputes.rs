@@ -1,0 +1,114 @@
+//! Disputes (chargebacks) live in their payment's stream, like refunds.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use payledger_core::payment::{DisputeOutcome, PaymentCommand, PaymentState};
+use payledger_core::{DisputeId, PaymentId};
+use payledger_store::StreamKey;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::aggregate::PaymentAggregate;
+use crate::auth::{Principal, COMMAND_ROLES};
+use crate::commands::{execute, CommandContext};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IdempotencyKey, JsonBody, PathId};
+use crate::params;
+use crate::routes::refunds::owning_payment;
+use crate::state::AppState;
+use crate::views::dispute_view;
+
+fn dispute_response(state: &PaymentState, dispute_id: DisputeId) -> ApiResult<Value> {
+    let payment = state.as_ref().ok_or_else(|| ApiError::internal("payment missing after dispute"))?;
+    let dispute = payment.dispute(dispute_id).ok_or_else(|| ApiError::internal("dispute missing after command"))?;
+    Ok(dispute_view(payment, dispute))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenDispute {
+    pub amount: Value,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub provider_reference: Option<String>,
+}
+
+pub async fn open(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<OpenDispute>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let amount_minor = params::amount(&body.value.amount, "amount")?;
+    let reason = params::text(body.value.reason.clone(), "reason")?;
+    let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
+    let payment_id = PaymentId::from(id);
+    let dispute_id = DisputeId::new();
+    let ctx = CommandContext {
+        state: &state,
+        principal: &principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/disputes"), &body.fingerprint),
+    };
+    let at = Utc::now();
+    execute::<PaymentAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, payment_id.stream_id()),
+        StatusCode::CREATED,
+        |_| {
+            Ok(PaymentCommand::OpenDispute {
+                dispute_id,
+                amount_minor,
+                reason: reason.clone(),
+                provider_reference: provider_reference.clone(),
+                at,
+            })
+        },
+        |s| dispute_response(s, dispute_id),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveDispute {
+    pub outcome: String,
+}
+
+pub async fn resolve(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<ResolveDispute>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let outcome = match body.value.outcome.as_str() {
+        "won" => DisputeOutcome::Won,
+        "lost" => DisputeOutcome::Lost,
+        _ => return Err(ApiError::invalid_param("outcome", "outcome_invalid", "outcome is won or lost")),
+    };
+    let dispute_id = DisputeId::from(id);
+    let payment_id = owning_payment(&state, principal.tenant_id, "DisputeOpened", "dispute_id", id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("dispute"))?;
+    let ctx = CommandContext {
+        state: &state,
+        principal: &principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint(&format!("POST /v1/disputes/{id}/resolve"), &body.fingerprint),
+    };
+    execute::<PaymentAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, payment_id.stream_id()),
+        StatusCode::OK,
+        |_| Ok(PaymentCommand::ResolveDispute { dispute_id, outcome }),
+        |s| dispute_response(s, dispute_id),
+    )
+    .await
+}

@@ -1,0 +1,280 @@
+//! Auditors' raw history: `GET /v1/events` and `GET /v1/streams/{stream_id}/events`, as JSON
+//! pages, or streamed whole as CSV (RFC 4180) or NDJSON.
+//!
+//! Events are listed in the store's gap-free read order `(tx_id, position)`, and the cursor
+//! `starting_after` is an event's position: paging never skips an event that committed late.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use futures::stream;
+use payledger_store::{read_all, Checkpoint, ReadAllFilter, RecordedEvent};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::auth::{Principal, EVENT_READ_ROLES};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Largest page of a JSON listing.
+pub const PAGE_MAX: i64 = 100;
+/// Events fetched per database round trip while exporting.
+const EXPORT_BATCH: i64 = 1_000;
+/// Most events one export streams; continue with `starting_after` past this.
+const EXPORT_MAX_EVENTS: u64 = 1_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    pub limit: Option<i64>,
+    pub starting_after: Option<i64>,
+    pub stream_id: Option<String>,
+    pub event_type: Option<String>,
+    pub recorded_from: Option<DateTime<Utc>>,
+    pub recorded_before: Option<DateTime<Utc>>,
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Ndjson,
+}
+
+fn negotiate(headers: &HeaderMap, format: Option<&str>) -> ApiResult<Format> {
+    if let Some(f) = format {
+        return match f {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            "ndjson" => Ok(Format::Ndjson),
+            _ => Err(ApiError::invalid_param("format", "format_invalid", "format is json, csv or ndjson")),
+        };
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    Ok(if accept.contains("text/csv") {
+        Format::Csv
+    } else if accept.contains("application/x-ndjson") {
+        Format::Ndjson
+    } else {
+        Format::Json
+    })
+}
+
+pub async fn list_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> ApiResult<Response> {
+    principal.require(EVENT_READ_ROLES)?;
+    let filter = ReadAllFilter {
+        tenant_id: Some(principal.tenant_id),
+        stream_id: query.stream_id.clone(),
+        event_type: query.event_type.clone(),
+        recorded_from: query.recorded_from,
+        recorded_before: query.recorded_before,
+    };
+    respond(&state, principal.tenant_id, &headers, &query, filter).await
+}
+
+pub async fn list_stream_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(stream_id): Path<String>,
+    Query(query): Query<EventsQuery>,
+) -> ApiResult<Response> {
+    principal.require(EVENT_READ_ROLES)?;
+    if query.stream_id.is_some() {
+        return Err(ApiError::invalid_param("stream_id", "unknown_field", "the stream is given by the path"));
+    }
+    let filter = ReadAllFilter {
+        tenant_id: Some(principal.tenant_id),
+        stream_id: Some(stream_id.clone()),
+        event_type: query.event_type.clone(),
+        recorded_from: query.recorded_from,
+        recorded_before: query.recorded_before,
+    };
+    let client = state.pool.get().await?;
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM events WHERE tenant_id = $1 AND stream_id = $2 LIMIT 1",
+            &[&principal.tenant_id, &stream_id],
+        )
+        .await?;
+    if exists.is_none() {
+        return Err(ApiError::not_found("stream"));
+    }
+    drop(client);
+    respond(&state, principal.tenant_id, &headers, &query, filter).await
+}
+
+async fn respond(
+    state: &AppState,
+    tenant_id: Uuid,
+    headers: &HeaderMap,
+    query: &EventsQuery,
+    filter: ReadAllFilter,
+) -> ApiResult<Response> {
+    let format = negotiate(headers, query.format.as_deref())?;
+    let after = cursor_checkpoint(state, tenant_id, query.starting_after).await?;
+    match format {
+        Format::Json => {
+            let limit = query.limit.unwrap_or(PAGE_MAX);
+            if !(1..=PAGE_MAX).contains(&limit) {
+                return Err(ApiError::invalid_param("limit", "limit_invalid", "limit is between 1 and 100"));
+            }
+            let client = state.pool.get().await?;
+            let mut events = read_all(&**client, after, &filter, limit + 1).await?;
+            let has_more = events.len() as i64 > limit;
+            events.truncate(limit as usize);
+            let data: Vec<Value> = events.iter().map(event_json).collect();
+            Ok(Json(json!({ "data": data, "has_more": has_more })).into_response())
+        }
+        Format::Csv | Format::Ndjson => {
+            let max_events = match query.limit {
+                Some(l) if l >= 1 => (l as u64).min(EXPORT_MAX_EVENTS),
+                Some(_) => return Err(ApiError::invalid_param("limit", "limit_invalid", "limit is at least 1")),
+                None => EXPORT_MAX_EVENTS,
+            };
+            Ok(export(state.clone(), filter, after, format, max_events))
+        }
+    }
+}
+
+/// `starting_after` names a position; the read order needs that event's transaction too.
+async fn cursor_checkpoint(state: &AppState, tenant_id: Uuid, position: Option<i64>) -> ApiResult<Checkpoint> {
+    let Some(position) = position else { return Ok(Checkpoint::START) };
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT tx_id::text FROM events WHERE global_position = $1 AND tenant_id = $2",
+            &[&position, &tenant_id],
+        )
+        .await?
+        .ok_or_else(|| ApiError::invalid_param("starting_after", "cursor_invalid", "no event at that position"))?;
+    let tx_text: String = row.try_get(0)?;
+    let tx_id = tx_text.parse().map_err(|_| ApiError::internal(format!("tx_id {tx_text:?}")))?;
+    Ok(Checkpoint { tx_id, position })
+}
+
+/// The JSON shape of one event.
+pub fn event_json(e: &RecordedEvent) -> Value {
+    json!({
+        "event_id": e.event_id,
+        "position": e.global_position,
+        "stream_id": e.stream_id,
+        "stream_version": e.stream_version,
+        "event_type": e.event_type,
+        "schema_version": e.schema_version,
+        "payload": e.payload,
+        "metadata": e.metadata,
+        "recorded_at": e.recorded_at,
+        "dedupe_key": e.dedupe_key,
+        "prev_hash": hex::encode(&e.prev_hash),
+        "hash": hex::encode(&e.hash),
+    })
+}
+
+const CSV_HEADER: [&str; 11] = [
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "recorded_at",
+    "dedupe_key",
+    "payload",
+    "metadata",
+    "hash",
+];
+
+fn csv_rows(events: &[RecordedEvent], with_header: bool) -> Result<Bytes, csv::Error> {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    if with_header {
+        writer.write_record(CSV_HEADER)?;
+    }
+    for e in events {
+        writer.write_record([
+            e.global_position.to_string(),
+            e.event_id.to_string(),
+            e.stream_id.clone(),
+            e.stream_version.to_string(),
+            e.event_type.clone(),
+            e.schema_version.to_string(),
+            e.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            e.dedupe_key.clone().unwrap_or_default(),
+            e.payload.to_string(),
+            e.metadata.to_string(),
+            hex::encode(&e.hash),
+        ])?;
+    }
+    writer.into_inner().map(Bytes::from).map_err(|e| e.into_error().into())
+}
+
+fn ndjson_rows(events: &[RecordedEvent]) -> Bytes {
+    let mut out = Vec::with_capacity(events.len() * 512);
+    for e in events {
+        out.extend_from_slice(event_json(e).to_string().as_bytes());
+        out.push(b'\n');
+    }
+    Bytes::from(out)
+}
+
+struct ExportCursor {
+    state: AppState,
+    filter: ReadAllFilter,
+    after: Checkpoint,
+    remaining: u64,
+    first: bool,
+    done: bool,
+}
+
+/// Streams the export batch by batch: memory stays flat whatever the history's size.
+fn export(state: AppState, filter: ReadAllFilter, after: Checkpoint, format: Format, max_events: u64) -> Response {
+    let cursor = ExportCursor { state, filter, after, remaining: max_events, first: true, done: false };
+    let body = stream::unfold(cursor, move |mut c| async move {
+        if c.done {
+            return None;
+        }
+        let batch_size = EXPORT_BATCH.min(c.remaining as i64);
+        let batch = match c.state.pool.get().await {
+            Ok(client) => read_all(&**client, c.after, &c.filter, batch_size).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let events = match batch {
+            Ok(events) => events,
+            Err(e) => {
+                // Headers are gone; all that can be done is to end the body early, loudly in the log.
+                tracing::error!(error = %e, "event export failed mid-stream");
+                return Some((Err(std::io::Error::other("export failed")), ExportCursor { done: true, ..c }));
+            }
+        };
+        if let Some(last) = events.last() {
+            c.after = last.checkpoint();
+        }
+        c.remaining -= events.len() as u64;
+        if (events.len() as i64) < batch_size || c.remaining == 0 {
+            c.done = true;
+        }
+        let chunk = match format {
+            Format::Csv => csv_rows(&events, c.first).map_err(std::io::Error::other),
+            Format::Ndjson | Format::Json => Ok(ndjson_rows(&events)),
+        };
+        c.first = false;
+        Some((chunk, c))
+    });
+    let content_type = match format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Ndjson | Format::Json => "application/x-ndjson",
+    };
+    let mut response = Body::from_stream(body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

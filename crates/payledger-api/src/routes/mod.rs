@@ -1,0 +1,9 @@
+//! Route handlers: thin — parse, authorize, call the pipeline or a query, shape the answer.
+
+pub mod admin;
+pub mod disputes;
+pub mod events;
+pub mod health;
+pub mod orders;
+pub mod payments;
+pub mod refunds;

@@ -1,0 +1,102 @@
+//! `POST /v1/orders`, `POST /v1/orders/{id}/cancel`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use payledger_core::order::OrderCommand;
+use payledger_core::OrderId;
+use payledger_store::StreamKey;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::aggregate::OrderAggregate;
+use crate::auth::{Principal, COMMAND_ROLES};
+use crate::commands::{execute, CommandContext};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IdempotencyKey, JsonBody, PathId};
+use crate::params;
+use crate::state::AppState;
+use crate::views::order_view;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrder {
+    pub amount: Value,
+    pub currency: String,
+    pub reference: String,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<CreateOrder>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let request = body.value;
+    let amount_minor = params::amount(&request.amount, "amount")?;
+    let currency = params::currency(&request.currency)?;
+    let order_id = OrderId::new();
+    let metadata = request.metadata.unwrap_or_else(|| Value::Object(Default::default()));
+    let ctx = CommandContext {
+        state: &state,
+        principal: &principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint("POST /v1/orders", &body.fingerprint),
+    };
+    let at = Utc::now();
+    execute::<OrderAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, order_id.stream_id()),
+        StatusCode::CREATED,
+        |_| {
+            Ok(OrderCommand::Create {
+                order_id,
+                amount_minor,
+                currency,
+                reference: request.reference.clone(),
+                metadata: metadata.clone(),
+                at,
+            })
+        },
+        |order| order.as_ref().map(order_view).ok_or_else(|| ApiError::internal("order missing after create")),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelOrder {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+pub async fn cancel(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<CancelOrder>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let reason = params::text(body.value.reason, "reason")?;
+    let order_id = OrderId::from(id);
+    let ctx = CommandContext {
+        state: &state,
+        principal: &principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint(&format!("POST /v1/orders/{id}/cancel"), &body.fingerprint),
+    };
+    let at = Utc::now();
+    execute::<OrderAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, order_id.stream_id()),
+        StatusCode::OK,
+        |_| Ok(OrderCommand::Cancel { at, reason: reason.clone() }),
+        |order| order.as_ref().map(order_view).ok_or_else(|| ApiError::internal("order missing after cancel")),
+    )
+    .await
+}

@@ -1,0 +1,210 @@
+//! `POST /v1/payments` and the payment lifecycle commands.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use payledger_core::payment::{CaptureMethod, PaymentCommand, PaymentState, Provider};
+use payledger_core::{DomainError, OrderId, PaymentId};
+use payledger_store::StreamKey;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::aggregate::{OrderAggregate, PaymentAggregate};
+use crate::auth::{Principal, COMMAND_ROLES};
+use crate::commands::{execute, load, CommandContext};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IdempotencyKey, JsonBody, PathId};
+use crate::params;
+use crate::state::AppState;
+use crate::views::payment_view;
+
+fn payment_response(state: &PaymentState) -> ApiResult<Value> {
+    state.as_ref().map(payment_view).ok_or_else(|| ApiError::internal("payment missing after command"))
+}
+
+fn context<'a>(
+    state: &'a AppState,
+    principal: &'a Principal,
+    idempotency_key: Option<String>,
+    route: &str,
+    body_fingerprint: &[u8; 32],
+) -> CommandContext<'a> {
+    CommandContext {
+        state,
+        principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint(route, body_fingerprint),
+    }
+}
+
+/// Runs one lifecycle command on an existing payment and answers with the payment.
+async fn run(
+    state: &AppState,
+    principal: &Principal,
+    idempotency_key: Option<String>,
+    route: String,
+    body_fingerprint: &[u8; 32],
+    payment_id: PaymentId,
+    command: PaymentCommand,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let ctx = context(state, principal, idempotency_key, &route, body_fingerprint);
+    execute::<PaymentAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, payment_id.stream_id()),
+        StatusCode::OK,
+        |_| Ok(command.clone()),
+        payment_response,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayment {
+    pub order_id: String,
+    pub amount: Value,
+    pub currency: String,
+    pub capture_method: String,
+    pub provider: String,
+    #[serde(default)]
+    pub provider_reference: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<CreatePayment>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let request = &body.value;
+    let amount_minor = params::amount(&request.amount, "amount")?;
+    let currency = params::currency(&request.currency)?;
+    let capture_method = match request.capture_method.as_str() {
+        "automatic" => CaptureMethod::Automatic,
+        "manual" => CaptureMethod::Manual,
+        _ => {
+            return Err(ApiError::invalid_param(
+                "capture_method",
+                "capture_method_invalid",
+                "capture_method is automatic or manual",
+            ))
+        }
+    };
+    let provider: Provider = request
+        .provider
+        .parse()
+        .map_err(|_| ApiError::invalid_param("provider", "provider_invalid", "provider is stripe, adyen or generic"))?;
+    let provider_reference = params::text(request.provider_reference.clone(), "provider_reference")?;
+    let order_id: OrderId = request
+        .order_id
+        .parse()
+        .map_err(|_| ApiError::invalid_param("order_id", "order_id_invalid", "order_id must be an order's id"))?;
+
+    let order = {
+        let client = state.pool.get().await?;
+        let (order, _) =
+            load::<OrderAggregate, _>(&**client, &StreamKey::new(principal.tenant_id, order_id.stream_id())).await?;
+        order.ok_or_else(|| ApiError::from(DomainError::OrderNotFound).with_param("order_id"))?
+    };
+    let payment_id = PaymentId::new();
+    let ctx = context(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
+    let at = Utc::now();
+    execute::<PaymentAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, payment_id.stream_id()),
+        StatusCode::CREATED,
+        |_| {
+            Ok(PaymentCommand::Initiate {
+                payment_id,
+                order: order.snapshot(),
+                amount_minor,
+                currency,
+                capture_method,
+                provider,
+                provider_reference: provider_reference.clone(),
+                at,
+            })
+        },
+        payment_response,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorize {
+    #[serde(default)]
+    pub amount: Option<Value>,
+}
+
+pub async fn authorize(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody<Authorize>,
+) -> ApiResult<Response> {
+    let amount_minor = params::optional_amount(&body.value.amount, "amount")?;
+    let route = format!("POST /v1/payments/{id}/authorize");
+    run(&state, &principal, key, route, &body.fingerprint, id.into(), PaymentCommand::Authorize { amount_minor }).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    #[serde(default)]
+    pub amount: Option<Value>,
+    #[serde(default, rename = "final")]
+    pub final_capture: bool,
+}
+
+pub async fn capture(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody<Capture>,
+) -> ApiResult<Response> {
+    let amount_minor = params::optional_amount(&body.value.amount, "amount")?;
+    let command = PaymentCommand::Capture { amount_minor, final_capture: body.value.final_capture };
+    let route = format!("POST /v1/payments/{id}/capture");
+    run(&state, &principal, key, route, &body.fingerprint, id.into(), command).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+pub async fn void(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody<Empty>,
+) -> ApiResult<Response> {
+    let route = format!("POST /v1/payments/{id}/void");
+    run(&state, &principal, key, route, &body.fingerprint, id.into(), PaymentCommand::Void).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fail {
+    pub code: String,
+    pub message: String,
+}
+
+pub async fn fail(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(key): IdempotencyKey,
+    body: JsonBody<Fail>,
+) -> ApiResult<Response> {
+    let code = params::text(Some(body.value.code.clone()), "code")?.unwrap_or_default();
+    let message = params::text(Some(body.value.message.clone()), "message")?.unwrap_or_default();
+    let route = format!("POST /v1/payments/{id}/fail");
+    run(&state, &principal, key, route, &body.fingerprint, id.into(), PaymentCommand::Fail { code, message }).await
+}

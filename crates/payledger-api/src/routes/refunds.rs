@@ -1,0 +1,175 @@
+//! Refunds live in their payment's stream, so "never refund more than captured" is guarded
+//! by that one stream's version: two concurrent refunds cannot both pass.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::Utc;
+use payledger_core::payment::{PaymentCommand, PaymentState};
+use payledger_core::{PaymentId, RefundId};
+use payledger_store::StreamKey;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::aggregate::PaymentAggregate;
+use crate::auth::{Principal, COMMAND_ROLES};
+use crate::commands::{execute, CommandContext};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IdempotencyKey, JsonBody, PathId};
+use crate::params;
+use crate::state::AppState;
+use crate::views::refund_view;
+
+fn refund_response(state: &PaymentState, refund_id: RefundId) -> ApiResult<Value> {
+    let payment = state.as_ref().ok_or_else(|| ApiError::internal("payment missing after refund"))?;
+    let refund = payment.refund(refund_id).ok_or_else(|| ApiError::internal("refund missing after command"))?;
+    Ok(refund_view(payment, refund))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefund {
+    pub amount: Value,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub provider_reference: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<CreateRefund>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let amount_minor = params::amount(&body.value.amount, "amount")?;
+    let reason = params::text(body.value.reason.clone(), "reason")?;
+    let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
+    let payment_id = PaymentId::from(id);
+    let refund_id = RefundId::new();
+    let ctx = CommandContext {
+        state: &state,
+        principal: &principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/refunds"), &body.fingerprint),
+    };
+    let at = Utc::now();
+    execute::<PaymentAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, payment_id.stream_id()),
+        StatusCode::CREATED,
+        |_| {
+            Ok(PaymentCommand::RequestRefund {
+                refund_id,
+                amount_minor,
+                reason: reason.clone(),
+                provider_reference: provider_reference.clone(),
+                at,
+            })
+        },
+        |s| refund_response(s, refund_id),
+    )
+    .await
+}
+
+/// The payment stream a refund lives in (an index on the events themselves).
+pub async fn payment_of_refund(state: &AppState, tenant_id: Uuid, refund_id: Uuid) -> ApiResult<PaymentId> {
+    owning_payment(state, tenant_id, "RefundRequested", "refund_id", refund_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("refund"))
+}
+
+pub(crate) async fn owning_payment(
+    state: &AppState,
+    tenant_id: Uuid,
+    event_type: &str,
+    field: &str,
+    id: Uuid,
+) -> ApiResult<Option<PaymentId>> {
+    let client = state.pool.get().await?;
+    let sql = match field {
+        "refund_id" => "SELECT stream_id FROM events WHERE tenant_id = $1 AND event_type = $2 AND payload->>'refund_id' = $3 LIMIT 1",
+        "dispute_id" => "SELECT stream_id FROM events WHERE tenant_id = $1 AND event_type = $2 AND payload->>'dispute_id' = $3 LIMIT 1",
+        _ => return Err(ApiError::internal(format!("no owner index on {field}"))),
+    };
+    let row = client.query_opt(sql, &[&tenant_id, &event_type, &id.to_string()]).await?;
+    match row {
+        None => Ok(None),
+        Some(row) => {
+            let stream_id: String = row.try_get(0)?;
+            PaymentId::from_stream_id(&stream_id)
+                .map(Some)
+                .map_err(|e| ApiError::internal(format!("stream {stream_id}: {e}")))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SucceedRefund {}
+
+pub async fn succeed(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<SucceedRefund>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let refund_id = RefundId::from(id);
+    let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
+    let ctx = CommandContext {
+        state: &state,
+        principal: &principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint(&format!("POST /v1/refunds/{id}/succeed"), &body.fingerprint),
+    };
+    execute::<PaymentAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, payment_id.stream_id()),
+        StatusCode::OK,
+        |_| Ok(PaymentCommand::SucceedRefund { refund_id }),
+        |s| refund_response(s, refund_id),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailRefund {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+pub async fn fail(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    IdempotencyKey(idempotency_key): IdempotencyKey,
+    body: JsonBody<FailRefund>,
+) -> ApiResult<Response> {
+    principal.require(COMMAND_ROLES)?;
+    let code = params::text(body.value.code.clone(), "code")?;
+    let message = params::text(body.value.message.clone(), "message")?;
+    let refund_id = RefundId::from(id);
+    let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
+    let ctx = CommandContext {
+        state: &state,
+        principal: &principal,
+        idempotency_key,
+        fingerprint: CommandContext::fingerprint(&format!("POST /v1/refunds/{id}/fail"), &body.fingerprint),
+    };
+    execute::<PaymentAggregate, _, _>(
+        ctx,
+        StreamKey::new(principal.tenant_id, payment_id.stream_id()),
+        StatusCode::OK,
+        |_| Ok(PaymentCommand::FailRefund { refund_id, code: code.clone(), message: message.clone() }),
+        |s| refund_response(s, refund_id),
+    )
+    .await
+}

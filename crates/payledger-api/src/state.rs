@@ -1,0 +1,45 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+
+/// Limits and settings of the HTTP server. Every one has a bound.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest request body accepted (413 beyond).
+    pub body_limit_bytes: usize,
+    /// How long idempotency records are kept.
+    pub idempotency_retention: Duration,
+    /// Attempts of a command when its stream changed under it.
+    pub command_max_attempts: u32,
+    /// Longest a GET waits for the projector to reach `min_position`.
+    pub read_your_writes_timeout_ms: u64,
+    /// Tolerance of webhook signature timestamps.
+    pub webhook_tolerance_s: i64,
+    /// Longest a request may run before it is answered 503.
+    pub request_timeout_ms: u64,
+    /// Requests served at once before new ones are refused with 503.
+    pub max_in_flight_requests: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            body_limit_bytes: 64 * 1024,
+            idempotency_retention: Duration::from_secs(24 * 3600),
+            command_max_attempts: 10,
+            read_your_writes_timeout_ms: 5_000,
+            webhook_tolerance_s: 300,
+            request_timeout_ms: 30_000,
+            max_in_flight_requests: 1_024,
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub database_url: Arc<str>,
+    pub config: Arc<ApiConfig>,
+}

@@ -1,0 +1,1 @@
+//! payledger benchmarks (in progress)

@@ -1,0 +1,22 @@
+use chrono::{DateTime, Utc};
+
+use crate::ids::OrderId;
+use crate::money::{AmountMinor, Currency};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderCommand {
+    Create {
+        order_id: OrderId,
+        amount_minor: AmountMinor,
+        currency: Currency,
+        /// The merchant's own reference, e.g. "ORD-7890".
+        reference: String,
+        /// Free JSON object, stored as given.
+        metadata: serde_json::Value,
+        at: DateTime<Utc>,
+    },
+    Cancel {
+        at: DateTime<Utc>,
+        reason: Option<String>,
+    },
+}

@@ -1,0 +1,114 @@
+use chrono::{DateTime, Utc};
+
+use super::{CaptureMethod, DisputeOutcome, GatewayReport, Provider};
+use crate::ids::{DisputeId, PaymentId, RefundId};
+use crate::money::{AmountMinor, Currency};
+use crate::order::OrderSnapshot;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentCommand {
+    Initiate {
+        payment_id: PaymentId,
+        order: OrderSnapshot,
+        amount_minor: AmountMinor,
+        currency: Currency,
+        capture_method: CaptureMethod,
+        provider: Provider,
+        provider_reference: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// `None`: the whole payment amount.
+    Authorize {
+        amount_minor: Option<AmountMinor>,
+    },
+    /// `None`: all that is capturable. `final_capture` releases the rest of
+    /// the authorization.
+    Capture {
+        amount_minor: Option<AmountMinor>,
+        final_capture: bool,
+    },
+    Void,
+    Fail {
+        code: String,
+        message: String,
+    },
+    RequestRefund {
+        refund_id: RefundId,
+        amount_minor: AmountMinor,
+        reason: Option<String>,
+        provider_reference: Option<String>,
+        at: DateTime<Utc>,
+    },
+    SucceedRefund {
+        refund_id: RefundId,
+    },
+    FailRefund {
+        refund_id: RefundId,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    OpenDispute {
+        dispute_id: DisputeId,
+        amount_minor: AmountMinor,
+        reason: Option<String>,
+        provider_reference: Option<String>,
+        at: DateTime<Utc>,
+    },
+    ResolveDispute {
+        dispute_id: DisputeId,
+        outcome: DisputeOutcome,
+    },
+    /// A fact reported by the gateway (webhook). Never refused for being
+    /// stale or duplicate: those are recorded as `WebhookIgnored`.
+    ApplyGatewayReport(GatewayReport),
+}
+
+/// The commands of the transition table, without their data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandKind {
+    Initiate,
+    Authorize,
+    Capture,
+    Void,
+    Fail,
+    RequestRefund,
+    SucceedRefund,
+    FailRefund,
+    OpenDispute,
+    ResolveDispute,
+}
+
+impl CommandKind {
+    pub const ALL: [CommandKind; 10] = [
+        CommandKind::Initiate,
+        CommandKind::Authorize,
+        CommandKind::Capture,
+        CommandKind::Void,
+        CommandKind::Fail,
+        CommandKind::RequestRefund,
+        CommandKind::SucceedRefund,
+        CommandKind::FailRefund,
+        CommandKind::OpenDispute,
+        CommandKind::ResolveDispute,
+    ];
+}
+
+impl PaymentCommand {
+    /// The table row this command uses; `None` for gateway reports, which
+    /// are reconciled step by step rather than looked up once.
+    pub fn kind(&self) -> Option<CommandKind> {
+        match self {
+            PaymentCommand::Initiate { .. } => Some(CommandKind::Initiate),
+            PaymentCommand::Authorize { .. } => Some(CommandKind::Authorize),
+            PaymentCommand::Capture { .. } => Some(CommandKind::Capture),
+            PaymentCommand::Void => Some(CommandKind::Void),
+            PaymentCommand::Fail { .. } => Some(CommandKind::Fail),
+            PaymentCommand::RequestRefund { .. } => Some(CommandKind::RequestRefund),
+            PaymentCommand::SucceedRefund { .. } => Some(CommandKind::SucceedRefund),
+            PaymentCommand::FailRefund { .. } => Some(CommandKind::FailRefund),
+            PaymentCommand::OpenDispute { .. } => Some(CommandKind::OpenDispute),
+            PaymentCommand::ResolveDispute { .. } => Some(CommandKind::ResolveDispute),
+            PaymentCommand::ApplyGatewayReport(_) => None,
+        }
+    }
+}

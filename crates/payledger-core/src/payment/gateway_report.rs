@@ -1,0 +1,100 @@
+//! What a gateway reports about a payment (built by the webhook mapping of
+//! each provider, applied with `PaymentCommand::ApplyGatewayReport`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::money::{AmountMinor, Currency};
+
+/// One fact from a gateway about one payment.
+///
+/// Reports come from webhooks that arrive late, twice, and out of order.
+///
+/// Applying a report never fails (except on a missing payment). It either
+/// emits the events that bring the payment in line with the fact, or one
+/// `WebhookIgnored` saying why not. The rules that make any delivery order
+/// converge on the same amounts:
+///
+/// - A report whose key was applied before is a duplicate.
+/// - A fact implies its prerequisites: money captured was authorized; money
+///   refunded or disputed was captured. Missing prerequisites are emitted
+///   first, marked inferred, and confirmed (not repeated) when their own
+///   report arrives.
+/// - A capture report first confirms captured money not yet confirmed
+///   (commanded or inferred), and only the rest is new money. Cumulative
+///   reports (Stripe `amount_received`) count from what is confirmed; a total
+///   at or below it is stale.
+/// - A report of a state the payment has passed, or that contradicts it, is
+///   ignored with the table's refusal as the reason.
+/// - Every step still goes through the transition table and the amount
+///   checks; if any step is refused, the whole report is ignored.
+/// - An amount above the payment amount can never fit: ignored.
+///
+/// Matching: a `Refunded` report settles the refund with the same provider
+/// reference; else the oldest refund without a reference and of the same
+/// amount (requested through the API before the gateway assigned one), which
+/// then learns the reference; else it records a new refund (requested and
+/// succeeded) whose id derives from the reference. `RefundFailed` and
+/// disputes match by provider reference only. A `DisputeClosed` for a
+/// dispute never opened is ignored (gateways report openings first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayReport {
+    /// The gateway's unique id for this fact (e.g. a Stripe event id, an Adyen
+    /// pspReference with its eventCode). A key seen before is a duplicate.
+    pub report_key: String,
+    pub kind: ReportKind,
+    /// When the gateway says it happened (or when it was received, if the
+    /// gateway does not say). Dates refunds and disputes first learnt here.
+    pub occurred_at: DateTime<Utc>,
+    /// The currency the gateway states, if any; another currency than the
+    /// payment's makes the report ignored.
+    #[serde(default)]
+    pub currency: Option<Currency>,
+}
+
+impl GatewayReport {
+    pub fn new(report_key: impl Into<String>, kind: ReportKind, occurred_at: DateTime<Utc>) -> GatewayReport {
+        GatewayReport { report_key: report_key.into(), kind, occurred_at, currency: None }
+    }
+
+    pub fn with_currency(self, currency: Currency) -> GatewayReport {
+        GatewayReport { currency: Some(currency), ..self }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReportKind {
+    /// Funds held for `amount_minor` in total.
+    Authorized {
+        amount_minor: AmountMinor,
+    },
+    /// Captured `amount_minor`: in total so far when `cumulative` (Stripe
+    /// `amount_received`), else this capture alone (Adyen CAPTURE).
+    Captured {
+        amount_minor: AmountMinor,
+        cumulative: bool,
+    },
+    /// The authorization was declined.
+    Failed {
+        code: String,
+        message: String,
+    },
+    /// The gateway canceled the payment before capture.
+    Canceled,
+    Refunded {
+        provider_refund_reference: String,
+        amount_minor: AmountMinor,
+    },
+    RefundFailed {
+        provider_refund_reference: String,
+    },
+    DisputeOpened {
+        provider_dispute_reference: String,
+        amount_minor: AmountMinor,
+    },
+    DisputeClosed {
+        provider_dispute_reference: String,
+        won: bool,
+    },
+}

@@ -1,0 +1,309 @@
+//! Reconciles a gateway report with a payment; the rules are on
+//! [`GatewayReport`](super::GatewayReport).
+
+use chrono::{DateTime, Utc};
+
+use super::steps::{self, after, NewDispute, NewRefund, Source};
+use super::{
+    CaptureMethod, Dispute, DisputeOutcome, GatewayReport, Payment, PaymentEvent, PaymentStatus, Refund, RefundStatus,
+    ReportKind,
+};
+use crate::error::DomainError;
+use crate::ids::{DisputeId, RefundId};
+use crate::money::{AmountMinor, MinorUnits};
+
+/// Why a report changes nothing: a stable code and a human detail.
+struct Ignore {
+    code: &'static str,
+    detail: String,
+}
+
+impl From<DomainError> for Ignore {
+    fn from(error: DomainError) -> Self {
+        Ignore { code: error.code(), detail: error.to_string() }
+    }
+}
+
+fn ignore(code: &'static str, detail: impl Into<String>) -> Ignore {
+    Ignore { code, detail: detail.into() }
+}
+
+/// The events a report produces on an existing payment.
+pub(super) fn apply(payment: &Payment, report: GatewayReport) -> Vec<PaymentEvent> {
+    let mut plan = Plan { payment: payment.clone(), events: Vec::new() };
+    match plan.follow(&report) {
+        Ok(()) => {
+            debug_assert!(!plan.events.is_empty(), "an applied report emits events");
+            plan.events
+        }
+        Err(Ignore { code, detail }) => {
+            vec![PaymentEvent::WebhookIgnored { report_key: report.report_key, reason: format!("{code}: {detail}") }]
+        }
+    }
+}
+
+/// The events so far and the payment they lead to.
+struct Plan {
+    payment: Payment,
+    events: Vec<PaymentEvent>,
+}
+
+impl Plan {
+    fn push(&mut self, events: Vec<PaymentEvent>) {
+        self.payment = after(&self.payment, &events);
+        self.events.extend(events);
+    }
+
+    fn follow(&mut self, report: &GatewayReport) -> Result<(), Ignore> {
+        let key = report.report_key.as_str();
+        if self.payment.applied_report_keys.contains(key) {
+            return Err(ignore("duplicate", format!("report {key} was already applied")));
+        }
+        if let Some(currency) = report.currency {
+            if currency != self.payment.currency {
+                return Err(DomainError::CurrencyMismatch { expected: self.payment.currency, actual: currency }.into());
+            }
+        }
+        match &report.kind {
+            ReportKind::Authorized { amount_minor } => self.authorized(*amount_minor, key),
+            ReportKind::Captured { amount_minor, cumulative } => self.captured(*amount_minor, *cumulative, key),
+            ReportKind::Failed { code, message } => {
+                let events = steps::fail(&self.payment, code.clone(), message.clone(), Source::Gateway(key))?;
+                self.push(events);
+                Ok(())
+            }
+            ReportKind::Canceled => {
+                let events = steps::void(&self.payment, Source::Gateway(key))?;
+                self.push(events);
+                Ok(())
+            }
+            ReportKind::Refunded { provider_refund_reference, amount_minor } => {
+                self.refunded(provider_refund_reference, *amount_minor, report.occurred_at, key)
+            }
+            ReportKind::RefundFailed { provider_refund_reference } => {
+                self.refund_failed(provider_refund_reference, key)
+            }
+            ReportKind::DisputeOpened { provider_dispute_reference, amount_minor } => {
+                self.dispute_opened(provider_dispute_reference, *amount_minor, report.occurred_at, key)
+            }
+            ReportKind::DisputeClosed { provider_dispute_reference, won } => {
+                self.dispute_closed(provider_dispute_reference, *won, key)
+            }
+        }
+    }
+
+    fn authorized(&mut self, amount: AmountMinor, key: &str) -> Result<(), Ignore> {
+        self.within_payment_amount(amount)?;
+        if !self.payment.authorization_inferred {
+            // First authorization or retry; anything later is stale (the table says so).
+            let events = steps::authorize(&self.payment, Some(amount), Source::Gateway(key))?;
+            self.push(events);
+            return Ok(());
+        }
+        // The authorization was assumed from a later fact: the gateway's
+        // amount replaces the assumed one, if it still covers what is captured.
+        if MinorUnits::from(amount) < self.payment.amount_captured {
+            return Err(ignore(
+                "authorization_below_captured",
+                format!("authorized {amount} is below the {} already captured", self.payment.amount_captured),
+            ));
+        }
+        self.push(vec![PaymentEvent::PaymentAuthorizationConfirmed {
+            amount_minor: amount,
+            currency: self.payment.currency,
+            report_key: key.to_owned(),
+        }]);
+        let automatic_capture_left = match self.payment.capture_method {
+            CaptureMethod::Automatic => !self.payment.capture_complete(),
+            CaptureMethod::Manual => false,
+        };
+        if automatic_capture_left {
+            let events = steps::capture(&self.payment, None, true, Source::Inferred(key))?;
+            self.push(events);
+        }
+        Ok(())
+    }
+
+    fn captured(&mut self, amount: AmountMinor, cumulative: bool, key: &str) -> Result<(), Ignore> {
+        self.within_payment_amount(amount)?;
+        let unconfirmed = self.payment.amount_capture_unconfirmed;
+        let confirmed = self.payment.amount_captured.saturating_sub(unconfirmed);
+        let delta = if cumulative {
+            MinorUnits::from(amount).saturating_sub(confirmed).to_amount().ok_or_else(|| {
+                ignore(
+                    "stale_capture",
+                    format!("gateway reports {amount} captured in total; {confirmed} is already confirmed"),
+                )
+            })?
+        } else {
+            amount
+        };
+        let confirming = MinorUnits::from(delta).min(unconfirmed);
+        if let Some(confirming) = confirming.to_amount() {
+            self.push(vec![PaymentEvent::PaymentCaptureConfirmed {
+                amount_minor: confirming,
+                currency: self.payment.currency,
+                report_key: key.to_owned(),
+            }]);
+        }
+        if let Some(new_money) = delta.excess_over(confirming) {
+            self.infer_authorization(key)?;
+            let events = steps::capture(&self.payment, Some(new_money), false, Source::Gateway(key))?;
+            self.push(events);
+        }
+        Ok(())
+    }
+
+    fn refunded(&mut self, reference: &str, amount: AmountMinor, at: DateTime<Utc>, key: &str) -> Result<(), Ignore> {
+        self.within_payment_amount(amount)?;
+        let found = refund_for_report(&self.payment, reference, amount);
+        if let Some(refund) = found.filter(|refund| refund.amount_minor != amount) {
+            return Err(ignore(
+                "refund_amount_mismatch",
+                format!("refund {} is for {}, the gateway reports {amount}", refund.id, refund.amount_minor),
+            ));
+        }
+        match found.map(|refund| (refund.id, refund.status)) {
+            Some((refund_id, RefundStatus::Pending)) => {
+                let events =
+                    steps::succeed_refund(&self.payment, refund_id, Some(reference.to_owned()), Source::Gateway(key))?;
+                self.push(events);
+                Ok(())
+            }
+            Some((refund_id, status @ (RefundStatus::Succeeded | RefundStatus::Failed))) => {
+                Err(DomainError::RefundNotPending { refund_id, status }.into())
+            }
+            None => {
+                let refund_id = RefundId::for_gateway_refund(self.payment.id, reference);
+                self.infer_capture_covering(amount, key);
+                let request = NewRefund {
+                    refund_id,
+                    amount_minor: amount,
+                    reason: None,
+                    provider_reference: Some(reference.to_owned()),
+                    at,
+                };
+                let events = steps::request_refund(&self.payment, request, Source::Gateway(key))?;
+                self.push(events);
+                let events = steps::succeed_refund(&self.payment, refund_id, None, Source::Gateway(key))?;
+                self.push(events);
+                Ok(())
+            }
+        }
+    }
+
+    fn refund_failed(&mut self, reference: &str, key: &str) -> Result<(), Ignore> {
+        let refund = self
+            .payment
+            .refunds
+            .iter()
+            .find(|refund| refund.provider_reference.as_deref() == Some(reference))
+            .ok_or_else(|| ignore("unknown_refund", format!("no refund with provider reference {reference:?}")))?;
+        let events = steps::fail_refund(&self.payment, refund.id, None, None, Source::Gateway(key))?;
+        self.push(events);
+        Ok(())
+    }
+
+    fn dispute_opened(
+        &mut self,
+        reference: &str,
+        amount: AmountMinor,
+        at: DateTime<Utc>,
+        key: &str,
+    ) -> Result<(), Ignore> {
+        self.within_payment_amount(amount)?;
+        if let Some(dispute) = self.dispute_by_reference(reference) {
+            return Err(DomainError::DisputeAlreadyExists { dispute_id: dispute.id }.into());
+        }
+        self.infer_capture_covering(amount, key);
+        let request = NewDispute {
+            dispute_id: DisputeId::for_gateway_dispute(self.payment.id, reference),
+            amount_minor: amount,
+            reason: None,
+            provider_reference: Some(reference.to_owned()),
+            at,
+        };
+        let events = steps::open_dispute(&self.payment, request, Source::Gateway(key))?;
+        self.push(events);
+        Ok(())
+    }
+
+    fn dispute_closed(&mut self, reference: &str, won: bool, key: &str) -> Result<(), Ignore> {
+        let dispute_id = self
+            .dispute_by_reference(reference)
+            .map(|dispute| dispute.id)
+            .ok_or_else(|| ignore("unknown_dispute", format!("no dispute with provider reference {reference:?}")))?;
+        let outcome = if won { DisputeOutcome::Won } else { DisputeOutcome::Lost };
+        let events = steps::resolve_dispute(&self.payment, dispute_id, outcome, Source::Gateway(key))?;
+        self.push(events);
+        Ok(())
+    }
+
+    fn dispute_by_reference(&self, reference: &str) -> Option<&Dispute> {
+        self.payment.disputes.iter().find(|dispute| dispute.provider_reference.as_deref() == Some(reference))
+    }
+
+    /// No gateway moves more than the payment amount: such a report can never fit.
+    fn within_payment_amount(&self, amount: AmountMinor) -> Result<(), Ignore> {
+        if amount > self.payment.amount_minor {
+            return Err(ignore(
+                "exceeds_payment_amount",
+                format!("reported {amount} exceeds the payment amount {}", self.payment.amount_minor),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Money moved without a known authorization: assume the whole payment
+    /// amount was authorized (corrected if the gateway reports it later).
+    fn infer_authorization(&mut self, key: &str) -> Result<(), Ignore> {
+        match self.payment.status {
+            PaymentStatus::Initiated | PaymentStatus::Failed => {
+                let events = steps::authorize(&self.payment, None, Source::Inferred(key))?;
+                self.push(events);
+                Ok(())
+            }
+            PaymentStatus::Authorized
+            | PaymentStatus::PartiallyCaptured
+            | PaymentStatus::Captured
+            | PaymentStatus::Refunded
+            | PaymentStatus::Voided => Ok(()),
+        }
+    }
+
+    /// A refund or dispute of `amount` needs that much captured and free:
+    /// capture (and authorize) what is missing, marked inferred. Best effort:
+    /// if it cannot be inferred, the refund or dispute step itself refuses.
+    fn infer_capture_covering(&mut self, amount: AmountMinor, key: &str) {
+        let Some(missing) = amount.excess_over(self.payment.amount_refundable()) else {
+            return;
+        };
+        let mut attempt = Plan { payment: self.payment.clone(), events: Vec::new() };
+        let inferred = attempt.infer_authorization(key).and_then(|()| {
+            let events = steps::capture(&attempt.payment, Some(missing), false, Source::Inferred(key))?;
+            attempt.push(events);
+            Ok(())
+        });
+        if inferred.is_ok() {
+            self.push(attempt.events);
+        }
+    }
+}
+
+/// The refund a `Refunded` report is about: the one with its provider
+/// reference; else the oldest refund without a reference, of the same amount,
+/// pending first (requested through the API before the gateway assigned a
+/// reference).
+fn refund_for_report<'a>(payment: &'a Payment, reference: &str, amount: AmountMinor) -> Option<&'a Refund> {
+    let unreferenced = |status: RefundStatus| {
+        payment.refunds.iter().find(move |refund| {
+            refund.provider_reference.is_none() && refund.amount_minor == amount && refund.status == status
+        })
+    };
+    payment
+        .refunds
+        .iter()
+        .find(|refund| refund.provider_reference.as_deref() == Some(reference))
+        .or_else(|| unreferenced(RefundStatus::Pending))
+        .or_else(|| unreferenced(RefundStatus::Succeeded))
+}

@@ -1,0 +1,199 @@
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::{CaptureMethod, DisputeStatus, PaymentStatus, Provider, RefundStatus};
+use crate::ids::{DisputeId, OrderId, PaymentId, RefundId};
+use crate::money::{AmountMinor, Currency, MinorUnits};
+
+/// `None` until `PaymentInitiated`.
+pub type PaymentState = Option<Payment>;
+
+/// A payment, folded from its stream. Only `evolve` changes it; the amounts
+/// obey [`Payment::check_invariants`] after every event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub order_id: OrderId,
+    pub status: PaymentStatus,
+    pub amount_minor: AmountMinor,
+    pub currency: Currency,
+    pub capture_method: CaptureMethod,
+    pub provider: Provider,
+    pub provider_reference: Option<String>,
+    pub amount_authorized: MinorUnits,
+    /// The authorization was assumed from a later fact (a capture, refund or
+    /// dispute reported first) and not yet reported by the gateway itself.
+    pub authorization_inferred: bool,
+    pub amount_captured: MinorUnits,
+    /// Captured by command or inferred, and not yet confirmed by a gateway
+    /// capture report. A capture report confirms this first, so the same
+    /// money is never counted twice.
+    pub amount_capture_unconfirmed: MinorUnits,
+    /// A final capture released the rest of the authorization.
+    pub capture_final: bool,
+    /// Refunds succeeded.
+    pub amount_refunded: MinorUnits,
+    /// Reserved by pending refunds.
+    pub amount_refund_pending: MinorUnits,
+    /// Held by open disputes plus lost to lost ones.
+    pub amount_disputed: MinorUnits,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub refunds: Vec<Refund>,
+    pub disputes: Vec<Dispute>,
+    pub created_at: DateTime<Utc>,
+    /// Keys of the gateway reports already applied (idempotency).
+    pub applied_report_keys: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refund {
+    pub id: RefundId,
+    pub amount_minor: AmountMinor,
+    pub status: RefundStatus,
+    pub reason: Option<String>,
+    pub provider_reference: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispute {
+    pub id: DisputeId,
+    pub amount_minor: AmountMinor,
+    pub status: DisputeStatus,
+    pub reason: Option<String>,
+    pub provider_reference: Option<String>,
+    pub opened_at: DateTime<Utc>,
+}
+
+impl Payment {
+    /// What a capture may still take: the authorization not yet captured,
+    /// while capture is open (status authorized or partially captured).
+    pub fn amount_capturable(&self) -> MinorUnits {
+        match self.status {
+            PaymentStatus::Authorized | PaymentStatus::PartiallyCaptured => {
+                self.amount_authorized.saturating_sub(self.amount_captured)
+            }
+            PaymentStatus::Initiated
+            | PaymentStatus::Captured
+            | PaymentStatus::Refunded
+            | PaymentStatus::Voided
+            | PaymentStatus::Failed => MinorUnits::ZERO,
+        }
+    }
+
+    /// Captured money not yet refunded, reserved by a pending refund, or
+    /// disputed (open or lost).
+    pub fn amount_refundable(&self) -> MinorUnits {
+        self.amount_captured_unencumbered()
+    }
+
+    /// Same pool as refunds: a unit of captured money is returned at most
+    /// once, by a refund or by a chargeback.
+    pub fn amount_disputable(&self) -> MinorUnits {
+        self.amount_captured_unencumbered()
+    }
+
+    fn amount_captured_unencumbered(&self) -> MinorUnits {
+        self.amount_captured
+            .saturating_sub(self.amount_refunded)
+            .saturating_sub(self.amount_refund_pending)
+            .saturating_sub(self.amount_disputed)
+    }
+
+    /// Held by disputes still open.
+    pub fn amount_dispute_open(&self) -> MinorUnits {
+        self.dispute_total(DisputeStatus::Open)
+    }
+
+    /// Lost to chargebacks.
+    pub fn amount_dispute_lost(&self) -> MinorUnits {
+        self.dispute_total(DisputeStatus::Lost)
+    }
+
+    pub fn refund(&self, refund_id: RefundId) -> Option<&Refund> {
+        self.refunds.iter().find(|refund| refund.id == refund_id)
+    }
+
+    pub fn dispute(&self, dispute_id: DisputeId) -> Option<&Dispute> {
+        self.disputes.iter().find(|dispute| dispute.id == dispute_id)
+    }
+
+    /// No more capture can happen: a final capture, or all of the authorization.
+    pub fn capture_complete(&self) -> bool {
+        self.capture_final || self.amount_captured >= self.amount_authorized
+    }
+
+    /// The status the amounts imply, once the payment holds money (after an
+    /// authorization): used by `evolve` after every money event.
+    pub(crate) fn status_from_amounts(&self) -> PaymentStatus {
+        if self.amount_captured.is_zero() {
+            PaymentStatus::Authorized
+        } else if !self.capture_complete() {
+            PaymentStatus::PartiallyCaptured
+        } else if self.amount_refunded == self.amount_captured {
+            PaymentStatus::Refunded
+        } else {
+            PaymentStatus::Captured
+        }
+    }
+
+    fn refund_total(&self, status: RefundStatus) -> MinorUnits {
+        self.refunds
+            .iter()
+            .filter(|refund| refund.status == status)
+            .fold(MinorUnits::ZERO, |total, refund| total.saturating_add(refund.amount_minor.into()))
+    }
+
+    fn dispute_total(&self, status: DisputeStatus) -> MinorUnits {
+        self.disputes
+            .iter()
+            .filter(|dispute| dispute.status == status)
+            .fold(MinorUnits::ZERO, |total, dispute| total.saturating_add(dispute.amount_minor.into()))
+    }
+
+    /// The invariants every reachable state obeys. `evolve` asserts them in
+    /// debug builds; the property tests check them after every step.
+    pub fn check_invariants(&self) -> Result<(), &'static str> {
+        let amount = MinorUnits::from(self.amount_minor);
+        let encumbered =
+            self.amount_refunded.saturating_add(self.amount_refund_pending).saturating_add(self.amount_disputed);
+        let checks = [
+            (self.amount_authorized <= amount, "authorized exceeds the payment amount"),
+            (self.amount_captured <= self.amount_authorized, "captured exceeds authorized"),
+            (self.amount_capture_unconfirmed <= self.amount_captured, "unconfirmed exceeds captured"),
+            (encumbered <= self.amount_captured, "refunded + pending + disputed exceeds captured"),
+            (
+                self.refund_total(RefundStatus::Succeeded) == self.amount_refunded,
+                "refunded differs from succeeded refunds",
+            ),
+            (
+                self.refund_total(RefundStatus::Pending) == self.amount_refund_pending,
+                "refund_pending differs from pending refunds",
+            ),
+            (
+                self.amount_dispute_open().saturating_add(self.amount_dispute_lost()) == self.amount_disputed,
+                "disputed differs from open + lost disputes",
+            ),
+            (self.status_is_consistent(), "status disagrees with the amounts"),
+        ];
+        match checks.iter().find(|(holds, _)| !holds) {
+            Some((_, violation)) => Err(violation),
+            None => Ok(()),
+        }
+    }
+
+    fn status_is_consistent(&self) -> bool {
+        match self.status {
+            PaymentStatus::Initiated => self.amount_authorized.is_zero() && self.amount_captured.is_zero(),
+            PaymentStatus::Voided | PaymentStatus::Failed => self.amount_captured.is_zero(),
+            PaymentStatus::Authorized
+            | PaymentStatus::PartiallyCaptured
+            | PaymentStatus::Captured
+            | PaymentStatus::Refunded => !self.amount_authorized.is_zero() && self.status == self.status_from_amounts(),
+        }
+    }
+}

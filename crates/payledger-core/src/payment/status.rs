@@ -1,0 +1,159 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a payment is in its life. The amounts (authorized, captured,
+/// refunded, disputed) say the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Created, no authorization yet.
+    Initiated,
+    /// Funds are held; nothing captured.
+    Authorized,
+    /// Some of the authorization captured; more may follow.
+    PartiallyCaptured,
+    /// Capture complete (all of the authorization, or a final capture).
+    Captured,
+    /// Capture complete and every captured unit refunded. Terminal.
+    Refunded,
+    /// Released before any capture. Terminal.
+    Voided,
+    /// The last attempt was declined. A later authorization may still succeed
+    /// (gateways such as Stripe retry the same payment).
+    Failed,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 7] = [
+        PaymentStatus::Initiated,
+        PaymentStatus::Authorized,
+        PaymentStatus::PartiallyCaptured,
+        PaymentStatus::Captured,
+        PaymentStatus::Refunded,
+        PaymentStatus::Voided,
+        PaymentStatus::Failed,
+    ];
+
+    /// The API's name for this status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Initiated => "initiated",
+            PaymentStatus::Authorized => "authorized",
+            PaymentStatus::PartiallyCaptured => "partially_captured",
+            PaymentStatus::Captured => "captured",
+            PaymentStatus::Refunded => "refunded",
+            PaymentStatus::Voided => "voided",
+            PaymentStatus::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for PaymentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    /// Authorization and capture together: authorizing captures it all.
+    Automatic,
+    /// The merchant captures later, in one or more partial captures.
+    Manual,
+}
+
+impl CaptureMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaptureMethod::Automatic => "automatic",
+            CaptureMethod::Manual => "manual",
+        }
+    }
+}
+
+/// The gateway that processes a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Stripe,
+    Adyen,
+    /// Any gateway that signs webhooks with the generic HMAC scheme.
+    Generic,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Stripe => "stripe",
+            Provider::Adyen => "adyen",
+            Provider::Generic => "generic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider {0:?} (expected stripe, adyen or generic)")]
+pub struct UnknownProvider(pub String);
+
+impl FromStr for Provider {
+    type Err = UnknownProvider;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stripe" => Ok(Provider::Stripe),
+            "adyen" => Ok(Provider::Adyen),
+            "generic" => Ok(Provider::Generic),
+            other => Err(UnknownProvider(other.to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Requested; its amount is reserved against the refundable amount.
+    Pending,
+    Succeeded,
+    /// Released its reservation.
+    Failed,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStatus {
+    /// The gateway holds the disputed amount back.
+    Open,
+    /// Decided for the merchant: the held amount is released.
+    Won,
+    /// Decided for the cardholder: the held amount is gone.
+    Lost,
+}
+
+impl DisputeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisputeStatus::Open => "open",
+            DisputeStatus::Won => "won",
+            DisputeStatus::Lost => "lost",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeOutcome {
+    Won,
+    Lost,
+}

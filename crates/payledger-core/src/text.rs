@@ -1,0 +1,31 @@
+//! Length checks for free-text fields: they end up in immutable events, so
+//! they are bounded before they get there.
+
+use crate::error::DomainError;
+
+/// References and codes (order reference, provider references, failure codes).
+pub(crate) const MAX_SHORT_TEXT: usize = 255;
+/// Reasons and messages.
+pub(crate) const MAX_LONG_TEXT: usize = 2000;
+
+pub(crate) fn required(param: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
+    if value.trim().is_empty() {
+        return Err(DomainError::FieldEmpty { param });
+    }
+    bounded(param, value, max_chars)
+}
+
+pub(crate) fn bounded(param: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
+    if value.chars().count() > max_chars {
+        return Err(DomainError::FieldTooLong { param, max_chars });
+    }
+    Ok(())
+}
+
+/// An optional field, when present, must not be blank.
+pub(crate) fn optional(param: &'static str, value: Option<&str>, max_chars: usize) -> Result<(), DomainError> {
+    match value {
+        Some(value) => required(param, value, max_chars),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,306 @@
+//! Property tests: random sequences of commands and gateway reports on one
+//! payment (duplicates and reorderings included). After every step the
+//! invariants hold, the journal balances and ties out with the payment, and
+//! replay is deterministic.
+
+mod common;
+
+use common::*;
+use payledger_core::ledger::{postings_for, Account, AccountBalances};
+use payledger_core::payment::{
+    self, CaptureMethod, DisputeOutcome, Payment, PaymentCommand, PaymentStatus, ReportKind,
+};
+use payledger_core::{Currency, DomainEvent, MinorUnits};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Step {
+    Authorize(Option<i64>),
+    Capture(Option<i64>, bool),
+    Void,
+    Fail,
+    RequestRefund(u8, i64, Option<u8>),
+    SucceedRefund(u8),
+    FailRefund(u8),
+    OpenDispute(u8, i64),
+    ResolveDispute(u8, bool),
+    Report(u8, ReportKind),
+    /// Deliver the n-th report sent so far again (modulo their count).
+    Redeliver(usize),
+}
+
+fn amount() -> impl Strategy<Value = i64> {
+    prop_oneof![3 => 1..=3_000i64, 1 => 1..=12_000i64]
+}
+
+fn reference(prefix: &'static str) -> impl Strategy<Value = String> {
+    (0u8..4).prop_map(move |n| format!("{prefix}_{n}"))
+}
+
+fn report_kind() -> impl Strategy<Value = ReportKind> {
+    prop_oneof![
+        amount().prop_map(|a| ReportKind::Authorized { amount_minor: minor(a) }),
+        (amount(), any::<bool>())
+            .prop_map(|(a, cumulative)| ReportKind::Captured { amount_minor: minor(a), cumulative }),
+        Just(ReportKind::Failed { code: "card_declined".into(), message: "declined".into() }),
+        Just(ReportKind::Canceled),
+        (reference("re"), amount())
+            .prop_map(|(r, a)| ReportKind::Refunded { provider_refund_reference: r, amount_minor: minor(a) }),
+        reference("re").prop_map(|r| ReportKind::RefundFailed { provider_refund_reference: r }),
+        (reference("dp"), amount())
+            .prop_map(|(r, a)| ReportKind::DisputeOpened { provider_dispute_reference: r, amount_minor: minor(a) }),
+        (reference("dp"), any::<bool>())
+            .prop_map(|(r, won)| ReportKind::DisputeClosed { provider_dispute_reference: r, won }),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => proptest::option::of(amount()).prop_map(Step::Authorize),
+        3 => (proptest::option::of(amount()), any::<bool>()).prop_map(|(a, f)| Step::Capture(a, f)),
+        1 => Just(Step::Void),
+        1 => Just(Step::Fail),
+        2 => (0u8..4, amount(), proptest::option::of(0u8..4)).prop_map(|(n, a, r)| Step::RequestRefund(n, a, r)),
+        1 => (0u8..4).prop_map(Step::SucceedRefund),
+        1 => (0u8..4).prop_map(Step::FailRefund),
+        1 => (0u8..3, amount()).prop_map(|(n, a)| Step::OpenDispute(n, a)),
+        1 => (0u8..3, any::<bool>()).prop_map(|(n, won)| Step::ResolveDispute(n, won)),
+        6 => (0u8..30, report_kind()).prop_map(|(key, kind)| Step::Report(key, kind)),
+        2 => any::<usize>().prop_map(Step::Redeliver),
+    ]
+}
+
+fn to_command(step: &Step, sent: &mut Vec<PaymentCommand>) -> Option<PaymentCommand> {
+    let command = match step {
+        Step::Authorize(a) => PaymentCommand::Authorize { amount_minor: a.map(minor) },
+        Step::Capture(a, final_capture) => {
+            PaymentCommand::Capture { amount_minor: a.map(minor), final_capture: *final_capture }
+        }
+        Step::Void => PaymentCommand::Void,
+        Step::Fail => PaymentCommand::Fail { code: "card_declined".into(), message: "declined".into() },
+        Step::RequestRefund(n, a, r) => PaymentCommand::RequestRefund {
+            refund_id: refund_id(u128::from(*n)),
+            amount_minor: minor(*a),
+            reason: None,
+            provider_reference: r.map(|r| format!("re_{r}")),
+            at: at(1),
+        },
+        Step::SucceedRefund(n) => PaymentCommand::SucceedRefund { refund_id: refund_id(u128::from(*n)) },
+        Step::FailRefund(n) => {
+            PaymentCommand::FailRefund { refund_id: refund_id(u128::from(*n)), code: None, message: None }
+        }
+        Step::OpenDispute(n, a) => open_dispute(u128::from(*n), *a),
+        Step::ResolveDispute(n, won) => {
+            resolve(u128::from(*n), if *won { DisputeOutcome::Won } else { DisputeOutcome::Lost })
+        }
+        Step::Report(key, kind) => {
+            let command = report(&format!("evt_{key}"), kind.clone());
+            sent.push(command.clone());
+            command
+        }
+        Step::Redeliver(n) => {
+            if sent.is_empty() {
+                return None;
+            }
+            sent[n % sent.len()].clone()
+        }
+    };
+    Some(command)
+}
+
+fn check_amounts(p: &Payment) -> Result<(), TestCaseError> {
+    let amount = MinorUnits::from(p.amount_minor);
+    prop_assert!(p.amount_captured <= p.amount_authorized && p.amount_authorized <= amount, "{p:?}");
+    prop_assert!(p.amount_refunded.saturating_add(p.amount_refund_pending) <= p.amount_captured);
+    prop_assert!(p.amount_disputed <= p.amount_captured);
+    let encumbered = p.amount_refunded.saturating_add(p.amount_refund_pending).saturating_add(p.amount_disputed);
+    prop_assert!(encumbered <= p.amount_captured);
+    prop_assert_eq!(p.check_invariants(), Ok(()));
+    Ok(())
+}
+
+/// The ledger says exactly what the payment says.
+fn check_tie_out(p: &Payment, balances: &AccountBalances) -> Result<(), TestCaseError> {
+    let usd = |account| balances.balance(account, Currency::USD);
+    let i = |units: MinorUnits| i128::from(units.get());
+    prop_assert!(balances.trial_balance_is_zero());
+    prop_assert_eq!(usd(Account::SalesRevenue), i(p.amount_captured));
+    prop_assert_eq!(usd(Account::Refunds), i(p.amount_refunded));
+    prop_assert_eq!(usd(Account::DisputesHeld), i(p.amount_dispute_open()));
+    prop_assert_eq!(usd(Account::ChargebackLosses), i(p.amount_dispute_lost()));
+    prop_assert_eq!(
+        usd(Account::GatewayReceivable),
+        i(p.amount_captured) - i(p.amount_refunded) - i(p.amount_disputed)
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_after_every_step(
+        automatic in any::<bool>(),
+        steps in proptest::collection::vec(step(), 1..40),
+    ) {
+        let method = if automatic { CaptureMethod::Automatic } else { CaptureMethod::Manual };
+        let mut history = History::new().given(initiate(method));
+        let mut state = history.state();
+        let mut balances = AccountBalances::new();
+        let mut sent = Vec::new();
+        for step in &steps {
+            let Some(command) = to_command(step, &mut sent) else { continue };
+            let is_report = matches!(command, PaymentCommand::ApplyGatewayReport(_));
+            let outcome = payment::decide(&state, command.clone());
+            // decide is pure: the same question gets the same answer.
+            prop_assert_eq!(&outcome, &payment::decide(&state, command));
+            let events = match outcome {
+                Ok(events) => events,
+                Err(error) => {
+                    // A report on an existing payment is never an error; a
+                    // refused command emits nothing and changes nothing.
+                    prop_assert!(!is_report, "report refused: {}", error);
+                    continue;
+                }
+            };
+            prop_assert!(!events.is_empty());
+            for event in &events {
+                if let Some(transaction) = postings_for(event) {
+                    prop_assert!(transaction.is_balanced());
+                    balances.post(&transaction);
+                }
+                let stored = DomainEvent::from(event.clone());
+                let decoded = DomainEvent::decode(stored.event_type(), stored.schema_version(), &stored.to_payload());
+                prop_assert_eq!(decoded.as_ref(), Ok(&stored));
+                state = payment::evolve(state, event);
+            }
+            history.events.extend(events);
+            let p = state.as_ref().expect("payment exists");
+            check_amounts(p)?;
+            check_tie_out(p, &balances)?;
+            prop_assert_eq!(&history.balances(), &balances);
+        }
+        // Replay from scratch equals the incremental state, twice over.
+        prop_assert_eq!(payment::fold(&history.events), state.clone());
+        prop_assert_eq!(payment::fold(&history.events), payment::fold(&history.events));
+    }
+}
+
+/// A consistent story of gateway facts about one payment.
+#[derive(Debug, Clone)]
+struct Story {
+    method: CaptureMethod,
+    authorized: i64,
+    captures: Vec<i64>,
+    cumulative: bool,
+    refunds: Vec<i64>,
+    disputes: Vec<i64>,
+}
+
+fn story() -> impl Strategy<Value = Story> {
+    (any::<bool>(), 1..=10_000i64, proptest::collection::vec(1..=10_000i64, 1..4), any::<bool>())
+        .prop_flat_map(|(automatic, authorized, raw_captures, cumulative)| {
+            // Scale the captures to fit the authorization (all of it when automatic).
+            let total = if automatic { authorized } else { authorized.min(raw_captures.iter().sum()) };
+            let captures: Vec<i64> = fit(&raw_captures, total).into_iter().filter(|&c| c > 0).collect();
+            let captured: i64 = captures.iter().sum();
+            let method = if automatic { CaptureMethod::Automatic } else { CaptureMethod::Manual };
+            (
+                Just((method, authorized, captures, cumulative)),
+                proptest::collection::vec(1..=10_000i64, 0..3),
+                proptest::collection::vec(1..=10_000i64, 0..2),
+                0..=captured,
+            )
+        })
+        .prop_map(|((method, authorized, captures, cumulative), raw_refunds, raw_disputes, returned)| {
+            let mut parts = raw_refunds.clone();
+            parts.extend(&raw_disputes);
+            let scaled = fit(&parts, returned.min(parts.iter().sum()));
+            let (refunds, disputes) = scaled.split_at(raw_refunds.len());
+            let positive = |parts: &[i64]| parts.iter().copied().filter(|&p| p > 0).collect();
+            Story { method, authorized, captures, cumulative, refunds: positive(refunds), disputes: positive(disputes) }
+        })
+}
+
+/// Non-negative parts roughly proportional to `raw`, summing exactly to `total`.
+fn fit(raw: &[i64], total: i64) -> Vec<i64> {
+    let sum: i64 = raw.iter().sum();
+    if total <= 0 || sum <= 0 {
+        return vec![0; raw.len()];
+    }
+    let mut parts: Vec<i64> = raw.iter().map(|r| r * total / sum).collect();
+    parts[0] += total - parts.iter().sum::<i64>();
+    parts
+}
+
+fn story_reports(story: &Story) -> Vec<PaymentCommand> {
+    let mut reports = vec![report("auth", ReportKind::Authorized { amount_minor: minor(story.authorized) })];
+    let mut total = 0;
+    for (i, capture) in story.captures.iter().enumerate() {
+        total += capture;
+        let amount = if story.cumulative { total } else { *capture };
+        reports.push(report(
+            &format!("cap_{i}"),
+            ReportKind::Captured { amount_minor: minor(amount), cumulative: story.cumulative },
+        ));
+    }
+    for (i, refund) in story.refunds.iter().enumerate() {
+        let kind = ReportKind::Refunded { provider_refund_reference: format!("re_{i}"), amount_minor: minor(*refund) };
+        reports.push(report(&format!("ref_{i}"), kind));
+    }
+    for (i, dispute) in story.disputes.iter().enumerate() {
+        let kind =
+            ReportKind::DisputeOpened { provider_dispute_reference: format!("dp_{i}"), amount_minor: minor(*dispute) };
+        reports.push(report(&format!("dsp_{i}"), kind));
+    }
+    reports
+}
+
+fn deliver(method: CaptureMethod, reports: &[PaymentCommand]) -> History {
+    let mut history = History::new().given(initiate(method));
+    for report in reports {
+        history.record(report.clone()).expect("reports are never refused");
+    }
+    history
+}
+
+fn outcome(history: &History) -> (PaymentStatus, [MinorUnits; 5], Vec<i128>) {
+    let p = history.payment();
+    let balances = history.balances();
+    (
+        p.status,
+        [p.amount_authorized, p.amount_captured, p.amount_refunded, p.amount_refund_pending, p.amount_disputed],
+        Account::ALL.iter().map(|&a| balances.balance(a, Currency::USD)).collect(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The same facts delivered in any order, with duplicates, end the same
+    /// as delivered in order.
+    #[test]
+    fn shuffled_and_duplicated_reports_converge(
+        story in story(),
+        shuffle in any::<proptest::sample::Index>(),
+        seed in proptest::collection::vec(any::<proptest::sample::Index>(), 0..6),
+    ) {
+        let in_order = story_reports(&story);
+        prop_assert!(story.captures.iter().sum::<i64>() <= story.authorized);
+        let expected = outcome(&deliver(story.method, &in_order));
+        prop_assert_eq!(expected.1[1].get(), story.captures.iter().sum::<i64>());
+
+        let mut shuffled = in_order.clone();
+        // A deterministic shuffle driven by the generated index.
+        let n = shuffled.len();
+        for i in (1..n).rev() {
+            let j = shuffle.index(i + 1).wrapping_add(i * 7) % (i + 1);
+            shuffled.swap(i, j);
+        }
+        for index in &seed {
+            let duplicate = shuffled[index.index(n)].clone();
+            shuffled.insert(index.index(shuffled.len() + 1), duplicate);
+        }
+        prop_assert_eq!(outcome(&deliver(story.method, &shuffled)), expected, "story {:?}", story);
+    }
+}
