@@ -1,8 +1,11 @@
 //! Subcommands. Each lives in its own module; this one parses and dispatches.
 
+mod project;
+mod rebuild;
 mod serve;
 mod tenants;
 mod verify;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -31,6 +34,13 @@ pub enum Command {
     Migrate,
     /// Verify the events' hash chains.
     Verify(verify::VerifyArgs),
+    /// Run the projector alone (it also runs inside `serve`).
+    Project(project::ProjectArgs),
+    /// Rebuild the read-models from the events, without downtime.
+    Rebuild(rebuild::RebuildArgs),
+    /// Manage webhook endpoints and reprocess stored deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
     /// Manage tenants.
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
@@ -64,6 +74,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => verify::run(&database_url()?, args).await,
+        Command::Project(args) => project::run(&database_url()?, args).await,
+        Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
+        Command::Webhooks(command) => webhooks::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,
     }

@@ -61,11 +61,15 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     };
     let state = AppState { pool: pool.clone(), database_url: Arc::from(database_url), config: Arc::new(config) };
     let pruner = tokio::spawn(prune_idempotency_keys(pool.clone()));
+    let projector = super::project::start_in_serve(database_url, pool.clone());
+    let webhook_processor = payledger_api::webhooks::spawn_processor(state.clone());
 
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "payledger serving");
     payledger_api::serve(listener, state, shutdown_signal()).await?;
     pruner.abort();
+    webhook_processor.abort();
+    projector.abort();
     tracing::info!("payledger stopped");
     Ok(ExitCode::SUCCESS)
 }

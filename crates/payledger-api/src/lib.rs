@@ -17,6 +17,7 @@ pub mod routes;
 pub mod state;
 mod trace;
 pub mod views;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -38,20 +39,33 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/v1/orders", post(orders::create))
+        .route("/v1/orders", post(orders::create).get(queries::list_orders))
+        .route("/v1/orders/{id}", get(queries::get_order))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
-        .route("/v1/payments", post(payments::create))
+        .route("/v1/payments", post(payments::create).get(queries::list_payments))
+        .route("/v1/payments/{id}", get(queries::get_payment))
         .route("/v1/payments/{id}/authorize", post(payments::authorize))
         .route("/v1/payments/{id}/capture", post(payments::capture))
         .route("/v1/payments/{id}/void", post(payments::void))
         .route("/v1/payments/{id}/fail", post(payments::fail))
         .route("/v1/payments/{id}/refunds", post(refunds::create))
+        .route("/v1/refunds", get(queries::list_refunds))
+        .route("/v1/refunds/{id}", get(queries::get_refund))
         .route("/v1/refunds/{id}/succeed", post(refunds::succeed))
         .route("/v1/refunds/{id}/fail", post(refunds::fail))
         .route("/v1/payments/{id}/disputes", post(disputes::open))
         .route("/v1/disputes/{id}/resolve", post(disputes::resolve))
         .route("/v1/events", get(events::list_events))
         .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
+        .route("/v1/ledger/accounts", get(queries::list_ledger_accounts))
+        .route("/v1/ledger/entries", get(queries::list_ledger_entries))
+        .route("/v1/projections", get(projections::list))
+        .route("/v1/projections/rebuild", post(projections::rebuild))
+        .route("/v1/projections/verify", post(projections::verify))
+        .route("/v1/webhooks/{provider}/{endpoint_id}", post(webhooks::receive))
+        .route("/v1/admin/webhook-endpoints", post(webhook_endpoints::create).get(webhook_endpoints::list))
+        .route("/v1/admin/webhook-endpoints/{id}/secrets", post(webhook_endpoints::add_secret))
+        .route("/v1/admin/webhook-endpoints/{id}/secrets/{secret_id}/retire", post(webhook_endpoints::retire_secret))
         .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
         .fallback(not_found)

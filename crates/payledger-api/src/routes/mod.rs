@@ -6,4 +6,8 @@ pub mod events;
 pub mod health;
 pub mod orders;
 pub mod payments;
+pub mod projections;
+pub mod queries;
 pub mod refunds;
+pub mod webhook_endpoints;
+pub mod webhooks;
