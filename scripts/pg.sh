@@ -12,8 +12,31 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_HOME="${PAYLEDGER_PG_HOME:-$ROOT/target/pg}"
 PG_DATA="$PG_HOME/data"
-PG_PORT="${PAYLEDGER_PG_PORT:-54329}"
-PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
+PG_PORT_FILE="$PG_HOME/port"
+PG_DEFAULT_PORT="${PAYLEDGER_PG_PORT:-54329}"
+PG_DATABASE="payledger"
+
+pg_port() {
+  if [[ -f "$PG_PORT_FILE" ]]; then cat "$PG_PORT_FILE"; else echo "$PG_DEFAULT_PORT"; fi
+}
+
+pg_url() {
+  echo "postgres://postgres@127.0.0.1:$(pg_port)/$PG_DATABASE"
+}
+
+port_is_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# The default port, or the next free one when something else listens there.
+choose_port() {
+  local port="$PG_DEFAULT_PORT" tries=0
+  while ! port_is_free "$port"; do
+    port=$((port + 1)); tries=$((tries + 1))
+    if (( tries > 50 )); then echo "payledger: no free port from $PG_DEFAULT_PORT" >&2; exit 1; fi
+  done
+  echo "$port"
+}
 
 find_bindir() {
   if command -v pg_config >/dev/null 2>&1; then
@@ -53,6 +76,8 @@ start() {
   if is_running; then return 1; fi
   mkdir -p "$PG_HOME"
   if [[ "$(id -u)" == "0" ]]; then chown postgres "$PG_HOME"; fi
+  local port; port="$(choose_port)"
+  echo "$port" > "$PG_PORT_FILE"
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
     as_pg "$BINDIR/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$PG_HOME/initdb.log" 2>&1 \
       || as_pg "$BINDIR/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$PG_HOME/initdb.log" 2>&1 \
@@ -60,9 +85,18 @@ start() {
   fi
   # Loopback only, its own port, socket in the data dir; sized for a parallel test suite.
   as_pg "$BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/server.log" -w -t 60 start \
-    -o "-h 127.0.0.1 -p $PG_PORT -k $PG_DATA -c max_connections=500 -c shared_buffers=256MB -c fsync=${PAYLEDGER_PG_FSYNC:-on} -c synchronous_commit=${PAYLEDGER_PG_SYNC_COMMIT:-on}" >/dev/null \
+    -o "-h 127.0.0.1 -p $port -k $PG_DATA -c max_connections=500 -c shared_buffers=256MB -c fsync=${PAYLEDGER_PG_FSYNC:-on} -c synchronous_commit=${PAYLEDGER_PG_SYNC_COMMIT:-on}" >/dev/null \
     || { echo "payledger: PostgreSQL failed to start, see $PG_HOME/server.log" >&2; tail -20 "$PG_HOME/server.log" >&2; exit 1; }
   return 0
+}
+
+# The application's database on the cluster (tests create theirs beside it).
+ensure_database() {
+  BINDIR="$(find_bindir)"
+  local admin="postgres://postgres@127.0.0.1:$(pg_port)/postgres"
+  if ! "$BINDIR/psql" -X -q "$admin" -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'" | grep -q 1; then
+    "$BINDIR/psql" -X -q "$admin" -c "CREATE DATABASE $PG_DATABASE" >/dev/null
+  fi
 }
 
 stop() {
@@ -72,15 +106,16 @@ stop() {
 
 cmd="${1:-}"; shift || true
 case "$cmd" in
-  start) start || true; echo "$PG_URL" ;;
+  start) start || true; ensure_database; pg_url ;;
   stop) stop ;;
-  url) echo "$PG_URL" ;;
+  url) pg_url ;;
   with)
     if [[ -n "${DATABASE_URL:-}" ]]; then exec "$@"; fi
     started=0
     if start; then started=1; fi
     if [[ $started == 1 ]]; then trap stop EXIT; fi
-    DATABASE_URL="$PG_URL" "$@"
+    ensure_database
+    DATABASE_URL="$(pg_url)" "$@"
     ;;
   *) echo "usage: scripts/pg.sh start|stop|url|with CMD..." >&2; exit 2 ;;
 esac
