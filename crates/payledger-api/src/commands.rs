@@ -52,6 +52,12 @@ impl CommandContext<'_> {
     }
 }
 
+/// The time a command happens, at PostgreSQL's precision (microseconds), so that what a
+/// response shows equals what a read-model later stores.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
+}
+
 /// Loads a stream and folds it.
 pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ApiResult<(A::State, i64)> {
     let recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod params;
 pub mod request_id;
 pub mod routes;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/orders", post(orders::create).get(queries::list_orders))
         .route("/v1/orders/{id}", get(queries::get_order))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))

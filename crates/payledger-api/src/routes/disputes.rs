@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
 use payledger_core::payment::{DisputeOutcome, PaymentCommand, PaymentState};
 use payledger_core::{DisputeId, PaymentId};
 use payledger_store::StreamKey;
@@ -55,7 +54,7 @@ pub async fn open(
         idempotency_key,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/disputes"), &body.fingerprint),
     };
-    let at = Utc::now();
+    let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),

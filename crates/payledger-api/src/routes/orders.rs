@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
 use payledger_core::order::OrderCommand;
 use payledger_core::OrderId;
 use payledger_store::StreamKey;
@@ -47,7 +46,7 @@ pub async fn create(
         idempotency_key,
         fingerprint: CommandContext::fingerprint("POST /v1/orders", &body.fingerprint),
     };
-    let at = Utc::now();
+    let at = crate::commands::now();
     execute::<OrderAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, order_id.stream_id()),
@@ -90,7 +89,7 @@ pub async fn cancel(
         idempotency_key,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/orders/{id}/cancel"), &body.fingerprint),
     };
-    let at = Utc::now();
+    let at = crate::commands::now();
     execute::<OrderAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, order_id.stream_id()),

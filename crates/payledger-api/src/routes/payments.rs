@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
 use payledger_core::payment::{CaptureMethod, PaymentCommand, PaymentState, Provider};
 use payledger_core::{DomainError, OrderId, PaymentId};
 use payledger_store::StreamKey;
@@ -111,7 +110,7 @@ pub async fn create(
     };
     let payment_id = PaymentId::new();
     let ctx = context(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
-    let at = Utc::now();
+    let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),

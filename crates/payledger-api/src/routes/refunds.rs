@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::Utc;
 use payledger_core::payment::{PaymentCommand, PaymentState};
 use payledger_core::{PaymentId, RefundId};
 use payledger_store::StreamKey;
@@ -56,7 +55,7 @@ pub async fn create(
         idempotency_key,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/refunds"), &body.fingerprint),
     };
-    let at = Utc::now();
+    let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),

@@ -1,0 +1,74 @@
+//! `/openapi.json` matches the router both ways: every documented route is served, and
+//! every route the router declares (read from its source) is documented.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::Value;
+
+fn documented(spec: &Value) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// The `.route("path", get(..).post(..))` lines of the router's source.
+fn declared() -> BTreeSet<(String, String)> {
+    let source = include_str!("../src/lib.rs");
+    let mut routes = BTreeSet::new();
+    for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+        let path = line.split('"').nth(1).unwrap().to_owned();
+        let handlers = &line[line.find("\",").unwrap() + 2..];
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let called =
+                handlers.trim_start().starts_with(&format!("{method}(")) || handlers.contains(&format!(".{method}("));
+            if called {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_every_documented_route_is_served() {
+    let app = common::spawn_app().await;
+    let r = app.request(Method::GET, "/openapi.json", None, None, None).await;
+    assert_eq!(r.status(), 200);
+    let spec: Value = r.json().await.unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+
+    let documented = documented(&spec);
+    let declared = declared();
+    assert!(declared.len() >= 30, "the router source was not read: {declared:?}");
+    let undocumented: Vec<_> = declared.difference(&documented).collect();
+    let unserved_in_source: Vec<_> = documented.difference(&declared).collect();
+    assert!(undocumented.is_empty(), "routes missing from /openapi.json: {undocumented:?}");
+    assert!(unserved_in_source.is_empty(), "documented but not routed: {unserved_in_source:?}");
+
+    // And the running server answers each documented route (anything but "no such route").
+    let id = uuid::Uuid::now_v7().to_string();
+    for (method, path) in &documented {
+        let concrete = path.replace("{provider}", "stripe").replace("{stream_id}", "payment-x").replace(['{', '}'], "");
+        let concrete = concrete
+            .split('/')
+            .map(|seg| if ["id", "secret_id", "endpoint_id"].contains(&seg) { id.as_str() } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let r = app.request(method.clone(), &concrete, Some(app.key("admin")), None, None).await;
+        assert_ne!(r.status(), 405, "{method} {concrete}");
+        if r.status() == 404 {
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            assert_ne!(body["error"]["code"], "route_not_found", "{method} {concrete}");
+        }
+    }
+}
