@@ -105,6 +105,11 @@ stop() {
 }
 
 cmd="${1:-}"; shift || true
+# Checked here, at top level, so that a missing install stops the script with its hint
+# (inside `if start` below, `set -e` would not stop it).
+if [[ "$cmd" == "start" || ( "$cmd" == "with" && -z "${DATABASE_URL:-}" ) ]]; then
+  BINDIR="$(find_bindir)"
+fi
 case "$cmd" in
   start) start || true; ensure_database; pg_url ;;
   stop) stop ;;

@@ -6,7 +6,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use payledger_store::idempotency::{self, Claim, StoredResponse};
-use payledger_store::{append_in_tx, lock_stream, read_stream, BatchItem, ExpectedVersion, StoreError, StreamKey};
+use payledger_store::{
+    append_in_tx, lock_stream, read_stream, set_lock_timeout, BatchItem, ExpectedVersion, StoreError, StreamKey,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio_postgres::GenericClient;
@@ -23,14 +25,23 @@ pub const POSITION_HEADER: &str = "payledger-position";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// Who asked, and the idempotency key with the request's fingerprint.
-pub struct CommandContext<'a> {
-    pub state: &'a AppState,
-    pub principal: &'a Principal,
+pub struct CommandContext {
+    pub state: AppState,
+    pub principal: Principal,
     pub idempotency_key: Option<String>,
     pub fingerprint: [u8; 32],
+    /// An order stream the command depends on: locked and loaded in the same transaction,
+    /// so that e.g. a payment cannot be created on an order being cancelled at that moment.
+    pub related_order: Option<StreamKey>,
 }
 
-impl CommandContext<'_> {
+/// What a command may read besides its own stream, loaded under lock in its transaction.
+#[derive(Default)]
+pub struct Related {
+    pub order: Option<payledger_core::order::OrderState>,
+}
+
+impl CommandContext {
     /// Fingerprint of the request: route and canonical body, so a key reused on another
     /// route or with another body is recognised as a different request.
     pub fn fingerprint(route: &str, body_fingerprint: &[u8; 32]) -> [u8; 32] {
@@ -75,8 +86,32 @@ pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey
 }
 
 /// Runs one command against one stream and answers with `respond(new_state)`.
+///
+/// The work runs in a task of its own: if the request times out or the client goes away,
+/// the command still finishes (commits or rolls back) instead of being cut mid-transaction,
+/// and a retry with the same Idempotency-Key learns the outcome.
 pub async fn execute<A, F, R>(
-    ctx: CommandContext<'_>,
+    ctx: CommandContext,
+    stream: StreamKey,
+    success: StatusCode,
+    make_command: F,
+    respond: R,
+) -> ApiResult<Response>
+where
+    A: Aggregate + 'static,
+    A::Command: 'static,
+    F: Fn(&A::State, &Related) -> ApiResult<A::Command> + Send + 'static,
+    R: Fn(&A::State) -> ApiResult<Value> + Send + 'static,
+{
+    let work = tokio::spawn(execute_here::<A, F, R>(ctx, stream, success, make_command, respond));
+    match work.await {
+        Ok(result) => result,
+        Err(join_error) => Err(ApiError::internal(format!("command task failed: {join_error}"))),
+    }
+}
+
+async fn execute_here<A, F, R>(
+    ctx: CommandContext,
     stream: StreamKey,
     success: StatusCode,
     make_command: F,
@@ -84,7 +119,7 @@ pub async fn execute<A, F, R>(
 ) -> ApiResult<Response>
 where
     A: Aggregate,
-    F: Fn(&A::State) -> ApiResult<A::Command>,
+    F: Fn(&A::State, &Related) -> ApiResult<A::Command>,
     R: Fn(&A::State) -> ApiResult<Value>,
 {
     let tenant_id = ctx.principal.tenant_id;
@@ -110,9 +145,16 @@ where
                 }
             }
         }
+        set_lock_timeout(&tx, ctx.state.config.stream_lock_timeout_ms).await?;
+        let mut related = Related::default();
+        if let Some(order_stream) = &ctx.related_order {
+            // Always the order before the payment: one lock order, no deadlock.
+            lock_stream(&tx, order_stream).await?;
+            related.order = Some(load::<crate::aggregate::OrderAggregate, _>(&*tx, order_stream).await?.0);
+        }
         lock_stream(&tx, &stream).await?;
         let (state, version) = load::<A, _>(&*tx, &stream).await?;
-        let command = make_command(&state)?;
+        let command = make_command(&state, &related)?;
         let events = A::decide(&state, command)?;
         if events.is_empty() {
             return Err(ApiError::internal("a command decided no events"));

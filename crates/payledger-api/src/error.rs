@@ -150,6 +150,14 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate { .. } | StoreError::DuplicateEventId(_) => {
                 ApiError::conflict("duplicate", "this was already recorded")
             }
+            StoreError::InvalidData(message) => ApiError::invalid("invalid_characters", message),
+            StoreError::Busy(message) => {
+                ApiError::conflict("resource_busy", format!("{message}; retry the request shortly"))
+            }
+            StoreError::Db(e) if transient(&e) => {
+                tracing::warn!(error = %e, "transient database error");
+                ApiError::overloaded("the ledger is busy; retry the request")
+            }
             StoreError::Pool(e) => {
                 tracing::warn!(error = %e, "database pool exhausted or unreachable");
                 ApiError::overloaded("the ledger is busy; retry shortly")
@@ -161,6 +169,21 @@ impl From<StoreError> for ApiError {
             | StoreError::Corrupt(_)) => ApiError::internal(other),
         }
     }
+}
+
+/// Timeouts, cancellations, serialization failures and deadlocks: the request did not take
+/// effect and a retry may succeed.
+fn transient(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    matches!(
+        e.code(),
+        Some(&SqlState::QUERY_CANCELED)
+            | Some(&SqlState::LOCK_NOT_AVAILABLE)
+            | Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+            | Some(&SqlState::T_R_DEADLOCK_DETECTED)
+            | Some(&SqlState::ADMIN_SHUTDOWN)
+            | Some(&SqlState::TOO_MANY_CONNECTIONS)
+    )
 }
 
 impl From<tokio_postgres::Error> for ApiError {

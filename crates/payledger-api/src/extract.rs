@@ -130,3 +130,23 @@ where
         raw.parse().map(PathId).map_err(|_| ApiError::not_found("resource"))
     }
 }
+
+/// Query parameters, parsed strictly (unknown parameters refused), with errors in the API's
+/// format instead of axum's plain-text rejection.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str::<T>(query).map(QueryParams).map_err(|e| {
+            let message = e.to_string();
+            let param = message.split('`').nth(1).map(str::to_owned);
+            let code = if message.starts_with("unknown field") { "unknown_parameter" } else { "invalid_parameter" };
+            let mut err = ApiError::invalid(code, format!("query string: {message}"));
+            err.param = param;
+            err
+        })
+    }
+}

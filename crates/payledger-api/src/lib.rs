@@ -102,7 +102,12 @@ async fn method_not_allowed() -> ApiError {
 
 async fn overloaded(err: tower::BoxError) -> ApiError {
     if err.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorType::Overloaded, "timeout", "the request took too long")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Overloaded,
+            "timeout",
+            "the request took too long; a command may still complete: retry with the same Idempotency-Key to learn its outcome",
+        )
     } else if err.is::<tower::load_shed::error::Overloaded>() {
         ApiError::overloaded("too many requests in flight; retry shortly")
     } else {

@@ -29,6 +29,9 @@ pub fn currency(code: &str) -> ApiResult<Currency> {
 
 pub fn text(value: Option<String>, param: &str) -> ApiResult<Option<String>> {
     match value {
+        Some(s) if s.contains('\0') => {
+            Err(ApiError::invalid_param(param, "invalid_characters", format!("{param} contains a NUL character")))
+        }
         Some(s) if s.chars().count() > TEXT_MAX_CHARS => Err(ApiError::invalid_param(
             param,
             "field_too_long",

@@ -12,6 +12,8 @@ pub struct ApiConfig {
     pub idempotency_retention: Duration,
     /// Attempts of a command when its stream changed under it.
     pub command_max_attempts: u32,
+    /// Longest a command waits for its stream's lock before answering 409 resource_busy.
+    pub stream_lock_timeout_ms: u64,
     /// Longest a GET waits for the projector to reach `min_position`.
     pub read_your_writes_timeout_ms: u64,
     /// Tolerance of webhook signature timestamps.
@@ -28,6 +30,7 @@ impl Default for ApiConfig {
             body_limit_bytes: 64 * 1024,
             idempotency_retention: Duration::from_secs(24 * 3600),
             command_max_attempts: 10,
+            stream_lock_timeout_ms: 5_000,
             read_your_writes_timeout_ms: 5_000,
             webhook_tolerance_s: 300,
             request_timeout_ms: 30_000,

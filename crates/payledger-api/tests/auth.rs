@@ -56,6 +56,10 @@ async fn another_tenant_sees_nothing_of_ours() {
         .request(Method::GET, &format!("/v1/streams/payment-{id}/events"), Some(&other["auditor"]), None, None)
         .await;
     assert_eq!(r.status(), 404);
+    // Our auditor sees our events; theirs sees none of them.
+    app.settle().await;
+    let (_, ours) = app.get_as("auditor", "/v1/events").await;
+    assert!(ours["data"].as_array().unwrap().len() >= 4, "{ours}");
     let r = app.request(Method::GET, "/v1/events", Some(&other["auditor"]), None, None).await;
     let page: Value = r.json().await.unwrap();
     assert_eq!(page["data"].as_array().unwrap().len(), 0, "{page}");

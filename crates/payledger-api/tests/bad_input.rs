@@ -144,3 +144,17 @@ async fn unknown_routes_and_ids_are_json_404s() {
     let (status, err) = app.post("/v1/payments/not-a-uuid/capture", json!({})).await;
     assert_eq!(status, 404, "{err}");
 }
+
+#[tokio::test]
+async fn bad_query_strings_are_json_400s() {
+    let app = common::spawn_app().await;
+    for (query, code) in [
+        ("limit=abc", "invalid_parameter"),
+        ("colour=red", "unknown_parameter"),
+        ("recorded_from=yesterday", "invalid_parameter"),
+    ] {
+        let (status, err) = app.get_as("auditor", &format!("/v1/events?{query}")).await;
+        assert_eq!(status, 400, "{query}: {err}");
+        assert_eq!(err["error"]["code"], code, "{query}: {err}");
+    }
+}

@@ -40,6 +40,18 @@ async fn same_key_other_body_is_422_and_other_route_too() {
     assert_eq!(r.status(), 422);
     let err: Value = r.json().await.unwrap();
     assert_eq!(err["error"]["code"], "idempotency_key_reused");
+
+    // The same key and body on another route is another request too.
+    let payment = app.create_payment(100).await;
+    let other_route = format!("/v1/payments/{}/authorize", payment["id"].as_str().unwrap());
+    let r = app.request(Method::POST, &other_route, Some(app.key("writer")), Some(&json!({})), Some("key-2")).await;
+    assert_eq!(r.status(), 422);
+    let first_route =
+        app.request(Method::POST, &other_route, Some(app.key("writer")), Some(&json!({})), Some("key-3")).await;
+    assert_eq!(first_route.status(), 200);
+    let order = json!({"amount": 500, "currency": "USD", "reference": "ORD-9"});
+    let r = app.request(Method::POST, "/v1/orders", Some(app.key("writer")), Some(&order), Some("key-3")).await;
+    assert_eq!(r.status(), 422, "an order with key-3 is not the authorize request that used it");
 }
 
 #[tokio::test]

@@ -73,7 +73,8 @@ pub async fn append_in_tx(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<A
     check_dedupe_keys(tx, items).await?;
 
     let recorded_at = now_micros();
-    let rows = build_rows(items, &heads, recorded_at)?;
+    let stored_json = stored_json_texts(tx, items).await?;
+    let rows = build_rows(items, &heads, &stored_json, recorded_at)?;
     let inserted = insert_rows(tx, &rows).await?;
     tx.execute("SELECT pg_notify($1, '')", &[&NOTIFY_CHANNEL]).await?;
     Ok(inserted)
@@ -122,7 +123,19 @@ async fn lock_any_version_streams(tx: &Transaction<'_>, items: &[BatchItem]) -> 
 /// check still guards every append, lock or not.
 pub async fn lock_stream(tx: &Transaction<'_>, stream: &StreamKey) -> Result<(), StoreError> {
     let lock_name = format!("{}/{}", stream.tenant_id, stream.stream_id);
-    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await.map_err(|e| {
+        if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            StoreError::Busy(format!("stream {} is busy", stream.stream_id))
+        } else {
+            StoreError::Db(e)
+        }
+    })?;
+    Ok(())
+}
+
+/// Bounds how long this transaction waits for any lock; past it, `StoreError::Busy`.
+pub async fn set_lock_timeout(tx: &Transaction<'_>, lock_timeout_ms: u64) -> Result<(), StoreError> {
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", lock_timeout_ms.clamp(1, 600_000))).await?;
     Ok(())
 }
 
@@ -195,6 +208,33 @@ async fn check_dedupe_keys(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<
     }
 }
 
+/// Payload and metadata of every event, as PostgreSQL will store and print them (see
+/// `hash`): the chain hashes this text and the insert stores this very text.
+async fn stored_json_texts(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<Vec<(String, String)>, StoreError> {
+    let payloads: Vec<&serde_json::Value> = items.iter().flat_map(|i| i.events.iter().map(|e| &e.payload)).collect();
+    let metadatas: Vec<&serde_json::Value> = items.iter().flat_map(|i| i.events.iter().map(|e| &e.metadata)).collect();
+    let rows = tx
+        .query(
+            "SELECT p::text, m::text FROM unnest($1::jsonb[], $2::jsonb[]) WITH ORDINALITY AS t(p, m, n) ORDER BY n",
+            &[&payloads, &metadatas],
+        )
+        .await
+        .map_err(classify_data_error)?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// Data PostgreSQL cannot store (a NUL character in JSON or text) is the caller's fault.
+fn classify_data_error(err: tokio_postgres::Error) -> StoreError {
+    let code = err.code().cloned();
+    match code {
+        // 22P05 (jsonb's "\u0000"), 22021 (NUL in text)
+        Some(c) if c == SqlState::UNTRANSLATABLE_CHARACTER || c == SqlState::CHARACTER_NOT_IN_REPERTOIRE => {
+            StoreError::InvalidData("the text contains a NUL character, which cannot be stored".into())
+        }
+        _ => StoreError::Db(err),
+    }
+}
+
 struct Rows {
     event_ids: Vec<Uuid>,
     tenant_ids: Vec<Uuid>,
@@ -202,15 +242,20 @@ struct Rows {
     versions: Vec<i64>,
     event_types: Vec<String>,
     schema_versions: Vec<i32>,
-    payloads: Vec<serde_json::Value>,
-    metadatas: Vec<serde_json::Value>,
+    payloads: Vec<String>,
+    metadatas: Vec<String>,
     recorded_ats: Vec<DateTime<Utc>>,
     dedupe_keys: Vec<Option<String>>,
     prev_hashes: Vec<Vec<u8>>,
     hashes: Vec<Vec<u8>>,
 }
 
-fn build_rows(items: &[BatchItem], heads: &Heads, recorded_at: DateTime<Utc>) -> Result<Rows, StoreError> {
+fn build_rows(
+    items: &[BatchItem],
+    heads: &Heads,
+    stored_json: &[(String, String)],
+    recorded_at: DateTime<Utc>,
+) -> Result<Rows, StoreError> {
     let total: usize = items.iter().map(|i| i.events.len()).sum();
     let mut rows = Rows {
         event_ids: Vec::with_capacity(total),
@@ -227,6 +272,7 @@ fn build_rows(items: &[BatchItem], heads: &Heads, recorded_at: DateTime<Utc>) ->
         hashes: Vec::with_capacity(total),
     };
     let micros = recorded_at.timestamp_micros();
+    let mut texts = stored_json.iter();
     for item in items {
         let (mut version, mut prev_hash) = match heads.get(&item.stream) {
             Some((v, h)) => (*v, h.clone()),
@@ -237,6 +283,8 @@ fn build_rows(items: &[BatchItem], heads: &Heads, recorded_at: DateTime<Utc>) ->
                 return Err(StoreError::InvalidAppend(format!("schema_version {} is below 1", event.schema_version)));
             }
             version += 1;
+            let (payload_text, metadata_text) =
+                texts.next().ok_or_else(|| StoreError::Corrupt("fewer stored JSON texts than events".into()))?;
             let hash = chain_hash(
                 &prev_hash,
                 &HashInput {
@@ -248,8 +296,8 @@ fn build_rows(items: &[BatchItem], heads: &Heads, recorded_at: DateTime<Utc>) ->
                     schema_version: event.schema_version,
                     recorded_at_unix_micros: micros,
                     dedupe_key: event.dedupe_key.as_deref(),
-                    payload: &event.payload,
-                    metadata: &event.metadata,
+                    payload_text,
+                    metadata_text,
                 },
             );
             rows.event_ids.push(event.event_id);
@@ -258,8 +306,8 @@ fn build_rows(items: &[BatchItem], heads: &Heads, recorded_at: DateTime<Utc>) ->
             rows.versions.push(version);
             rows.event_types.push(event.event_type.clone());
             rows.schema_versions.push(event.schema_version);
-            rows.payloads.push(event.payload.clone());
-            rows.metadatas.push(event.metadata.clone());
+            rows.payloads.push(payload_text.clone());
+            rows.metadatas.push(metadata_text.clone());
             rows.recorded_ats.push(recorded_at);
             rows.dedupe_keys.push(event.dedupe_key.clone());
             rows.prev_hashes.push(std::mem::replace(&mut prev_hash, hash.to_vec()));
@@ -274,8 +322,10 @@ async fn insert_rows(tx: &Transaction<'_>, rows: &Rows) -> Result<AppendOutcome,
         .query(
             "INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, schema_version,
                                  payload, metadata, recorded_at, dedupe_key, prev_hash, hash)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::text[], $6::int4[],
-                                  $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::text[], $11::bytea[], $12::bytea[])
+             SELECT e, t, s, v, ty, sv, p::jsonb, m::jsonb, r, d, ph, h
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::text[], $6::int4[],
+                         $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::bytea[], $12::bytea[])
+                  AS u(e, t, s, v, ty, sv, p, m, r, d, ph, h)
              RETURNING event_id, stream_id, stream_version, global_position, tx_id::text",
             &[
                 &rows.event_ids,

@@ -15,6 +15,14 @@ pub enum StoreError {
     #[error("invalid append: {0}")]
     InvalidAppend(String),
 
+    /// The data cannot be stored as given (e.g. a NUL character): the caller's input is at fault.
+    #[error("invalid data: {0}")]
+    InvalidData(String),
+
+    /// A lock or the server was too busy within the time allowed; retrying later may succeed.
+    #[error("busy: {0}")]
+    Busy(String),
+
     #[error("database unavailable: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
 
@@ -36,7 +44,7 @@ impl StoreError {
     /// serialization failures, deadlocks).
     pub fn is_retryable(&self) -> bool {
         match self {
-            StoreError::Conflict { .. } => true,
+            StoreError::Conflict { .. } | StoreError::Busy(_) => true,
             StoreError::Db(e) => matches!(
                 e.code(),
                 Some(&tokio_postgres::error::SqlState::T_R_SERIALIZATION_FAILURE)
@@ -45,6 +53,7 @@ impl StoreError {
             StoreError::Duplicate { .. }
             | StoreError::DuplicateEventId(_)
             | StoreError::InvalidAppend(_)
+            | StoreError::InvalidData(_)
             | StoreError::Pool(_)
             | StoreError::Config(_)
             | StoreError::Migration(_)

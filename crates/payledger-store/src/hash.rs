@@ -9,9 +9,13 @@
 //!  recorded_at_unix_micros, dedupe_key_or_null, payload, metadata]
 //! ```
 //!
-//! ids are lowercase hyphenated UUID strings. Everything in it can be recomputed from a
-//! stored row: the payload and metadata are hashed as they read back from `jsonb` (which
-//! sorts keys and drops whitespace on storage, so the hash must not depend on either), and
+//! ids are lowercase hyphenated UUID strings; strings are JSON-escaped as serde_json writes
+//! them. `payload` and `metadata` are inserted verbatim as PostgreSQL's own text output of
+//! the stored `jsonb` (`SELECT payload::text, metadata::text`): jsonb normalises what it
+//! stores (key order, whitespace, duplicate keys, `-0`, number spelling), so the only form
+//! that an auditor can recompute from the stored row alone, in any language, is the one the
+//! database prints. The appender obtains that text from PostgreSQL before it inserts, and
+//! inserts that very text, so the hash at write time and at verify time cover the same bytes.
 //! `recorded_at` is stored with microsecond precision.
 
 use serde_json::Value;
@@ -30,8 +34,10 @@ pub struct HashInput<'a> {
     pub schema_version: i32,
     pub recorded_at_unix_micros: i64,
     pub dedupe_key: Option<&'a str>,
-    pub payload: &'a Value,
-    pub metadata: &'a Value,
+    /// `payload::text` as PostgreSQL prints the stored jsonb.
+    pub payload_text: &'a str,
+    /// `metadata::text` as PostgreSQL prints the stored jsonb.
+    pub metadata_text: &'a str,
 }
 
 /// The canonical bytes of one event.
@@ -57,9 +63,9 @@ pub fn canonical_bytes(input: &HashInput<'_>) -> Vec<u8> {
         None => out.push_str("null"),
     }
     out.push(',');
-    write_canonical_json(&mut out, input.payload);
+    out.push_str(input.payload_text);
     out.push(',');
-    write_canonical_json(&mut out, input.metadata);
+    out.push_str(input.metadata_text);
     out.push(']');
     out.into_bytes()
 }
@@ -72,7 +78,8 @@ pub fn chain_hash(prev_hash: &[u8], input: &HashInput<'_>) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// Compact JSON with object keys sorted by bytes, independent of serde_json's map order.
+/// Compact JSON with object keys sorted by bytes, independent of serde_json's map order
+/// (used for request fingerprints, not for the chain).
 pub fn write_canonical_json(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
@@ -116,7 +123,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn input<'a>(payload: &'a Value, metadata: &'a Value) -> HashInput<'a> {
+    fn input<'a>(payload: &'a str, metadata: &'a str) -> HashInput<'a> {
         HashInput {
             tenant_id: Uuid::nil(),
             stream_id: "payment-1",
@@ -126,28 +133,30 @@ mod tests {
             schema_version: 1,
             recorded_at_unix_micros: 1_700_000_000_000_000,
             dedupe_key: None,
-            payload,
-            metadata,
+            payload_text: payload,
+            metadata_text: metadata,
         }
     }
 
     #[test]
-    fn canonical_form_sorts_keys_and_has_no_whitespace() {
-        let payload = json!({"b": 1, "a": {"z": [1, "x"], "y": null}});
-        let metadata = json!({});
-        let bytes = canonical_bytes(&input(&payload, &metadata));
-        let expected = r#"["00000000-0000-0000-0000-000000000000","payment-1",1,"00000000-0000-0000-0000-000000000000","PaymentCaptured",1,1700000000000000,null,{"a":{"y":null,"z":[1,"x"]},"b":1},{}]"#;
+    fn canonical_form_embeds_the_stored_json_text_verbatim() {
+        let bytes = canonical_bytes(&input(r#"{"b": 1, "a": {"y": null}}"#, "{}"));
+        let expected = r#"["00000000-0000-0000-0000-000000000000","payment-1",1,"00000000-0000-0000-0000-000000000000","PaymentCaptured",1,1700000000000000,null,{"b": 1, "a": {"y": null}},{}]"#;
         assert_eq!(String::from_utf8(bytes).unwrap(), expected);
     }
 
     #[test]
+    fn fingerprint_json_sorts_keys_and_has_no_whitespace() {
+        let mut out = String::new();
+        write_canonical_json(&mut out, &json!({"b": 1, "a": {"z": [1, "x"], "y": null}}));
+        assert_eq!(out, r#"{"a":{"y":null,"z":[1,"x"]},"b":1}"#);
+    }
+
+    #[test]
     fn any_change_changes_the_hash() {
-        let payload = json!({"amount_minor": 100});
-        let altered = json!({"amount_minor": 101});
-        let metadata = json!({});
-        let a = chain_hash(&GENESIS_HASH, &input(&payload, &metadata));
-        let b = chain_hash(&GENESIS_HASH, &input(&altered, &metadata));
-        let c = chain_hash(&[1; 32], &input(&payload, &metadata));
+        let a = chain_hash(&GENESIS_HASH, &input(r#"{"amount_minor": 100}"#, "{}"));
+        let b = chain_hash(&GENESIS_HASH, &input(r#"{"amount_minor": 101}"#, "{}"));
+        let c = chain_hash(&[1; 32], &input(r#"{"amount_minor": 100}"#, "{}"));
         assert_ne!(a, b);
         assert_ne!(a, c);
     }

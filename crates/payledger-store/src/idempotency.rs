@@ -79,8 +79,9 @@ pub async fn record(
 ) -> Result<(), StoreError> {
     let retention_s = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX).min(10 * 365 * 86_400);
     let status = i16::try_from(response.status).map_err(|_| StoreError::InvalidAppend("status".into()))?;
-    tx.execute(
-        "INSERT INTO idempotency_keys
+    let written = tx
+        .execute(
+            "INSERT INTO idempotency_keys
              (tenant_id, idempotency_key, request_hash, response_status, response_body, response_headers, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::bigint))
          ON CONFLICT (tenant_id, idempotency_key) DO UPDATE SET
@@ -88,9 +89,13 @@ pub async fn record(
              response_body = excluded.response_body, response_headers = excluded.response_headers,
              created_at = now(), expires_at = excluded.expires_at
          WHERE idempotency_keys.expires_at <= now()",
-        &[&tenant_id, &key, &request_hash, &status, &response.body, &response.headers, &retention_s],
-    )
-    .await?;
+            &[&tenant_id, &key, &request_hash, &status, &response.body, &response.headers, &retention_s],
+        )
+        .await?;
+    // A live record of this key would mean the claim was not held: never overwrite it silently.
+    if written != 1 {
+        return Err(StoreError::InvalidAppend(format!("idempotency key {key:?} is already recorded")));
+    }
     Ok(())
 }
 

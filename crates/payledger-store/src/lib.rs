@@ -16,7 +16,9 @@ mod subscribe;
 mod types;
 mod verify;
 
-pub use append::{append, append_batch, append_in_tx, lock_stream, BatchItem, APPEND_MAX_EVENTS, NOTIFY_CHANNEL};
+pub use append::{
+    append, append_batch, append_in_tx, lock_stream, set_lock_timeout, BatchItem, APPEND_MAX_EVENTS, NOTIFY_CHANNEL,
+};
 pub use error::StoreError;
 pub use migrate::{applied_migration_version, latest_migration_version, migrate};
 pub use pool::{connect_pool, PoolOptions};

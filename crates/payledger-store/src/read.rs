@@ -63,33 +63,32 @@ pub async fn read_all<C: GenericClient>(
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let limit = limit.clamp(1, READ_MAX_BATCH);
     let tx_text = after.tx_id.to_string();
+    // Only the filters given become predicates, so that a tenant's read uses the
+    // (tenant_id, tx_id, global_position) index instead of scanning everyone's events.
+    type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let optional: [(&str, Option<Param>); 5] = [
+        ("tenant_id =", filter.tenant_id.as_ref().map(|v| v as Param)),
+        ("stream_id =", filter.stream_id.as_ref().map(|v| v as Param)),
+        ("event_type =", filter.event_type.as_ref().map(|v| v as Param)),
+        ("recorded_at >=", filter.recorded_from.as_ref().map(|v| v as Param)),
+        ("recorded_at <", filter.recorded_before.as_ref().map(|v| v as Param)),
+    ];
+    let mut params: Vec<Param> = vec![&tx_text, &after.position, &limit];
+    let mut predicates = String::new();
+    for (predicate, value) in optional {
+        if let Some(value) = value {
+            params.push(value);
+            predicates.push_str(&format!(" AND {predicate} ${}", params.len()));
+        }
+    }
     let sql = format!(
         "SELECT {COLUMNS} FROM events
          WHERE (tx_id, global_position) > ($1::text::xid8, $2)
-           AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-           AND ($3::uuid IS NULL OR tenant_id = $3)
-           AND ($4::text IS NULL OR stream_id = $4)
-           AND ($5::text IS NULL OR event_type = $5)
-           AND ($6::timestamptz IS NULL OR recorded_at >= $6)
-           AND ($7::timestamptz IS NULL OR recorded_at < $7)
+           AND tx_id < pg_snapshot_xmin(pg_current_snapshot()){predicates}
          ORDER BY tx_id, global_position
-         LIMIT $8"
+         LIMIT $3"
     );
-    let rows = client
-        .query(
-            &sql,
-            &[
-                &tx_text,
-                &after.position,
-                &filter.tenant_id,
-                &filter.stream_id,
-                &filter.event_type,
-                &filter.recorded_from,
-                &filter.recorded_before,
-                &limit,
-            ],
-        )
-        .await?;
+    let rows = client.query(&sql, &params).await?;
     rows.iter().map(to_event).collect()
 }
 
@@ -113,3 +112,5 @@ pub(crate) fn to_event(row: &Row) -> Result<RecordedEvent, StoreError> {
 }
 
 pub(crate) const EVENT_COLUMNS: &str = COLUMNS;
+/// How many columns `COLUMNS` selects; extra columns of a query start at this index.
+pub(crate) const EVENT_COLUMN_COUNT: usize = 14;

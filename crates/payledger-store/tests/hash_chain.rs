@@ -65,3 +65,59 @@ async fn a_deleted_event_breaks_the_link_after_it() {
     assert_eq!(report.broken[0].stream_version, 3);
     assert_eq!(report.broken[0].fault, LinkFault::VersionGap);
 }
+
+#[tokio::test]
+async fn json_that_jsonb_normalises_still_verifies() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let key = StreamKey::new(Uuid::now_v7(), "order-tricky");
+    // Shapes whose text jsonb changes on storage: -0, exponents, trailing zeros, big
+    // numbers, escapes, key order.
+    for raw in [
+        r#"{"x": -0, "y": -0.0, "z": 1e2, "w": 1.50, "v": 12345678901234567890123}"#,
+        r#"{"b": "line\nbreak \u2028 \u00e9 \"q\"", "a": [1.0e-7, 0.1, 100000000000000000000.0]}"#,
+        r#"{"nested": {"zz": {}, "a": []}, "": true, "é": null}"#,
+    ] {
+        let payload: serde_json::Value = serde_json::from_str(raw).unwrap();
+        append(&pool, &key, ExpectedVersion::Any, vec![NewEvent::new("Tested", 1, payload)]).await.unwrap();
+    }
+    let client = pool.get().await.unwrap();
+    let report = verify_chains(&**client, None).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.events_checked, 3);
+}
+
+#[tokio::test]
+async fn a_nul_character_is_refused_as_invalid_data_and_nothing_is_written() {
+    let db = TestDb::new().await;
+    let pool = db.pool(2);
+    let key = StreamKey::new(Uuid::now_v7(), "order-nul");
+    let event = NewEvent::new("Tested", 1, json!({"reference": "a\u{0}b"}));
+    let result = append(&pool, &key, ExpectedVersion::Any, vec![event]).await;
+    assert!(matches!(result, Err(payledger_store::StoreError::InvalidData(_))), "{result:?}");
+    let client = pool.get().await.unwrap();
+    let count: i64 = client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn a_tampered_link_does_not_hide_a_later_one() {
+    let db = TestDb::new().await;
+    let pool = db.pool(2);
+    let key = StreamKey::new(Uuid::now_v7(), "payment-y");
+    for n in 0..5 {
+        append(&pool, &key, ExpectedVersion::Any, vec![NewEvent::new("Tested", 1, json!({"n": n}))]).await.unwrap();
+    }
+    let client = pool.get().await.unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE events DISABLE TRIGGER USER;
+             UPDATE events SET payload = '{\"n\": 100}' WHERE stream_id = 'payment-y' AND stream_version IN (2, 4);
+             ALTER TABLE events ENABLE TRIGGER USER;",
+        )
+        .await
+        .unwrap();
+    let report = verify_chains(&**client, None).await.unwrap();
+    let versions: Vec<i64> = report.broken.iter().map(|b| b.stream_version).collect();
+    assert_eq!(versions, vec![2, 4], "{report:?}");
+}

@@ -68,7 +68,8 @@ async fn a_slow_transaction_is_skipped_by_the_naive_reader_but_not_by_the_gap_fr
     let naive_second = read_naive(&reader, naive_checkpoint).await;
     assert!(naive_second.is_empty(), "the naive reader skipped A's event for good");
 
-    let gap_free = read_all(&reader, Checkpoint::START, &ReadAllFilter::default(), 100).await.unwrap();
+    // Another test's open transaction (the xmin is cluster-wide) may hold both back a while.
+    let gap_free = read_all_eventually(&reader, &ReadAllFilter::default(), 2).await;
     let ns: Vec<i64> = gap_free.iter().map(|e| e.payload["n"].as_i64().unwrap()).collect();
     assert_eq!(ns, vec![1, 2]);
 }
@@ -78,6 +79,19 @@ async fn a_slow_transaction_is_skipped_by_the_naive_reader_but_not_by_the_gap_fr
 /// The naive reader runs alongside on the same workload and must miss something.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_with_slow_transactions_are_read_exactly_once_in_order() {
+    // The gap-free reader must be exact in every round. The naive reader's skip depends on
+    // timing, so rounds repeat (at most 5) until it has been caught skipping at least once.
+    for round in 1..=5 {
+        if run_concurrent_round().await {
+            return;
+        }
+        eprintln!("round {round}: the naive reader happened not to skip; again");
+    }
+    panic!("the naive position reader never skipped an event in 5 rounds of slow transactions");
+}
+
+/// One round; returns whether the naive reader skipped something.
+async fn run_concurrent_round() -> bool {
     let db = TestDb::new().await;
     let pool = db.pool(24);
     const WRITERS: i64 = 12;
@@ -164,10 +178,7 @@ async fn concurrent_writers_with_slow_transactions_are_read_exactly_once_in_orde
     }
 
     let naive_unique: BTreeSet<i64> = naive_seen.iter().copied().collect();
-    assert!(
-        naive_unique.len() < expected.len(),
-        "the naive position reader was expected to skip events under slow transactions"
-    );
+    naive_unique.len() < expected.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -49,9 +49,10 @@ pub async fn open(
     let payment_id = PaymentId::from(id);
     let dispute_id = DisputeId::new();
     let ctx = CommandContext {
-        state: &state,
-        principal: &principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/disputes"), &body.fingerprint),
     };
     let at = crate::commands::now();
@@ -59,7 +60,7 @@ pub async fn open(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::CREATED,
-        |_| {
+        move |_, _| {
             Ok(PaymentCommand::OpenDispute {
                 dispute_id,
                 amount_minor,
@@ -68,7 +69,7 @@ pub async fn open(
                 at,
             })
         },
-        |s| dispute_response(s, dispute_id),
+        move |s| dispute_response(s, dispute_id),
     )
     .await
 }
@@ -97,17 +98,18 @@ pub async fn resolve(
         .await?
         .ok_or_else(|| ApiError::not_found("dispute"))?;
     let ctx = CommandContext {
-        state: &state,
-        principal: &principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/disputes/{id}/resolve"), &body.fingerprint),
     };
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
-        |_| Ok(PaymentCommand::ResolveDispute { dispute_id, outcome }),
-        |s| dispute_response(s, dispute_id),
+        move |_, _| Ok(PaymentCommand::ResolveDispute { dispute_id, outcome }),
+        move |s| dispute_response(s, dispute_id),
     )
     .await
 }

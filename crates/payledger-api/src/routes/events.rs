@@ -5,7 +5,7 @@
 //! `starting_after` is an event's position: paging never skips an event that committed late.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::auth::{Principal, EVENT_READ_ROLES};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
 use crate::state::AppState;
 
 /// Largest page of a JSON listing.
@@ -69,7 +70,7 @@ pub async fn list_events(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    QueryParams(query): QueryParams<EventsQuery>,
 ) -> ApiResult<Response> {
     principal.require(EVENT_READ_ROLES)?;
     let filter = ReadAllFilter {
@@ -87,7 +88,7 @@ pub async fn list_stream_events(
     principal: Principal,
     headers: HeaderMap,
     Path(stream_id): Path<String>,
-    Query(query): Query<EventsQuery>,
+    QueryParams(query): QueryParams<EventsQuery>,
 ) -> ApiResult<Response> {
     principal.require(EVENT_READ_ROLES)?;
     if query.stream_id.is_some() {

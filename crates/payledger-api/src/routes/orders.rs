@@ -41,9 +41,10 @@ pub async fn create(
     let order_id = OrderId::new();
     let metadata = request.metadata.unwrap_or_else(|| Value::Object(Default::default()));
     let ctx = CommandContext {
-        state: &state,
-        principal: &principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint("POST /v1/orders", &body.fingerprint),
     };
     let at = crate::commands::now();
@@ -51,7 +52,7 @@ pub async fn create(
         ctx,
         StreamKey::new(principal.tenant_id, order_id.stream_id()),
         StatusCode::CREATED,
-        |_| {
+        move |_, _| {
             Ok(OrderCommand::Create {
                 order_id,
                 amount_minor,
@@ -84,9 +85,10 @@ pub async fn cancel(
     let reason = params::text(body.value.reason, "reason")?;
     let order_id = OrderId::from(id);
     let ctx = CommandContext {
-        state: &state,
-        principal: &principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/orders/{id}/cancel"), &body.fingerprint),
     };
     let at = crate::commands::now();
@@ -94,7 +96,7 @@ pub async fn cancel(
         ctx,
         StreamKey::new(principal.tenant_id, order_id.stream_id()),
         StatusCode::OK,
-        |_| Ok(OrderCommand::Cancel { at, reason: reason.clone() }),
+        move |_, _| Ok(OrderCommand::Cancel { at, reason: reason.clone() }),
         |order| order.as_ref().map(order_view).ok_or_else(|| ApiError::internal("order missing after cancel")),
     )
     .await

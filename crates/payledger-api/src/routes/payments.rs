@@ -9,9 +9,9 @@ use payledger_store::StreamKey;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aggregate::{OrderAggregate, PaymentAggregate};
+use crate::aggregate::PaymentAggregate;
 use crate::auth::{Principal, COMMAND_ROLES};
-use crate::commands::{execute, load, CommandContext};
+use crate::commands::{execute, CommandContext};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
 use crate::params;
@@ -22,17 +22,18 @@ fn payment_response(state: &PaymentState) -> ApiResult<Value> {
     state.as_ref().map(payment_view).ok_or_else(|| ApiError::internal("payment missing after command"))
 }
 
-fn context<'a>(
-    state: &'a AppState,
-    principal: &'a Principal,
+fn context(
+    state: &AppState,
+    principal: &Principal,
     idempotency_key: Option<String>,
     route: &str,
     body_fingerprint: &[u8; 32],
-) -> CommandContext<'a> {
+) -> CommandContext {
     CommandContext {
-        state,
-        principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint(route, body_fingerprint),
     }
 }
@@ -53,7 +54,7 @@ async fn run(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
-        |_| Ok(command.clone()),
+        move |_, _| Ok(command.clone()),
         payment_response,
     )
     .await
@@ -102,20 +103,17 @@ pub async fn create(
         .parse()
         .map_err(|_| ApiError::invalid_param("order_id", "order_id_invalid", "order_id must be an order's id"))?;
 
-    let order = {
-        let client = state.pool.get().await?;
-        let (order, _) =
-            load::<OrderAggregate, _>(&**client, &StreamKey::new(principal.tenant_id, order_id.stream_id())).await?;
-        order.ok_or_else(|| ApiError::from(DomainError::OrderNotFound).with_param("order_id"))?
-    };
     let payment_id = PaymentId::new();
-    let ctx = context(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
+    let mut ctx = context(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
+    ctx.related_order = Some(StreamKey::new(principal.tenant_id, order_id.stream_id()));
     let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::CREATED,
-        |_| {
+        move |_, related| {
+            let order = related.order.as_ref().and_then(|o| o.as_ref());
+            let order = order.ok_or_else(|| ApiError::from(DomainError::OrderNotFound).with_param("order_id"))?;
             Ok(PaymentCommand::Initiate {
                 payment_id,
                 order: order.snapshot(),

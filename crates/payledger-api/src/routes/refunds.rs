@@ -50,9 +50,10 @@ pub async fn create(
     let payment_id = PaymentId::from(id);
     let refund_id = RefundId::new();
     let ctx = CommandContext {
-        state: &state,
-        principal: &principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/refunds"), &body.fingerprint),
     };
     let at = crate::commands::now();
@@ -60,7 +61,7 @@ pub async fn create(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::CREATED,
-        |_| {
+        move |_, _| {
             Ok(PaymentCommand::RequestRefund {
                 refund_id,
                 amount_minor,
@@ -69,7 +70,7 @@ pub async fn create(
                 at,
             })
         },
-        |s| refund_response(s, refund_id),
+        move |s| refund_response(s, refund_id),
     )
     .await
 }
@@ -121,17 +122,18 @@ pub async fn succeed(
     let refund_id = RefundId::from(id);
     let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
     let ctx = CommandContext {
-        state: &state,
-        principal: &principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/refunds/{id}/succeed"), &body.fingerprint),
     };
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
-        |_| Ok(PaymentCommand::SucceedRefund { refund_id }),
-        |s| refund_response(s, refund_id),
+        move |_, _| Ok(PaymentCommand::SucceedRefund { refund_id }),
+        move |s| refund_response(s, refund_id),
     )
     .await
 }
@@ -158,17 +160,18 @@ pub async fn fail(
     let refund_id = RefundId::from(id);
     let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
     let ctx = CommandContext {
-        state: &state,
-        principal: &principal,
+        state: state.clone(),
+        principal: principal.clone(),
         idempotency_key,
+        related_order: None,
         fingerprint: CommandContext::fingerprint(&format!("POST /v1/refunds/{id}/fail"), &body.fingerprint),
     };
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
-        |_| Ok(PaymentCommand::FailRefund { refund_id, code: code.clone(), message: message.clone() }),
-        |s| refund_response(s, refund_id),
+        move |_, _| Ok(PaymentCommand::FailRefund { refund_id, code: code.clone(), message: message.clone() }),
+        move |s| refund_response(s, refund_id),
     )
     .await
 }
