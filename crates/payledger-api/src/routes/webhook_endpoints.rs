@@ -1,25 +1,134 @@
-//! Admin routes for webhook endpoints and their secrets. Owned by the webhook work.
+//! Admin routes for a tenant's webhook endpoints and their secrets (admin keys only).
+//!
+//! - `POST /v1/admin/webhook-endpoints {"provider", "secret"?, "label"?}` → 201 endpoint
+//!   (`secret` may be left out for `generic`: one is generated and shown once)
+//! - `GET /v1/admin/webhook-endpoints?limit=&starting_after=` → `{"data", "has_more"}`
+//! - `POST /v1/admin/webhook-endpoints/{id}/secrets {"secret"?}` → 201 secret (rotation)
+//! - `POST /v1/admin/webhook-endpoints/{id}/secrets/{secret_id}/retire` → 200 secret
+//!
+//! Secrets are never shown back, only a hint of their last characters.
 
-use crate::error::ApiError;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use payledger_gateways::Provider;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
 
-pub async fn create() -> ApiError {
-    not_yet()
-}
-pub async fn list() -> ApiError {
-    not_yet()
-}
-pub async fn add_secret() -> ApiError {
-    not_yet()
-}
-pub async fn retire_secret() -> ApiError {
-    not_yet()
+use crate::auth::{Principal, ADMIN_ROLES};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, PathId, QueryParams};
+use crate::params;
+use crate::state::AppState;
+use crate::webhooks::endpoints::{self, LABEL_MAX_CHARS, LIST_MAX_LIMIT};
+use crate::webhooks::WebhookError;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEndpoint {
+    pub provider: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
-fn not_yet() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_IMPLEMENTED,
-        crate::error::ErrorType::Internal,
-        "not_implemented",
-        "webhook endpoints are not managed yet",
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody<CreateEndpoint>,
+) -> ApiResult<Response> {
+    principal.require(ADMIN_ROLES)?;
+    let request = body.value;
+    let provider: Provider = request
+        .provider
+        .parse()
+        .map_err(|_| ApiError::invalid_param("provider", "provider_invalid", "provider is stripe, adyen or generic"))?;
+    let label = label(request.label)?;
+    let created = endpoints::create_endpoint(
+        &state.pool,
+        principal.tenant_id,
+        provider,
+        request.secret.as_deref(),
+        label.as_deref(),
     )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub starting_after: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> ApiResult<Response> {
+    principal.require(ADMIN_ROLES)?;
+    let limit = query.limit.unwrap_or(LIST_MAX_LIMIT);
+    if !(1..=LIST_MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid_param(
+            "limit",
+            "limit_invalid",
+            format!("limit is between 1 and {LIST_MAX_LIMIT}"),
+        ));
+    }
+    let starting_after =
+        query.starting_after.map(|id| id.parse::<Uuid>()).transpose().map_err(|_| {
+            ApiError::invalid_param("starting_after", "cursor_invalid", "starting_after is an endpoint id")
+        })?;
+    let client = state.pool.get().await?;
+    let (data, has_more) = endpoints::list_endpoints(&**client, principal.tenant_id, limit, starting_after).await?;
+    Ok(Json(json!({ "data": data, "has_more": has_more })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddSecret {
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+pub async fn add_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(endpoint_id): PathId,
+    body: JsonBody<AddSecret>,
+) -> ApiResult<Response> {
+    principal.require(ADMIN_ROLES)?;
+    let created =
+        endpoints::add_secret(&state.pool, principal.tenant_id, endpoint_id, body.value.secret.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+pub async fn retire_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    principal.require(ADMIN_ROLES)?;
+    let Path((endpoint_id, secret_id)) = path.map_err(|_| ApiError::from(WebhookError::EndpointNotFound))?;
+    let endpoint_id: Uuid = endpoint_id.parse().map_err(|_| ApiError::from(WebhookError::EndpointNotFound))?;
+    let secret_id: Uuid = secret_id.parse().map_err(|_| ApiError::from(WebhookError::SecretNotFound))?;
+    let retired = endpoints::retire_secret(&state.pool, principal.tenant_id, endpoint_id, secret_id).await?;
+    Ok(Json(retired).into_response())
+}
+
+fn label(label: Option<String>) -> ApiResult<Option<String>> {
+    let label = params::text(label, "label")?;
+    match label {
+        Some(l) if l.trim().is_empty() || l.chars().count() > LABEL_MAX_CHARS => Err(ApiError::invalid_param(
+            "label",
+            "label_invalid",
+            format!("label is 1 to {LABEL_MAX_CHARS} characters"),
+        )),
+        other => Ok(other),
+    }
 }

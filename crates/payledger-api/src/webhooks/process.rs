@@ -1,0 +1,343 @@
+//! Interpreting one stored delivery, exactly once per run: the delivery row is locked, the
+//! effect appended and the row updated in one transaction. A failure rolls all of it back
+//! and schedules a retry with backoff (up to [`RetryPolicy::max_attempts`]).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use payledger_gateways::{parse, Notification};
+use payledger_store::{append_in_tx, lock_stream, set_lock_timeout, BatchItem, ExpectedVersion, StreamKey};
+use serde_json::Value;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use super::apply::{apply_to_payment, find_payment, Applied, PaymentLookup};
+use super::error::{WebhookError, WebhookResult};
+use super::inbox::{ignored_event, inbox_stream_id, Cause, ReceivedPayload};
+use super::metrics::{count_delivery, Outcome as MetricOutcome};
+use super::report::{payment_reference, InboxIgnore};
+
+/// How failed interpretations are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts before a delivery is marked `failed` (then only `reprocess` retries it).
+    pub max_attempts: i32,
+    /// Wait after the first failure; doubles with each further one (with jitter).
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Longest wait for a lock (the payment stream, the delivery row) before failing.
+    pub lock_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 12,
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(3600),
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Which deliveries a run may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Right after receipt: a pending delivery, whether due or not; skip it if busy.
+    Inline,
+    /// The background sweep: a pending delivery whose time has come; skip it if busy.
+    Due,
+    /// `reprocess`: any delivery, waiting for a busy one. Idempotent: an effect already on
+    /// the payment, or the same ignore reason as before, appends nothing.
+    Redo,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not taken: busy elsewhere, not pending, or not due.
+    Skipped,
+    /// Events changing the payment were appended.
+    Applied,
+    /// The effect was already on the payment stream: nothing appended.
+    AlreadyApplied,
+    /// Recorded as ignored (on the payment or the inbox stream) with this reason.
+    Ignored { reason: String },
+    /// Ignored for the same reason as last time: nothing appended.
+    IgnoredAgain { reason: String },
+}
+
+pub async fn process_delivery(
+    pool: &Pool,
+    delivery_id: Uuid,
+    mode: Mode,
+    policy: &RetryPolicy,
+) -> WebhookResult<Outcome> {
+    match try_process(pool, delivery_id, mode, policy).await {
+        Ok(outcome) => Ok(outcome),
+        Err(error) => {
+            tracing::warn!(%delivery_id, error = %describe(&error), "webhook interpretation failed");
+            if let Err(record_error) = record_failure(pool, delivery_id, &error, policy).await {
+                tracing::error!(%delivery_id, error = %record_error, "could not record a webhook failure");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// The stored delivery, as locked for this run.
+struct Locked {
+    provider: payledger_gateways::Provider,
+    status: String,
+    outcome_reason: Option<String>,
+    tenant_id: Uuid,
+    payload: ReceivedPayload,
+    cause: Cause,
+    received_at: DateTime<Utc>,
+}
+
+async fn try_process(pool: &Pool, delivery_id: Uuid, mode: Mode, policy: &RetryPolicy) -> WebhookResult<Outcome> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    set_lock_timeout(&tx, u64::try_from(policy.lock_timeout.as_millis()).unwrap_or(u64::MAX)).await?;
+    let Some(locked) = lock_delivery(&tx, delivery_id, mode).await? else {
+        return Ok(Outcome::Skipped);
+    };
+    let outcome = interpret(&tx, &locked).await?;
+    let (status, reason) = match &outcome {
+        Outcome::Applied | Outcome::AlreadyApplied => ("applied", None),
+        Outcome::Ignored { reason } | Outcome::IgnoredAgain { reason } => ("ignored", Some(reason.as_str())),
+        Outcome::Skipped => return Ok(Outcome::Skipped),
+    };
+    tx.execute(
+        "UPDATE webhook_deliveries SET status = $2, outcome_reason = $3, attempts = attempts + 1,
+                last_error = NULL, processed_at = now()
+         WHERE delivery_id = $1",
+        &[&delivery_id, &status, &reason.map(bounded_text)],
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%delivery_id, provider = locked.provider.as_str(), ?outcome, "webhook delivery interpreted");
+    count_delivery(
+        locked.provider,
+        match outcome {
+            Outcome::Applied => MetricOutcome::Applied,
+            Outcome::Ignored { .. } => MetricOutcome::Ignored,
+            Outcome::Skipped | Outcome::AlreadyApplied | Outcome::IgnoredAgain { .. } => MetricOutcome::Unchanged,
+        },
+    );
+    Ok(outcome)
+}
+
+async fn lock_delivery(tx: &Transaction<'_>, delivery_id: Uuid, mode: Mode) -> WebhookResult<Option<Locked>> {
+    let (filter, lock) = match mode {
+        Mode::Inline => ("AND d.status = 'pending'", "FOR UPDATE OF d SKIP LOCKED"),
+        Mode::Due => ("AND d.status = 'pending' AND d.next_attempt_at <= now()", "FOR UPDATE OF d SKIP LOCKED"),
+        Mode::Redo => ("", "FOR UPDATE OF d"),
+    };
+    let row = tx
+        .query_opt(
+            &format!(
+                "SELECT d.status, d.outcome_reason, e.tenant_id, e.payload, e.metadata, e.recorded_at
+                 FROM webhook_deliveries d JOIN events e ON e.event_id = d.delivery_id
+                 WHERE d.delivery_id = $1 {filter} {lock}"
+            ),
+            &[&delivery_id],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let payload: ReceivedPayload = serde_json::from_value(row.try_get(3)?)
+        .map_err(|e| WebhookError::Corrupt(format!("WebhookReceived {delivery_id}: {e}")))?;
+    let metadata: Value = row.try_get(4)?;
+    let cause = Cause {
+        received_event_id: delivery_id,
+        provider: payload.provider,
+        endpoint_id: payload.endpoint_id,
+        provider_event_id: payload.provider_event_id.clone(),
+        correlation_id: metadata.get("correlation_id").cloned().unwrap_or(Value::Null),
+    };
+    Ok(Some(Locked {
+        provider: payload.provider,
+        status: row.try_get(0)?,
+        outcome_reason: row.try_get(1)?,
+        tenant_id: row.try_get(2)?,
+        payload,
+        cause,
+        received_at: row.try_get(5)?,
+    }))
+}
+
+async fn interpret(tx: &Transaction<'_>, locked: &Locked) -> WebhookResult<Outcome> {
+    let notification = match notification(tx, locked).await? {
+        Ok(notification) => notification,
+        Err(ignore) => return ignore_in_inbox(tx, locked, &locked.payload.provider_event_id, ignore).await,
+    };
+    let reference = match payment_reference(&notification) {
+        Ok(reference) => reference,
+        Err(ignore) => return ignore_in_inbox(tx, locked, &notification.dedupe_key, ignore).await,
+    };
+    let stream = match find_payment(tx, locked.tenant_id, locked.provider, reference).await? {
+        PaymentLookup::Found(stream) => stream,
+        PaymentLookup::Missing => {
+            let reason = format!("unknown_payment: no {} payment has reference {reference:?}", locked.provider);
+            return ignore_in_inbox(tx, locked, &notification.dedupe_key, InboxIgnore { reason }).await;
+        }
+        PaymentLookup::Ambiguous => {
+            let reason = format!("ambiguous_payment_reference: several payments have reference {reference:?}");
+            return ignore_in_inbox(tx, locked, &notification.dedupe_key, InboxIgnore { reason }).await;
+        }
+    };
+    Ok(match apply_to_payment(tx, &stream, &notification, &locked.cause, locked.received_at).await? {
+        Applied::Changed { .. } => Outcome::Applied,
+        Applied::IgnoredByPayment { reason } => Outcome::Ignored { reason },
+        Applied::AlreadyApplied => Outcome::AlreadyApplied,
+    })
+}
+
+/// The notification, re-read from the stored raw body (never from a derived copy), or why
+/// the body cannot be interpreted.
+async fn notification(tx: &Transaction<'_>, locked: &Locked) -> WebhookResult<Result<Notification, InboxIgnore>> {
+    let payload = &locked.payload;
+    if let Some(error) = &payload.parse_error {
+        return Ok(Err(InboxIgnore { reason: format!("unparseable: {error}") }));
+    }
+    let body = raw_body(tx, locked).await?;
+    let mut notifications = match parse(payload.provider, &body) {
+        Ok(notifications) => notifications,
+        Err(e) => return Ok(Err(InboxIgnore { reason: format!("unparseable: {e}") })),
+    };
+    if payload.item_index >= notifications.len() {
+        return Err(WebhookError::Corrupt(format!("item {} of a body with fewer items", payload.item_index)));
+    }
+    Ok(Ok(notifications.swap_remove(payload.item_index)))
+}
+
+async fn raw_body(tx: &Transaction<'_>, locked: &Locked) -> WebhookResult<Vec<u8>> {
+    let payload = &locked.payload;
+    let holder = match payload.body_event_id {
+        None => payload.clone(),
+        Some(event_id) => {
+            let row = tx
+                .query_opt(
+                    "SELECT payload FROM events WHERE event_id = $1 AND tenant_id = $2",
+                    &[&event_id, &locked.tenant_id],
+                )
+                .await?
+                .ok_or_else(|| WebhookError::Corrupt(format!("body event {event_id} is missing")))?;
+            serde_json::from_value(row.try_get(0)?)
+                .map_err(|e| WebhookError::Corrupt(format!("body event {event_id}: {e}")))?
+        }
+    };
+    match (holder.body, holder.body_base64) {
+        (Some(text), _) => Ok(text.into_bytes()),
+        (None, Some(encoded)) => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| WebhookError::Corrupt(format!("body_base64: {e}")))
+        }
+        (None, None) => Err(WebhookError::Corrupt("a delivery without its body".into())),
+    }
+}
+
+/// Records `WebhookIgnored` in the inbox stream, unless this delivery was last ignored for
+/// the same reason (reprocessing appends nothing new then).
+async fn ignore_in_inbox(
+    tx: &Transaction<'_>,
+    locked: &Locked,
+    report_key: &str,
+    ignore: InboxIgnore,
+) -> WebhookResult<Outcome> {
+    let reason = bounded_text(&ignore.reason);
+    if locked.status == "ignored" && locked.outcome_reason.as_deref() == Some(reason.as_str()) {
+        return Ok(Outcome::IgnoredAgain { reason });
+    }
+    let stream = StreamKey::new(locked.tenant_id, inbox_stream_id(locked.payload.endpoint_id));
+    lock_stream(tx, &stream).await?;
+    let event = ignored_event(&locked.cause, report_key, &reason);
+    append_in_tx(tx, &[BatchItem { stream, expected: ExpectedVersion::Any, events: vec![event] }]).await?;
+    metrics::counter!("payledger_events_appended_total").increment(1);
+    Ok(Outcome::Ignored { reason })
+}
+
+/// Counts the failed attempt and schedules the next one, or gives up after the last.
+/// A delivery already applied stays applied (a failed `Redo` of it changes nothing).
+async fn record_failure(
+    pool: &Pool,
+    delivery_id: Uuid,
+    error: &WebhookError,
+    policy: &RetryPolicy,
+) -> WebhookResult<()> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "UPDATE webhook_deliveries
+             SET attempts = attempts + 1, last_error = $2,
+                 status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE 'pending' END
+             WHERE delivery_id = $1 AND status <> 'applied'
+             RETURNING attempts, status, provider",
+            &[&delivery_id, &bounded_text(&describe(error)), &policy.max_attempts],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(()) };
+    let attempts: i32 = row.try_get(0)?;
+    let delay_s = backoff(policy, attempts).as_secs_f64();
+    client
+        .execute(
+            "UPDATE webhook_deliveries SET next_attempt_at = now() + make_interval(secs => $2) WHERE delivery_id = $1",
+            &[&delivery_id, &delay_s],
+        )
+        .await?;
+    let status: String = row.try_get(1)?;
+    if let Ok(provider) = row.try_get::<_, &str>(2)?.parse() {
+        count_delivery(provider, if status == "failed" { MetricOutcome::GaveUp } else { MetricOutcome::Retrying });
+    }
+    Ok(())
+}
+
+/// `base * 2^(attempts-1)`, capped, with jitter in [50 %, 100 %] so that deliveries that failed
+/// together do not retry together.
+pub fn backoff(policy: &RetryPolicy, attempts: i32) -> Duration {
+    let exponent = attempts.saturating_sub(1).clamp(0, 30) as u32;
+    let ceiling = policy.backoff_base.saturating_mul(1u32 << exponent).min(policy.backoff_max);
+    let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..=1.0);
+    ceiling.mul_f64(jitter)
+}
+
+const TEXT_MAX_CHARS: usize = 2000;
+
+/// The error with its causes (a database error's detail is in its source).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn bounded_text(text: &str) -> String {
+    text.chars().take(TEXT_MAX_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::default();
+        for attempts in 1..40 {
+            let wait = backoff(&policy, attempts);
+            let ceiling = policy.backoff_base.saturating_mul(1 << (attempts - 1).min(30)).min(policy.backoff_max);
+            assert!(wait <= ceiling && wait >= ceiling / 2, "{attempts}: {wait:?}");
+        }
+        assert!(backoff(&policy, 40) >= policy.backoff_max / 2);
+    }
+}

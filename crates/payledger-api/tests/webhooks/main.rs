@@ -1,0 +1,11 @@
+//! Webhook ingestion end to end: the real server, real PostgreSQL, a database per test.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod support;
+
+mod concurrency;
+mod ordering;
+mod reprocess;
+mod rotation;
+mod signatures;
