@@ -21,8 +21,8 @@
 //! | `DisputeWon` | `gateway_receivable` | `disputes_held` |
 //! | `DisputeLost` | `chargeback_losses` | `disputes_held` |
 //!
-//! Authorizations, voids, failures, requested or failed refunds and
-//! confirmations move no money and post nothing. Refunds are a contra-revenue
+//! Authorizations, voids, failures, requested or failed refunds,
+//! confirmations and learnt refund references move no money and post nothing. Refunds are a contra-revenue
 //! account rather than a debit to `sales_revenue`, so gross sales and refunds
 //! stay visible separately (net sales = `sales_revenue` - `refunds`). Each
 //! transaction has one currency and balances in it; there is no conversion.
@@ -30,6 +30,12 @@
 //! Tie-out with a payment: `sales_revenue` = captured, `refunds` = refunded,
 //! `disputes_held` = open disputes, `chargeback_losses` = lost disputes,
 //! `gateway_receivable` = captured - refunded - disputed.
+//!
+//! `gateway_receivable` can go negative: a chargeback reported by the gateway
+//! is recorded even on money already refunded (the cardholder's bank takes it
+//! regardless), and then the merchant owes the gateway. Refunds alone and
+//! disputes alone never exceed captured; only their sum may. Every
+//! transaction still balances.
 
 mod accounts;
 mod balances;

@@ -107,6 +107,11 @@ fn payment_events() -> Vec<PaymentEvent> {
             currency: usd,
             report_key: key(),
         },
+        PaymentEvent::RefundReferenceLearned {
+            refund_id: refund_id(1),
+            provider_reference: "re_A".into(),
+            report_key: "evt_3".into(),
+        },
         PaymentEvent::WebhookIgnored { report_key: "evt_2".into(), reason: "duplicate: report evt_2".into() },
     ]
 }
@@ -235,4 +240,63 @@ fn optional_fields_may_be_absent_in_stored_payloads() {
     let minimal = json!({"refund_id": "00000000-0000-0000-0000-000000001001", "amount_minor": 5, "currency": "KWD"});
     let event = PaymentEvent::decode("RefundSucceeded", 2, &minimal).unwrap();
     assert_eq!(event.report_key(), None);
+}
+
+#[test]
+fn refund_reference_learned_payload_shape_is_stable() {
+    let event = payment_events().into_iter().find(|e| e.event_type() == "RefundReferenceLearned").unwrap();
+    assert_eq!(event.schema_version(), 1);
+    assert_eq!(event.report_key(), Some("evt_3"));
+    assert_eq!(
+        event.to_payload(),
+        json!({
+            "refund_id": "00000000-0000-0000-0000-000000001001",
+            "provider_reference": "re_A",
+            "report_key": "evt_3"
+        })
+    );
+}
+
+#[test]
+fn each_event_type_has_its_own_schema_version() {
+    for event in payment_events() {
+        let expected = if event.event_type() == "RefundReferenceLearned" { 1 } else { 2 };
+        assert_eq!(event.schema_version(), expected, "{}", event.event_type());
+        assert_eq!(PaymentEvent::current_schema_version(event.event_type()), Some(expected));
+        assert!(event.schema_version() <= PaymentEvent::CURRENT_SCHEMA_VERSION);
+    }
+    assert_eq!(PaymentEvent::current_schema_version("OrderCreated"), None);
+    for event in order_events() {
+        assert_eq!(event.schema_version(), OrderEvent::CURRENT_SCHEMA_VERSION);
+    }
+}
+
+/// A row written by a newer build (a version this build does not know) is
+/// refused with a typed error, for every type: never parsed as if it had
+/// the shape this build knows.
+#[test]
+fn a_future_schema_version_is_a_typed_error() {
+    let all =
+        order_events().into_iter().map(DomainEvent::from).chain(payment_events().into_iter().map(DomainEvent::from));
+    for event in all {
+        let (event_type, current) = (event.event_type(), event.schema_version());
+        for future in [current + 1, current + 7, i32::MAX] {
+            assert_eq!(
+                DomainEvent::decode(event_type, future, &event.to_payload()),
+                Err(DecodeError::UnsupportedSchemaVersion {
+                    event_type: event_type.to_owned(),
+                    schema_version: future,
+                    current
+                }),
+                "{event_type} v{future}"
+            );
+        }
+    }
+    // Per type, not per family: version 2 exists for PaymentCaptured but not
+    // for RefundReferenceLearned.
+    let learned = payment_events().into_iter().find(|e| e.event_type() == "RefundReferenceLearned").unwrap();
+    let error = PaymentEvent::decode("RefundReferenceLearned", 2, &learned.to_payload()).unwrap_err();
+    assert_eq!(error.to_string(), "RefundReferenceLearned has schema version 2, this build reads 1 to 1");
+    let error = PaymentEvent::decode("PaymentInitiated", 3, &payment_events()[0].to_payload()).unwrap_err();
+    assert_eq!(error.to_string(), "PaymentInitiated has schema version 3, this build reads 1 to 2");
 }

@@ -4,11 +4,11 @@
 mod common;
 
 use common::*;
-use payledger_core::ledger::Account;
+use payledger_core::ledger::{postings_for, Account, Side};
 use payledger_core::payment::{
     CaptureMethod, GatewayReport, PaymentCommand, PaymentEvent, PaymentStatus, RefundStatus, ReportKind,
 };
-use payledger_core::{Currency, MinorUnits};
+use payledger_core::{Currency, MinorUnits, RefundId};
 
 fn units(n: i64) -> MinorUnits {
     MinorUnits::new(n).unwrap()
@@ -285,4 +285,203 @@ fn authorized_captured_refunded_in_every_order_and_with_duplicates_converge() {
             assert_eq!(got, first, "{method:?} cumulative={cumulative} order={order:?} duplicate={duplicate}");
         }
     }
+}
+
+fn dispute_opened(reference: &str, amount: i64) -> ReportKind {
+    ReportKind::DisputeOpened { provider_dispute_reference: reference.into(), amount_minor: minor(amount) }
+}
+
+fn usd(history: &History, account: Account) -> i128 {
+    history.balances().balance(account, Currency::USD)
+}
+
+/// Every journal transaction of the history balances, and so does the whole.
+fn assert_journal_balances(history: &History) {
+    for transaction in history.events.iter().filter_map(postings_for) {
+        assert!(transaction.is_balanced(), "{transaction:?}");
+    }
+    assert!(history.balances().trial_balance_is_zero());
+}
+
+/// The review's scenario: an API refund marked succeeded, then the gateway's
+/// report of that same refund, then a second, real refund of the same amount
+/// made from the gateway's dashboard.
+#[test]
+fn a_second_gateway_refund_of_the_same_amount_as_a_succeeded_api_refund_is_a_new_refund() {
+    // Given a captured payment and a 500 refund R1 requested through the API
+    // (no provider reference) and marked succeeded.
+    let history = manual()
+        .given(authorize())
+        .given(capture(None))
+        .given(request_refund(1, 500))
+        .given(PaymentCommand::SucceedRefund { refund_id: refund_id(1) });
+    assert_eq!(usd(&history, Account::Refunds), 500);
+
+    // When the gateway reports its refund re_A of 500: it is R1 (same money).
+    let mut history = history;
+    let events = history.record(report("evt_re_A", refunded("re_A", 500))).unwrap();
+
+    // Then R1 learns the reference; nothing is posted or counted twice.
+    assert_eq!(
+        events,
+        [PaymentEvent::RefundReferenceLearned {
+            refund_id: refund_id(1),
+            provider_reference: "re_A".into(),
+            report_key: "evt_re_A".into(),
+        }]
+    );
+    assert!(events.iter().all(|event| postings_for(event).is_none()));
+    let payment = history.payment();
+    assert_eq!(payment.amount_refunded, units(500));
+    assert_eq!(payment.refund(refund_id(1)).and_then(|r| r.provider_reference.as_deref()), Some("re_A"));
+    // re_A delivered again under another event id is the same refund.
+    let again = history.when(report("evt_re_A_retry", refunded("re_A", 500))).unwrap();
+    assert!(ignored_reason(&again).starts_with("refund_not_pending:"), "{again:?}");
+
+    // When the merchant refunds another 500 from the gateway dashboard (re_B).
+    let events = history.record(report("evt_re_B", refunded("re_B", 500))).unwrap();
+
+    // Then it is recorded as a new refund, which posts to the journal.
+    let new_refund = RefundId::for_gateway_refund(payment_id(), "re_B");
+    let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(types, ["RefundRequested", "RefundSucceeded"]);
+    let posted: Vec<_> = events.iter().filter_map(postings_for).collect();
+    assert_eq!(posted.len(), 1);
+    let lines: Vec<_> = posted[0].lines.iter().map(|l| (l.account, l.side, l.amount_minor.get())).collect();
+    assert_eq!(lines, [(Account::Refunds, Side::Debit, 500), (Account::GatewayReceivable, Side::Credit, 500)]);
+    let payment = history.payment();
+    assert_eq!(payment.amount_refunded, units(1_000));
+    assert_eq!(payment.refunds.len(), 2);
+    let refund = payment.refund(new_refund).cloned().unwrap();
+    assert_eq!((refund.status, refund.provider_reference.as_deref()), (RefundStatus::Succeeded, Some("re_B")));
+    assert_eq!(usd(&history, Account::Refunds), 1_000);
+    assert_eq!(usd(&history, Account::GatewayReceivable), 9_000);
+    assert_journal_balances(&history);
+
+    // And replaying the stream gives the same payment.
+    assert_eq!(payledger_core::payment::fold(&history.events), Some(payment));
+}
+
+#[test]
+fn gateway_refunds_of_the_same_amount_match_each_api_refund_once_then_count_as_new() {
+    // Given two API refunds of 500 without references: one pending, one succeeded.
+    let mut history = manual()
+        .given(authorize())
+        .given(capture(None))
+        .given(request_refund(1, 500))
+        .given(PaymentCommand::SucceedRefund { refund_id: refund_id(1) })
+        .given(request_refund(2, 500));
+    // When three gateway refunds of 500 arrive.
+    let first = history.record(report("e1", refunded("re_1", 500))).unwrap();
+    let second = history.record(report("e2", refunded("re_2", 500))).unwrap();
+    let third = history.record(report("e3", refunded("re_3", 500))).unwrap();
+    // Then the pending one is settled first, then the succeeded one learns its
+    // reference, and the third is new money.
+    let types = |events: &[PaymentEvent]| events.iter().map(|e| e.event_type()).collect::<Vec<_>>();
+    assert_eq!(types(&first), ["RefundSucceeded"]);
+    assert_eq!(types(&second), ["RefundReferenceLearned"]);
+    assert_eq!(types(&third), ["RefundRequested", "RefundSucceeded"]);
+    let payment = history.payment();
+    let reference = |n| payment.refund(refund_id(n)).and_then(|r| r.provider_reference.clone());
+    assert_eq!((reference(2), reference(1)), (Some("re_1".into()), Some("re_2".into())));
+    assert_eq!((payment.amount_refunded, payment.amount_refund_pending), (units(1_500), MinorUnits::ZERO));
+    assert_eq!(usd(&history, Account::Refunds), 1_500);
+    assert_journal_balances(&history);
+}
+
+/// The review's scenario: 100% captured, a refund of all of it pending, and
+/// the cardholder's bank charges it back anyway.
+#[test]
+fn a_chargeback_on_money_reserved_by_a_pending_refund_is_recorded() {
+    // Given a captured payment with a pending refund of all of it.
+    let history = manual().given(authorize()).given(capture(None)).given(request_refund(1, PAYMENT_AMOUNT));
+    assert_eq!(history.payment().amount_disputable(), MinorUnits::ZERO);
+
+    // When the gateway reports a chargeback of all of it.
+    let mut history = history;
+    let events = history.record(report("evt_dp", dispute_opened("dp_1", PAYMENT_AMOUNT))).unwrap();
+
+    // Then it is recorded and posted, not ignored.
+    assert!(matches!(events.as_slice(), [PaymentEvent::DisputeOpened { .. }]), "{events:?}");
+    let payment = history.payment();
+    assert_eq!(payment.amount_disputed, units(PAYMENT_AMOUNT));
+    assert_eq!(payment.check_invariants(), Ok(()));
+    assert_eq!(usd(&history, Account::DisputesHeld), PAYMENT_AMOUNT.into());
+    assert_eq!(usd(&history, Account::GatewayReceivable), 0);
+
+    // When the refund succeeds as well and the dispute is lost, the money went
+    // out twice: the receivable goes negative (we owe the gateway), and the
+    // ledger still balances and ties out.
+    history.record(report("evt_re", refunded("re_1", PAYMENT_AMOUNT))).unwrap();
+    let lost = ReportKind::DisputeClosed { provider_dispute_reference: "dp_1".into(), won: false };
+    history.record(report("evt_lost", lost)).unwrap();
+    let payment = history.payment();
+    assert_eq!(payment.status, PaymentStatus::Refunded);
+    assert_eq!((payment.amount_refunded, payment.amount_disputed), (units(PAYMENT_AMOUNT), units(PAYMENT_AMOUNT)));
+    assert_eq!(payment.check_invariants(), Ok(()));
+    let receivable = i128::from(payment.amount_captured.get())
+        - i128::from(payment.amount_refunded.get())
+        - i128::from(payment.amount_disputed.get());
+    assert_eq!(receivable, -i128::from(PAYMENT_AMOUNT));
+    assert_eq!(usd(&history, Account::GatewayReceivable), receivable);
+    assert_eq!(usd(&history, Account::ChargebackLosses), PAYMENT_AMOUNT.into());
+    assert_eq!(usd(&history, Account::Refunds), PAYMENT_AMOUNT.into());
+    assert_eq!(usd(&history, Account::SalesRevenue), PAYMENT_AMOUNT.into());
+    assert_journal_balances(&history);
+}
+
+#[test]
+fn a_dispute_opened_through_the_api_keeps_the_stricter_pool() {
+    let history = manual().given(authorize()).given(capture(None)).given(request_refund(1, PAYMENT_AMOUNT));
+    let error = history.when(open_dispute(1, 1)).unwrap_err();
+    assert_eq!(error.code(), "amount_exceeds_disputable");
+}
+
+#[test]
+fn a_chargeback_on_a_fully_refunded_payment_is_recorded() {
+    // Given a payment refunded in full.
+    let history = manual()
+        .given(authorize())
+        .given(capture(None))
+        .given(request_refund(1, PAYMENT_AMOUNT))
+        .given(PaymentCommand::SucceedRefund { refund_id: refund_id(1) });
+    assert_eq!(history.status(), PaymentStatus::Refunded);
+    // The API cannot open a dispute on it ...
+    assert_eq!(history.when(open_dispute(1, 100)).unwrap_err().code(), "payment_not_disputable");
+    // ... but a chargeback reported by the gateway is recorded.
+    let history = history.given(report("evt_dp", dispute_opened("dp_1", 2_500)));
+    let payment = history.payment();
+    assert_eq!((payment.status, payment.amount_disputed), (PaymentStatus::Refunded, units(2_500)));
+    assert_eq!(usd(&history, Account::GatewayReceivable), -2_500);
+    assert_journal_balances(&history);
+}
+
+#[test]
+fn chargebacks_never_exceed_captured_minus_other_disputes() {
+    let mut history = manual().given(authorize()).given(capture(Some(8_000))).given(request_refund(1, 8_000));
+    history.record(report("d1", dispute_opened("dp_1", 5_000))).unwrap();
+    // 3,000 captured is left to dispute; the rest of the authorization is
+    // capturable, so a bigger chargeback implies the capture it needs.
+    let events = history.record(report("d2", dispute_opened("dp_2", 4_000))).unwrap();
+    let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(types, ["PaymentCaptured", "DisputeOpened"]);
+    let payment = history.payment();
+    assert_eq!((payment.amount_captured, payment.amount_disputed), (units(9_000), units(9_000)));
+    // Beyond anything capturable, it can never fit.
+    let events = history.record(report("d3", dispute_opened("dp_3", 1_001))).unwrap();
+    assert!(ignored_reason(&events).starts_with("amount_exceeds_disputable:"), "{events:?}");
+    // A won dispute frees its amount again.
+    history
+        .record(report("w1", ReportKind::DisputeClosed { provider_dispute_reference: "dp_1".into(), won: true }))
+        .unwrap();
+    let events = history.record(report("d4", dispute_opened("dp_4", 5_000))).unwrap();
+    assert!(matches!(events.as_slice(), [PaymentEvent::DisputeOpened { .. }]), "{events:?}");
+    assert_journal_balances(&history);
+}
+
+#[test]
+fn a_chargeback_on_a_voided_payment_is_ignored() {
+    let history = manual().given(authorize()).given(PaymentCommand::Void);
+    let events = history.when(report("d", dispute_opened("dp_1", 100))).unwrap();
+    assert!(ignored_reason(&events).starts_with("payment_not_disputable:"), "{events:?}");
 }

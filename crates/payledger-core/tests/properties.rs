@@ -30,7 +30,9 @@ enum Step {
 }
 
 fn amount() -> impl Strategy<Value = i64> {
-    prop_oneof![3 => 1..=3_000i64, 1 => 1..=12_000i64]
+    // Recurring round amounts make API refunds and gateway refunds match by
+    // amount (the matching of refunds requested without a reference).
+    prop_oneof![3 => 1..=3_000i64, 1 => 1..=12_000i64, 2 => prop::sample::select(vec![500i64, 1_000])]
 }
 
 fn reference(prefix: &'static str) -> impl Strategy<Value = String> {
@@ -108,18 +110,37 @@ fn to_command(step: &Step, sent: &mut Vec<PaymentCommand>) -> Option<PaymentComm
     Some(command)
 }
 
+/// Refunded + pending + disputed: what refunds and disputes take from captured.
+fn encumbered(p: &Payment) -> MinorUnits {
+    p.amount_refunded.saturating_add(p.amount_refund_pending).saturating_add(p.amount_disputed)
+}
+
 fn check_amounts(p: &Payment) -> Result<(), TestCaseError> {
     let amount = MinorUnits::from(p.amount_minor);
     prop_assert!(p.amount_captured <= p.amount_authorized && p.amount_authorized <= amount, "{p:?}");
+    // Refunds never exceed captured, nor do disputes; together they may, but
+    // only after a chargeback reported by the gateway (checked per step).
     prop_assert!(p.amount_refunded.saturating_add(p.amount_refund_pending) <= p.amount_captured);
     prop_assert!(p.amount_disputed <= p.amount_captured);
-    let encumbered = p.amount_refunded.saturating_add(p.amount_refund_pending).saturating_add(p.amount_disputed);
-    prop_assert!(encumbered <= p.amount_captured);
     prop_assert_eq!(p.check_invariants(), Ok(()));
     Ok(())
 }
 
-/// The ledger says exactly what the payment says.
+/// Commands through the API keep the stricter shared pool: an API dispute
+/// fits what refunds and disputes left, and no API command makes refunds
+/// plus disputes exceed captured.
+fn check_api_step(before: &Payment, step: &Step, after: &Payment) -> Result<(), TestCaseError> {
+    if let Step::OpenDispute(_, a) = step {
+        prop_assert!(before.amount_disputable().get() >= *a, "API dispute of {} beyond {:?}", a, before);
+    }
+    if encumbered(before) <= before.amount_captured {
+        prop_assert!(encumbered(after) <= after.amount_captured, "{:?} over-encumbered {:?}", step, after);
+    }
+    Ok(())
+}
+
+/// The ledger says exactly what the payment says. `gateway_receivable` may
+/// be negative (a chargeback on refunded money: we owe the gateway).
 fn check_tie_out(p: &Payment, balances: &AccountBalances) -> Result<(), TestCaseError> {
     let usd = |account| balances.balance(account, Currency::USD);
     let i = |units: MinorUnits| i128::from(units.get());
@@ -154,6 +175,7 @@ proptest! {
             let outcome = payment::decide(&state, command.clone());
             // decide is pure: the same question gets the same answer.
             prop_assert_eq!(&outcome, &payment::decide(&state, command));
+            let before = state.clone().expect("payment exists");
             let events = match outcome {
                 Ok(events) => events,
                 Err(error) => {
@@ -177,6 +199,9 @@ proptest! {
             history.events.extend(events);
             let p = state.as_ref().expect("payment exists");
             check_amounts(p)?;
+            if !is_report {
+                check_api_step(&before, step, p)?;
+            }
             check_tie_out(p, &balances)?;
             prop_assert_eq!(&history.balances(), &balances);
         }
@@ -302,5 +327,85 @@ proptest! {
             shuffled.insert(index.index(shuffled.len() + 1), duplicate);
         }
         prop_assert_eq!(outcome(&deliver(story.method, &shuffled)), expected, "story {:?}", story);
+    }
+}
+
+/// Refunds requested through the API without a reference, then gateway
+/// refund reports (distinct references, redelivered under the same and
+/// other report keys, in any order): each gateway refund matches at most one
+/// API refund of its amount (pending first, then succeeded), and each API
+/// refund at most one gateway refund; the rest is new money. So for each
+/// amount the payment ends with max(API refunds, gateway refunds) refunds.
+#[derive(Debug, Clone)]
+struct RefundStory {
+    /// (amount, marked succeeded through the API)
+    api: Vec<(i64, bool)>,
+    /// Amounts of the gateway refunds `re_0`, `re_1`, ...
+    gateway: Vec<i64>,
+    /// Deliveries: (gateway refund index, report key variant).
+    deliveries: Vec<(proptest::sample::Index, u8)>,
+}
+
+fn refund_story() -> impl Strategy<Value = RefundStory> {
+    let amount = || prop::sample::select(vec![500i64, 1_000]);
+    (
+        proptest::collection::vec((amount(), any::<bool>()), 0..5),
+        proptest::collection::vec(amount(), 1..5),
+        proptest::collection::vec((any::<proptest::sample::Index>(), 0u8..2), 1..12),
+    )
+        .prop_map(|(api, gateway, deliveries)| RefundStory { api, gateway, deliveries })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn gateway_refunds_match_api_refunds_without_a_reference_at_most_once(story in refund_story()) {
+        let mut history = History::new().given(initiate(CaptureMethod::Manual)).given(authorize()).given(capture(None));
+        for (n, &(amount, succeeded)) in story.api.iter().enumerate() {
+            history = history.given(request_refund(n as u128, amount));
+            if succeeded {
+                history = history.given(PaymentCommand::SucceedRefund { refund_id: refund_id(n as u128) });
+            }
+        }
+        let mut delivered = std::collections::BTreeSet::new();
+        for (index, variant) in &story.deliveries {
+            let i = index.index(story.gateway.len());
+            delivered.insert(i);
+            let kind = ReportKind::Refunded {
+                provider_refund_reference: format!("re_{i}"),
+                amount_minor: minor(story.gateway[i]),
+            };
+            let events = history.record(report(&format!("evt_{i}_{variant}"), kind)).expect("never refused");
+            for transaction in events.iter().filter_map(postings_for) {
+                prop_assert!(transaction.is_balanced());
+            }
+        }
+        let p = history.payment();
+        prop_assert_eq!(p.check_invariants(), Ok(()));
+        let (mut refunded, mut pending) = (0, 0);
+        for amount in [500i64, 1_000] {
+            let api_pending = story.api.iter().filter(|&&(a, s)| a == amount && !s).count() as i64;
+            let api_succeeded = story.api.iter().filter(|&&(a, s)| a == amount && s).count() as i64;
+            let gateway = delivered.iter().filter(|&&i| story.gateway[i] == amount).count() as i64;
+            let settled = api_pending.min(gateway);
+            let new = (gateway - api_pending - api_succeeded).max(0);
+            refunded += amount * (api_succeeded + settled + new);
+            pending += amount * (api_pending - settled);
+            let refunds = p.refunds.iter().filter(|r| r.amount_minor.get() == amount).count() as i64;
+            prop_assert_eq!(refunds, (api_pending + api_succeeded).max(gateway));
+        }
+        prop_assert_eq!(p.amount_refunded.get(), refunded, "{:?}", p.refunds);
+        prop_assert_eq!(p.amount_refund_pending.get(), pending);
+        // Every delivered gateway refund is on exactly one refund.
+        for &i in &delivered {
+            let reference = format!("re_{i}");
+            let holders = p.refunds.iter().filter(|r| r.provider_reference.as_deref() == Some(&reference)).count();
+            prop_assert_eq!(holders, 1, "{}", reference);
+        }
+        let balances = history.balances();
+        prop_assert!(balances.trial_balance_is_zero());
+        prop_assert_eq!(balances.balance(Account::Refunds, Currency::USD), i128::from(refunded));
+        prop_assert_eq!(payment::fold(&history.events), Some(p));
     }
 }

@@ -110,6 +110,7 @@ pub fn postings_for(event: &PaymentEvent) -> Option<JournalTransaction> {
         | PaymentEvent::PaymentFailed { .. }
         | PaymentEvent::RefundRequested { .. }
         | PaymentEvent::RefundFailed { .. }
+        | PaymentEvent::RefundReferenceLearned { .. }
         | PaymentEvent::WebhookIgnored { .. } => None,
     }
 }

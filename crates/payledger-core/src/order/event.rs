@@ -1,7 +1,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{codec, DecodeError};
+use crate::event::codec::{self, Upcast};
+use crate::event::DecodeError;
 use crate::ids::OrderId;
 use crate::money::{AmountMinor, Currency};
 
@@ -36,8 +37,11 @@ impl OrderEvent {
         }
     }
 
+    /// The schema version this build writes for this event's type.
     pub fn schema_version(&self) -> i32 {
-        Self::CURRENT_SCHEMA_VERSION
+        match self {
+            OrderEvent::OrderCreated { .. } | OrderEvent::OrderCancelled { .. } => 1,
+        }
     }
 
     /// The event body without its type tag: snake_case fields, amounts as
@@ -46,19 +50,32 @@ impl OrderEvent {
         codec::payload_of(self)
     }
 
+    /// Reads a stored event. Every (type, version) pair is spelled out; any
+    /// other version (zero, negative, or newer than this build) is
+    /// `UnsupportedSchemaVersion`, never a pass-through.
     pub fn decode(
         event_type: &str,
         schema_version: i32,
         payload: &serde_json::Value,
     ) -> Result<OrderEvent, DecodeError> {
-        codec::decode_family(
-            Self::EVENT_TYPES,
-            Self::CURRENT_SCHEMA_VERSION,
-            event_type,
+        let unsupported = |schema_version| DecodeError::UnsupportedSchemaVersion {
+            event_type: event_type.to_owned(),
             schema_version,
-            payload,
-            // No older order shapes exist yet: nothing to upcast.
-            |_event_type, _from_version, payload| Ok(payload),
-        )
+            current: Self::CURRENT_SCHEMA_VERSION,
+        };
+        let upcast: fn(i32, serde_json::Value) -> Result<Upcast, i32> = match event_type {
+            "OrderCreated" => |version, body| match version {
+                1 => Ok(Upcast::Current(body)),
+                i32::MIN..=0 | 2..=i32::MAX => Err(version),
+            },
+            "OrderCancelled" => |version, body| match version {
+                1 => Ok(Upcast::Current(body)),
+                i32::MIN..=0 | 2..=i32::MAX => Err(version),
+            },
+            unknown => return Err(DecodeError::UnknownEventType { event_type: unknown.to_owned() }),
+        };
+        codec::decode_family(event_type, schema_version, payload, |version, body| {
+            upcast(version, body).map_err(unsupported)
+        })
     }
 }

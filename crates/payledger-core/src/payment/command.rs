@@ -76,10 +76,13 @@ pub enum CommandKind {
     FailRefund,
     OpenDispute,
     ResolveDispute,
+    /// A dispute the gateway reports (a chargeback): a fact to record, not a
+    /// request. No `PaymentCommand` has this kind; gateway reports use it.
+    RecordDispute,
 }
 
 impl CommandKind {
-    pub const ALL: [CommandKind; 10] = [
+    pub const ALL: [CommandKind; 11] = [
         CommandKind::Initiate,
         CommandKind::Authorize,
         CommandKind::Capture,
@@ -90,6 +93,7 @@ impl CommandKind {
         CommandKind::FailRefund,
         CommandKind::OpenDispute,
         CommandKind::ResolveDispute,
+        CommandKind::RecordDispute,
     ];
 }
 

@@ -3,7 +3,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{CaptureMethod, Provider};
-use crate::event::{codec, DecodeError};
+use crate::event::codec::{self, Upcast};
+use crate::event::DecodeError;
 use crate::ids::{DisputeId, OrderId, PaymentId, RefundId};
 use crate::money::{AmountMinor, Currency, MinorUnits};
 
@@ -135,32 +136,26 @@ pub enum PaymentEvent {
         #[serde(default)]
         report_key: Option<String>,
     },
+    /// A gateway `Refunded` report with a reference no refund had was matched
+    /// by amount to a refund requested without one that had already
+    /// succeeded: the same money, now known by the gateway's reference so
+    /// that no other gateway refund can match it. Moves no money and posts
+    /// nothing. (A pending refund learns its reference from `RefundSucceeded`.)
+    RefundReferenceLearned { refund_id: RefundId, provider_reference: String, report_key: String },
     /// A gateway report that changed nothing: duplicate, stale, or impossible.
     /// `reason` starts with a stable snake_case code, then a colon.
     WebhookIgnored { report_key: String, reason: String },
 }
 
 impl PaymentEvent {
-    /// Version 2: `PaymentInitiated` has `amount_minor` (was `amount`) and
-    /// `capture_method` (absent in version 1, which meant automatic). Every
-    /// other payment event kept its version 1 shape.
+    /// The newest schema version of any payment event type. Each type has its
+    /// own version ([`PaymentEvent::schema_version`]): version 2 changed
+    /// `PaymentInitiated` (`amount` became `amount_minor`, `capture_method`
+    /// appeared, its absence meaning automatic) and was written for every
+    /// payment event type that existed then, their shapes unchanged; types
+    /// added later start at 1.
     pub const CURRENT_SCHEMA_VERSION: i32 = 2;
-    pub const EVENT_TYPES: &'static [&'static str] = &[
-        "PaymentInitiated",
-        "PaymentAuthorized",
-        "PaymentAuthorizationConfirmed",
-        "PaymentCaptured",
-        "PaymentCaptureConfirmed",
-        "PaymentVoided",
-        "PaymentFailed",
-        "RefundRequested",
-        "RefundSucceeded",
-        "RefundFailed",
-        "DisputeOpened",
-        "DisputeWon",
-        "DisputeLost",
-        "WebhookIgnored",
-    ];
+    pub const EVENT_TYPES: &'static [&'static str] = &EventType::NAMES;
 
     pub fn event_type(&self) -> &'static str {
         match self {
@@ -177,12 +172,20 @@ impl PaymentEvent {
             PaymentEvent::DisputeOpened { .. } => "DisputeOpened",
             PaymentEvent::DisputeWon { .. } => "DisputeWon",
             PaymentEvent::DisputeLost { .. } => "DisputeLost",
+            PaymentEvent::RefundReferenceLearned { .. } => "RefundReferenceLearned",
             PaymentEvent::WebhookIgnored { .. } => "WebhookIgnored",
         }
     }
 
+    /// The schema version this build writes for this event's type.
     pub fn schema_version(&self) -> i32 {
-        Self::CURRENT_SCHEMA_VERSION
+        EventType::of(self).current_version()
+    }
+
+    /// The schema version this build writes for `event_type`; `None` for a
+    /// type that is not a payment event.
+    pub fn current_schema_version(event_type: &str) -> Option<i32> {
+        EventType::parse(event_type).map(EventType::current_version)
     }
 
     /// The gateway report that caused this event, if one did.
@@ -191,6 +194,7 @@ impl PaymentEvent {
             PaymentEvent::PaymentInitiated { .. } => None,
             PaymentEvent::PaymentAuthorizationConfirmed { report_key, .. }
             | PaymentEvent::PaymentCaptureConfirmed { report_key, .. }
+            | PaymentEvent::RefundReferenceLearned { report_key, .. }
             | PaymentEvent::WebhookIgnored { report_key, .. } => Some(report_key),
             PaymentEvent::PaymentAuthorized { report_key, .. }
             | PaymentEvent::PaymentCaptured { report_key, .. }
@@ -211,35 +215,226 @@ impl PaymentEvent {
         codec::payload_of(self)
     }
 
+    /// Reads a stored event, upcasting an older shape of its type to the
+    /// current one. A (type, version) pair this build does not know, such as
+    /// a version newer than it writes, is `UnsupportedSchemaVersion`.
     pub fn decode(event_type: &str, schema_version: i32, payload: &Value) -> Result<PaymentEvent, DecodeError> {
-        codec::decode_family(
-            Self::EVENT_TYPES,
-            Self::CURRENT_SCHEMA_VERSION,
-            event_type,
-            schema_version,
-            payload,
-            upcast_step,
-        )
+        let Some(known) = EventType::parse(event_type) else {
+            return Err(DecodeError::UnknownEventType { event_type: event_type.to_owned() });
+        };
+        codec::decode_family(event_type, schema_version, payload, |version, body| upcast(known, version, body))
     }
 }
 
-/// Upgrades a payload written under `from_version` to `from_version + 1`.
-fn upcast_step(event_type: &str, from_version: i32, payload: Value) -> Result<Value, DecodeError> {
-    match (event_type, from_version) {
-        ("PaymentInitiated", 1) => {
-            let Value::Object(mut body) = payload else {
-                return Err(DecodeError::InvalidPayload {
-                    event_type: event_type.to_owned(),
-                    message: "payload is not a JSON object".into(),
-                });
-            };
-            if let Some(amount) = body.remove("amount") {
-                body.insert("amount_minor".into(), amount);
-            }
-            body.entry("capture_method").or_insert_with(|| Value::String("automatic".into()));
-            Ok(Value::Object(body))
+/// The payment event types, without their data: what the codec matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventType {
+    PaymentInitiated,
+    PaymentAuthorized,
+    PaymentAuthorizationConfirmed,
+    PaymentCaptured,
+    PaymentCaptureConfirmed,
+    PaymentVoided,
+    PaymentFailed,
+    RefundRequested,
+    RefundSucceeded,
+    RefundFailed,
+    DisputeOpened,
+    DisputeWon,
+    DisputeLost,
+    RefundReferenceLearned,
+    WebhookIgnored,
+}
+
+impl EventType {
+    const ALL: [EventType; 15] = [
+        EventType::PaymentInitiated,
+        EventType::PaymentAuthorized,
+        EventType::PaymentAuthorizationConfirmed,
+        EventType::PaymentCaptured,
+        EventType::PaymentCaptureConfirmed,
+        EventType::PaymentVoided,
+        EventType::PaymentFailed,
+        EventType::RefundRequested,
+        EventType::RefundSucceeded,
+        EventType::RefundFailed,
+        EventType::DisputeOpened,
+        EventType::DisputeWon,
+        EventType::DisputeLost,
+        EventType::RefundReferenceLearned,
+        EventType::WebhookIgnored,
+    ];
+
+    const NAMES: [&'static str; 15] = {
+        let mut names = [""; 15];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = EventType::ALL[i].name();
+            i += 1;
         }
-        // Unchanged shapes.
-        (_, _) => Ok(payload),
+        names
+    };
+
+    const fn name(self) -> &'static str {
+        match self {
+            EventType::PaymentInitiated => "PaymentInitiated",
+            EventType::PaymentAuthorized => "PaymentAuthorized",
+            EventType::PaymentAuthorizationConfirmed => "PaymentAuthorizationConfirmed",
+            EventType::PaymentCaptured => "PaymentCaptured",
+            EventType::PaymentCaptureConfirmed => "PaymentCaptureConfirmed",
+            EventType::PaymentVoided => "PaymentVoided",
+            EventType::PaymentFailed => "PaymentFailed",
+            EventType::RefundRequested => "RefundRequested",
+            EventType::RefundSucceeded => "RefundSucceeded",
+            EventType::RefundFailed => "RefundFailed",
+            EventType::DisputeOpened => "DisputeOpened",
+            EventType::DisputeWon => "DisputeWon",
+            EventType::DisputeLost => "DisputeLost",
+            EventType::RefundReferenceLearned => "RefundReferenceLearned",
+            EventType::WebhookIgnored => "WebhookIgnored",
+        }
+    }
+
+    fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|event_type| event_type.name() == name)
+    }
+
+    fn of(event: &PaymentEvent) -> EventType {
+        match event {
+            PaymentEvent::PaymentInitiated { .. } => EventType::PaymentInitiated,
+            PaymentEvent::PaymentAuthorized { .. } => EventType::PaymentAuthorized,
+            PaymentEvent::PaymentAuthorizationConfirmed { .. } => EventType::PaymentAuthorizationConfirmed,
+            PaymentEvent::PaymentCaptured { .. } => EventType::PaymentCaptured,
+            PaymentEvent::PaymentCaptureConfirmed { .. } => EventType::PaymentCaptureConfirmed,
+            PaymentEvent::PaymentVoided { .. } => EventType::PaymentVoided,
+            PaymentEvent::PaymentFailed { .. } => EventType::PaymentFailed,
+            PaymentEvent::RefundRequested { .. } => EventType::RefundRequested,
+            PaymentEvent::RefundSucceeded { .. } => EventType::RefundSucceeded,
+            PaymentEvent::RefundFailed { .. } => EventType::RefundFailed,
+            PaymentEvent::DisputeOpened { .. } => EventType::DisputeOpened,
+            PaymentEvent::DisputeWon { .. } => EventType::DisputeWon,
+            PaymentEvent::DisputeLost { .. } => EventType::DisputeLost,
+            PaymentEvent::RefundReferenceLearned { .. } => EventType::RefundReferenceLearned,
+            PaymentEvent::WebhookIgnored { .. } => EventType::WebhookIgnored,
+        }
+    }
+
+    /// The version this build writes. Must agree with [`upcast`]'s table
+    /// (the unit tests check it for every type).
+    fn current_version(self) -> i32 {
+        match self {
+            EventType::PaymentInitiated
+            | EventType::PaymentAuthorized
+            | EventType::PaymentAuthorizationConfirmed
+            | EventType::PaymentCaptured
+            | EventType::PaymentCaptureConfirmed
+            | EventType::PaymentVoided
+            | EventType::PaymentFailed
+            | EventType::RefundRequested
+            | EventType::RefundSucceeded
+            | EventType::RefundFailed
+            | EventType::DisputeOpened
+            | EventType::DisputeWon
+            | EventType::DisputeLost
+            | EventType::WebhookIgnored => 2,
+            EventType::RefundReferenceLearned => 1,
+        }
+    }
+
+    fn unsupported(self, schema_version: i32) -> DecodeError {
+        DecodeError::UnsupportedSchemaVersion {
+            event_type: self.name().to_owned(),
+            schema_version,
+            current: self.current_version(),
+        }
+    }
+}
+
+/// Every (event type, schema version) pair this build reads, spelled out:
+/// the current shape is parsed as is, an older one is upgraded one version,
+/// any other version (zero, negative, or newer than this build) is refused.
+/// A new version of one type adds its own rows; no other type is affected.
+fn upcast(event_type: EventType, version: i32, payload: Value) -> Result<Upcast, DecodeError> {
+    use EventType as T;
+    match event_type {
+        T::PaymentInitiated => match version {
+            1 => payment_initiated_v1_to_v2(payload).map(Upcast::Upgraded),
+            2 => Ok(Upcast::Current(payload)),
+            i32::MIN..=0 | 3..=i32::MAX => Err(event_type.unsupported(version)),
+        },
+        // Version 2 was written for these too, with their version 1 shape.
+        T::PaymentAuthorized
+        | T::PaymentAuthorizationConfirmed
+        | T::PaymentCaptured
+        | T::PaymentCaptureConfirmed
+        | T::PaymentVoided
+        | T::PaymentFailed
+        | T::RefundRequested
+        | T::RefundSucceeded
+        | T::RefundFailed
+        | T::DisputeOpened
+        | T::DisputeWon
+        | T::DisputeLost
+        | T::WebhookIgnored => match version {
+            1 => Ok(Upcast::Upgraded(payload)),
+            2 => Ok(Upcast::Current(payload)),
+            i32::MIN..=0 | 3..=i32::MAX => Err(event_type.unsupported(version)),
+        },
+        T::RefundReferenceLearned => match version {
+            1 => Ok(Upcast::Current(payload)),
+            i32::MIN..=0 | 2..=i32::MAX => Err(event_type.unsupported(version)),
+        },
+    }
+}
+
+/// `amount` became `amount_minor`; `capture_method` appeared (absent meant
+/// automatic).
+fn payment_initiated_v1_to_v2(payload: Value) -> Result<Value, DecodeError> {
+    let Value::Object(mut body) = payload else {
+        return Err(DecodeError::InvalidPayload {
+            event_type: EventType::PaymentInitiated.name().to_owned(),
+            message: "payload is not a JSON object".into(),
+        });
+    };
+    if let Some(amount) = body.remove("amount") {
+        body.insert("amount_minor".into(), amount);
+    }
+    body.entry("capture_method").or_insert_with(|| Value::String("automatic".into()));
+    Ok(Value::Object(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_match_the_event_enum() {
+        for event_type in EventType::ALL {
+            assert_eq!(EventType::parse(event_type.name()), Some(event_type));
+        }
+        assert_eq!(PaymentEvent::EVENT_TYPES.len(), EventType::ALL.len());
+        assert_eq!(EventType::parse("OrderCreated"), None);
+    }
+
+    /// The table and `current_version` agree: every type reads 1 to its
+    /// current version, reaching the current shape exactly there, and
+    /// refuses anything else.
+    #[test]
+    fn the_upcast_table_ends_at_each_types_current_version() {
+        let body = || serde_json::json!({});
+        for event_type in EventType::ALL {
+            let current = event_type.current_version();
+            for version in 1..current {
+                assert!(matches!(upcast(event_type, version, body()), Ok(Upcast::Upgraded(_))), "{event_type:?}");
+            }
+            assert!(matches!(upcast(event_type, current, body()), Ok(Upcast::Current(_))), "{event_type:?}");
+            for version in [i32::MIN, -1, 0, current + 1, current + 10, i32::MAX] {
+                assert_eq!(
+                    upcast(event_type, version, body()).err(),
+                    Some(event_type.unsupported(version)),
+                    "{event_type:?} v{version}"
+                );
+            }
+        }
     }
 }

@@ -128,6 +128,16 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
             }
             payment.amount_refund_pending = sub(payment.amount_refund_pending, *amount_minor);
         }
+        PaymentEvent::RefundReferenceLearned { refund_id, provider_reference, .. } => {
+            let refund = payment.refunds.iter_mut().find(|refund| refund.id == *refund_id);
+            debug_assert!(
+                refund.as_ref().is_some_and(|refund| refund.provider_reference.is_none()),
+                "refund {refund_id} learning a reference is missing or has one"
+            );
+            if let Some(refund) = refund {
+                refund.provider_reference = Some(provider_reference.clone());
+            }
+        }
         PaymentEvent::DisputeOpened { dispute_id, amount_minor, reason, provider_reference, opened_at, .. } => {
             payment.disputes.push(Dispute {
                 id: *dispute_id,

@@ -32,11 +32,19 @@ use crate::money::{AmountMinor, Currency};
 ///
 /// Matching: a `Refunded` report settles the refund with the same provider
 /// reference; else the oldest refund without a reference and of the same
-/// amount (requested through the API before the gateway assigned one), which
-/// then learns the reference; else it records a new refund (requested and
-/// succeeded) whose id derives from the reference. `RefundFailed` and
+/// amount (requested through the API before the gateway assigned one),
+/// pending first, which then learns the reference (a pending one with its
+/// `RefundSucceeded`, a succeeded one with `RefundReferenceLearned`), so it is
+/// never matched by amount again; else it records a new refund (requested
+/// and succeeded) whose id derives from the reference. `RefundFailed` and
 /// disputes match by provider reference only. A `DisputeClosed` for a
 /// dispute never opened is ignored (gateways report openings first).
+///
+/// Chargebacks: a `DisputeOpened` report is recorded up to what is captured
+/// and not held or lost by other disputes, even on money refunded or
+/// reserved by a pending refund (the bank takes it regardless). A dispute
+/// opened through the API is bounded more strictly; see
+/// `Payment::amount_disputable`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GatewayReport {
     /// The gateway's unique id for this fact (e.g. a Stripe event id, an Adyen

@@ -156,26 +156,55 @@ impl Plan {
 
     fn refunded(&mut self, reference: &str, amount: AmountMinor, at: DateTime<Utc>, key: &str) -> Result<(), Ignore> {
         self.within_payment_amount(amount)?;
-        let found = refund_for_report(&self.payment, reference, amount);
-        if let Some(refund) = found.filter(|refund| refund.amount_minor != amount) {
-            return Err(ignore(
-                "refund_amount_mismatch",
-                format!("refund {} is for {}, the gateway reports {amount}", refund.id, refund.amount_minor),
-            ));
-        }
-        match found.map(|refund| (refund.id, refund.status)) {
-            Some((refund_id, RefundStatus::Pending)) => {
+        match refund_for_report(&self.payment, reference, amount) {
+            Some(RefundMatch::ByReference(refund)) => {
+                if refund.amount_minor != amount {
+                    return Err(ignore(
+                        "refund_amount_mismatch",
+                        format!("refund {} is for {}, the gateway reports {amount}", refund.id, refund.amount_minor),
+                    ));
+                }
+                let refund_id = refund.id;
+                match refund.status {
+                    RefundStatus::Pending => {
+                        let events = steps::succeed_refund(&self.payment, refund_id, None, Source::Gateway(key))?;
+                        self.push(events);
+                        Ok(())
+                    }
+                    // The same gateway refund again (under another report key).
+                    status @ (RefundStatus::Succeeded | RefundStatus::Failed) => {
+                        Err(DomainError::RefundNotPending { refund_id, status }.into())
+                    }
+                }
+            }
+            Some(RefundMatch::PendingByAmount(refund_id)) => {
+                // Succeeding records the reference on the refund.
                 let events =
                     steps::succeed_refund(&self.payment, refund_id, Some(reference.to_owned()), Source::Gateway(key))?;
                 self.push(events);
                 Ok(())
             }
-            Some((refund_id, status @ (RefundStatus::Succeeded | RefundStatus::Failed))) => {
-                Err(DomainError::RefundNotPending { refund_id, status }.into())
+            Some(RefundMatch::SucceededByAmount(refund_id)) => {
+                // The same money, already counted: only the reference is
+                // new. Recording it takes this refund out of matching by
+                // amount, so a later gateway refund of the same amount is
+                // counted as the new money it is.
+                self.push(vec![PaymentEvent::RefundReferenceLearned {
+                    refund_id,
+                    provider_reference: reference.to_owned(),
+                    report_key: key.to_owned(),
+                }]);
+                Ok(())
             }
             None => {
                 let refund_id = RefundId::for_gateway_refund(self.payment.id, reference);
-                self.infer_capture_covering(amount, key);
+                // Refunds share their pool with disputes (`Payment::amount_refundable`).
+                let taken = self
+                    .payment
+                    .amount_refunded
+                    .saturating_add(self.payment.amount_refund_pending)
+                    .saturating_add(self.payment.amount_disputed);
+                self.infer_capture_covering(amount, taken, key);
                 let request = NewRefund {
                     refund_id,
                     amount_minor: amount,
@@ -215,7 +244,9 @@ impl Plan {
         if let Some(dispute) = self.dispute_by_reference(reference) {
             return Err(DomainError::DisputeAlreadyExists { dispute_id: dispute.id }.into());
         }
-        self.infer_capture_covering(amount, key);
+        // A chargeback is bounded by what other disputes took, not by
+        // refunds (see `Payment::amount_disputable_by_gateway`).
+        self.infer_capture_covering(amount, self.payment.amount_disputed, key);
         let request = NewDispute {
             dispute_id: DisputeId::for_gateway_dispute(self.payment.id, reference),
             amount_minor: amount,
@@ -271,11 +302,15 @@ impl Plan {
         }
     }
 
-    /// A refund or dispute of `amount` needs that much captured and free:
-    /// capture (and authorize) what is missing, marked inferred. Best effort:
-    /// if it cannot be inferred, the refund or dispute step itself refuses.
-    fn infer_capture_covering(&mut self, amount: AmountMinor, key: &str) {
-        let Some(missing) = amount.excess_over(self.payment.amount_refundable()) else {
+    /// A refund or dispute of `amount` needs captured money for it on top of
+    /// `taken` (what its pool already counts against captured): capture (and
+    /// authorize) what is missing, marked inferred. Best effort: if it cannot
+    /// be inferred, the refund or dispute step itself refuses.
+    fn infer_capture_covering(&mut self, amount: AmountMinor, taken: MinorUnits, key: &str) {
+        // Not `amount - available`: after a chargeback on refunded money,
+        // `taken` may exceed captured, and the whole shortfall is missing.
+        let needed = taken.saturating_add(amount.into());
+        let Some(missing) = needed.saturating_sub(self.payment.amount_captured).to_amount() else {
             return;
         };
         let mut attempt = Plan { payment: self.payment.clone(), events: Vec::new() };
@@ -290,20 +325,37 @@ impl Plan {
     }
 }
 
+/// How a `Refunded` report found its refund.
+enum RefundMatch<'a> {
+    /// The refund with the report's provider reference.
+    ByReference(&'a Refund),
+    /// A pending refund without a reference, of the reported amount.
+    PendingByAmount(RefundId),
+    /// A succeeded refund without a reference, of the reported amount.
+    SucceededByAmount(RefundId),
+}
+
 /// The refund a `Refunded` report is about: the one with its provider
 /// reference; else the oldest refund without a reference, of the same amount,
 /// pending first (requested through the API before the gateway assigned a
-/// reference).
-fn refund_for_report<'a>(payment: &'a Payment, reference: &str, amount: AmountMinor) -> Option<&'a Refund> {
+/// reference). A refund matched by amount learns the reference (when it
+/// succeeds, or with `RefundReferenceLearned` if it already had), so it is
+/// matched by amount at most once.
+fn refund_for_report<'a>(payment: &'a Payment, reference: &str, amount: AmountMinor) -> Option<RefundMatch<'a>> {
     let unreferenced = |status: RefundStatus| {
-        payment.refunds.iter().find(move |refund| {
-            refund.provider_reference.is_none() && refund.amount_minor == amount && refund.status == status
-        })
+        payment
+            .refunds
+            .iter()
+            .find(move |refund| {
+                refund.provider_reference.is_none() && refund.amount_minor == amount && refund.status == status
+            })
+            .map(|refund| refund.id)
     };
-    payment
-        .refunds
-        .iter()
-        .find(|refund| refund.provider_reference.as_deref() == Some(reference))
-        .or_else(|| unreferenced(RefundStatus::Pending))
-        .or_else(|| unreferenced(RefundStatus::Succeeded))
+    if let Some(refund) = payment.refunds.iter().find(|refund| refund.provider_reference.as_deref() == Some(reference))
+    {
+        return Some(RefundMatch::ByReference(refund));
+    }
+    unreferenced(RefundStatus::Pending)
+        .map(RefundMatch::PendingByAmount)
+        .or_else(|| unreferenced(RefundStatus::Succeeded).map(RefundMatch::SucceededByAmount))
 }

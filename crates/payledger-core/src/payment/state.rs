@@ -91,10 +91,24 @@ impl Payment {
         self.amount_captured_unencumbered()
     }
 
-    /// Same pool as refunds: a unit of captured money is returned at most
-    /// once, by a refund or by a chargeback.
+    /// What a dispute opened through the API may take: the same pool as
+    /// refunds, so a unit of captured money is returned at most once by our
+    /// own commands (a refund or a recorded chargeback). An API dispute is an
+    /// assertion by a client, which may be mistaken or may duplicate a refund;
+    /// refusing it (`amount_exceeds_disputable`) lets the client fix it.
     pub fn amount_disputable(&self) -> MinorUnits {
         self.amount_captured_unencumbered()
+    }
+
+    /// What a dispute reported by the gateway may take: captured money not
+    /// already held or lost by another dispute. A reported chargeback is the
+    /// bank's fact, not a request: the money is gone even if it was also
+    /// refunded or is reserved by a pending refund (the cardholder can be
+    /// paid twice). So refunds do not reduce this, and refunded + pending +
+    /// disputed may exceed captured; `gateway_receivable` then goes negative
+    /// (we owe the gateway). Disputes alone never exceed captured.
+    pub fn amount_disputable_by_gateway(&self) -> MinorUnits {
+        self.amount_captured.saturating_sub(self.amount_disputed)
     }
 
     fn amount_captured_unencumbered(&self) -> MinorUnits {
@@ -157,15 +171,20 @@ impl Payment {
 
     /// The invariants every reachable state obeys. `evolve` asserts them in
     /// debug builds; the property tests check them after every step.
+    ///
+    /// Refunds and disputes are bounded separately: refunded + pending never
+    /// exceeds captured, and neither do disputes (open + lost). Together they
+    /// may, but only through a chargeback reported by the gateway (see
+    /// [`Payment::amount_disputable_by_gateway`]).
     pub fn check_invariants(&self) -> Result<(), &'static str> {
         let amount = MinorUnits::from(self.amount_minor);
-        let encumbered =
-            self.amount_refunded.saturating_add(self.amount_refund_pending).saturating_add(self.amount_disputed);
+        let refunds = self.amount_refunded.saturating_add(self.amount_refund_pending);
         let checks = [
             (self.amount_authorized <= amount, "authorized exceeds the payment amount"),
             (self.amount_captured <= self.amount_authorized, "captured exceeds authorized"),
             (self.amount_capture_unconfirmed <= self.amount_captured, "unconfirmed exceeds captured"),
-            (encumbered <= self.amount_captured, "refunded + pending + disputed exceeds captured"),
+            (refunds <= self.amount_captured, "refunded + pending exceeds captured"),
+            (self.amount_disputed <= self.amount_captured, "disputed exceeds captured"),
             (
                 self.refund_total(RefundStatus::Succeeded) == self.amount_refunded,
                 "refunded differs from succeeded refunds",

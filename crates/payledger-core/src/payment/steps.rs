@@ -218,11 +218,20 @@ pub(super) fn open_dispute(
     request: NewDispute,
     source: Source,
 ) -> Result<Vec<PaymentEvent>, DomainError> {
-    let next = transition(Some(payment.status), CommandKind::OpenDispute)?;
+    // An API dispute is a request, bounded by what no refund or dispute has
+    // taken; a gateway dispute is a chargeback that already happened, bounded
+    // only by what no other dispute has taken (see `Payment::amount_disputable`
+    // and `Payment::amount_disputable_by_gateway`).
+    let (kind, disputable) = match source {
+        Source::Api => (CommandKind::OpenDispute, payment.amount_disputable()),
+        Source::Gateway(_) | Source::Inferred(_) => {
+            (CommandKind::RecordDispute, payment.amount_disputable_by_gateway())
+        }
+    };
+    let next = transition(Some(payment.status), kind)?;
     if payment.dispute(request.dispute_id).is_some() {
         return Err(DomainError::DisputeAlreadyExists { dispute_id: request.dispute_id });
     }
-    let disputable = payment.amount_disputable();
     if !disputable.covers(request.amount_minor) {
         return Err(DomainError::AmountExceedsDisputable {
             requested: request.amount_minor,

@@ -34,7 +34,8 @@ pub fn transition(from: Option<PaymentStatus>, command: CommandKind) -> Result<N
             | C::SucceedRefund
             | C::FailRefund
             | C::OpenDispute
-            | C::ResolveDispute,
+            | C::ResolveDispute
+            | C::RecordDispute,
         ) => Err(DomainError::PaymentNotFound),
         (Some(Initiated | Authorized | PartiallyCaptured | Captured | Refunded | Voided | Failed), C::Initiate) => {
             Err(DomainError::PaymentAlreadyExists)
@@ -73,6 +74,14 @@ pub fn transition(from: Option<PaymentStatus>, command: CommandKind) -> Result<N
         }
         (Some(PartiallyCaptured | Captured), C::OpenDispute) => Ok(Next::FromAmounts),
         (Some(status @ (Initiated | Authorized | Refunded | Voided | Failed)), C::OpenDispute) => {
+            Err(DomainError::PaymentNotDisputable { status })
+        }
+        // A chargeback the gateway reports takes captured money even if it
+        // was refunded: the cardholder's bank does not ask. Nothing captured
+        // (gateway reports infer a capture first where one can be), nothing
+        // to charge back.
+        (Some(PartiallyCaptured | Captured | Refunded), C::RecordDispute) => Ok(Next::FromAmounts),
+        (Some(status @ (Initiated | Authorized | Voided | Failed)), C::RecordDispute) => {
             Err(DomainError::PaymentNotDisputable { status })
         }
 
