@@ -1,5 +1,6 @@
 //! Subcommands. Each lives in its own module; this one parses and dispatches.
 
+mod bench;
 mod project;
 mod rebuild;
 mod serve;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Manage webhook endpoints and reprocess stored deliveries.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
+    /// Benchmarks (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Manage tenants.
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
@@ -77,7 +81,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
         Command::Webhooks(command) => webhooks::run(&database_url()?, command).await,
+        Command::Bench(command) => bench::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,
     }
+}
+
+/// Resolves on Ctrl-C or SIGTERM. `serve` then stops accepting and finishes in-flight
+/// requests; the projector finishes (commits) its batch.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutdown requested");
 }

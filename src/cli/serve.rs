@@ -61,37 +61,24 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     };
     let state = AppState { pool: pool.clone(), database_url: Arc::from(database_url), config: Arc::new(config) };
     let pruner = tokio::spawn(prune_idempotency_keys(pool.clone()));
-    let projector = super::project::start_in_serve(database_url, pool.clone());
+    // The projector runs beside the API; on shutdown it finishes (commits) its batch.
+    let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
+    let projector = tokio::spawn(payledger_projector::Projector::new(database_url, Default::default()).run(async {
+        let _ = projector_stopped.await;
+    }));
     let webhook_processor = payledger_api::webhooks::spawn_processor(state.clone());
 
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "payledger serving");
-    payledger_api::serve(listener, state, shutdown_signal()).await?;
+    payledger_api::serve(listener, state, super::shutdown_signal()).await?;
     pruner.abort();
     webhook_processor.abort();
-    projector.abort();
+    let _ = stop_projector.send(());
+    if tokio::time::timeout(Duration::from_secs(10), projector).await.is_err() {
+        tracing::warn!("the projector did not stop within 10 s");
+    }
     tracing::info!("payledger stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on Ctrl-C or SIGTERM; the server then stops accepting and finishes in-flight requests.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }
 
 /// Deletes expired idempotency records in small batches, every minute.

@@ -1,19 +1,108 @@
+//! `payledger verify`: the events' hash chains, and the read-models against a fresh fold.
+
 use std::process::ExitCode;
 
 use clap::Args;
+use payledger_projector::{RebuildOptions, VerifyOptions, VerifyReport};
+use serde_json::json;
 
 #[derive(Debug, Args)]
+#[command(after_help = "Exit status: 0 all is well; 1 a chain is broken or the read-models differ from a \
+    fresh fold; 2 the read-models differed and --repair rebuilt them (verified clean afterwards).")]
 pub struct VerifyArgs {
-    /// Only this tenant's streams.
+    /// Only this tenant's streams and read-models.
     #[arg(long)]
     pub tenant: Option<uuid::Uuid>,
+
+    /// When the read-models differ, rebuild them, then verify again.
+    #[arg(long)]
+    pub repair: bool,
+
+    /// Check the hash chains only.
+    #[arg(long)]
+    pub chains_only: bool,
+
+    /// Differences listed in full (all are counted).
+    #[arg(long, default_value_t = 1_000)]
+    pub max_differences: usize,
 }
 
-/// Walks every hash chain; exits non-zero when any link is broken.
+/// Walks every hash chain and compares the read-models with a fresh fold; prints a JSON
+/// report on stdout and each difference on stderr.
 pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
-    let client = pool.get().await?;
-    let report = payledger_store::verify_chains(&**client, args.tenant).await?;
+    let chains = {
+        let client = pool.get().await?;
+        payledger_store::verify_chains(&**client, args.tenant).await?
+    };
+    for link in &chains.broken {
+        eprintln!(
+            "broken chain: {} v{} (position {}): {:?}",
+            link.stream_id, link.stream_version, link.global_position, link.fault
+        );
+    }
+    if args.chains_only {
+        println!("{}", serde_json::to_string_pretty(&json!({ "chains": chains }))?);
+        return Ok(if chains.is_intact() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+
+    require_migrated(database_url).await?;
+    let options = VerifyOptions { tenant_id: args.tenant, max_differences: args.max_differences, ..Default::default() };
+    let read_models = payledger_projector::verify(database_url, &options).await?;
+    print_differences(&read_models);
+
+    let mut repair = None;
+    if args.repair && !read_models.is_clean() {
+        eprintln!("read-models differ from a fresh fold: rebuilding");
+        let rebuilt = super::rebuild::rebuild_with_progress(database_url, RebuildOptions::default(), false).await?;
+        let after = payledger_projector::verify(database_url, &options).await?;
+        print_differences(&after);
+        repair = Some((rebuilt, after));
+    }
+
+    let report = json!({
+        "chains": chains,
+        "read_models": read_models,
+        "repair": repair.as_ref().map(|(rebuilt, after)| json!({ "rebuild": rebuilt, "verify": after })),
+    });
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(if report.is_intact() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let code = match (&repair, chains.is_intact(), read_models.is_clean()) {
+        (_, false, _) => ExitCode::FAILURE,
+        (None, true, true) => ExitCode::SUCCESS,
+        (None, true, false) => ExitCode::FAILURE,
+        (Some((_, after)), true, _) if after.is_clean() => ExitCode::from(2),
+        (Some(_), true, _) => ExitCode::FAILURE,
+    };
+    Ok(code)
+}
+
+fn print_differences(report: &VerifyReport) {
+    for d in &report.differences {
+        let tenant = d.tenant_id.map(|t| t.to_string()).unwrap_or_default();
+        eprintln!(
+            "{} {:?} tenant={tenant} {} field={} expected={} actual={}",
+            d.table, d.kind, d.key, d.field, d.expected, d.actual
+        );
+    }
+    if report.truncated {
+        eprintln!("... {} differences in all", report.differences_total);
+    }
+    eprintln!(
+        "read-models v{} at position {}: {} difference(s)",
+        report.live_version, report.checkpoint.position, report.differences_total
+    );
+}
+
+/// Refuses to work on a database whose migrations lag this binary.
+pub async fn require_migrated(database_url: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let applied = payledger_store::applied_migration_version(&client).await?;
+    drop(client);
+    let _ = driver.await;
+    let latest = payledger_store::latest_migration_version();
+    if applied.unwrap_or(0) < latest {
+        anyhow::bail!("the database is at migration {applied:?}, this binary needs {latest}: run `payledger migrate`");
+    }
+    Ok(())
 }

@@ -255,8 +255,10 @@ fn openapi_json() {}
 #[utoipa::path(post, path = "/v1/orders", request_body = CreateOrder, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Order), (status = "4XX", body = ErrorBody, description = errors!())))]
 fn create_order() {}
-/// List orders (cursor pagination, filters on status and created time).
-#[utoipa::path(get, path = "/v1/orders", responses((status = 200, body = List)))]
+/// List orders, newest first (cursor pagination, filters on status and created time).
+#[utoipa::path(get, path = "/v1/orders", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query, description = "the last id of the previous page"),
+    ("status" = Option<String>, Query), ("created_gte" = Option<String>, Query), ("created_lt" = Option<String>, Query), ("min_position" = Option<i64>, Query)),
+    responses((status = 200, body = List), (status = 503, body = ErrorBody, description = "read_models_behind")))]
 fn list_orders() {}
 /// One order; `min_position` waits for the projector to have passed that position.
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)), responses((status = 200, body = Order), (status = 404, body = ErrorBody)))]
@@ -269,7 +271,9 @@ fn cancel_order() {}
 #[utoipa::path(post, path = "/v1/payments", request_body = CreatePayment, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Payment), (status = "4XX", body = ErrorBody, description = errors!())))]
 fn create_payment() {}
-#[utoipa::path(get, path = "/v1/payments", responses((status = 200, body = List)))]
+#[utoipa::path(get, path = "/v1/payments", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query), ("status" = Option<String>, Query),
+    ("order_id" = Option<String>, Query), ("created_gte" = Option<String>, Query), ("created_lt" = Option<String>, Query), ("min_position" = Option<i64>, Query)),
+    responses((status = 200, body = List), (status = 503, body = ErrorBody)))]
 fn list_payments() {}
 #[utoipa::path(get, path = "/v1/payments/{id}", params(("id" = String, Path)), responses((status = 200, body = Payment), (status = 404, body = ErrorBody)))]
 fn get_payment() {}
@@ -284,7 +288,9 @@ fn fail() {}
 
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", params(("id" = String, Path)), request_body = CreateRefund, responses((status = 201, body = Refund), (status = "4XX", body = ErrorBody)))]
 fn create_refund() {}
-#[utoipa::path(get, path = "/v1/refunds", responses((status = 200, body = List)))]
+#[utoipa::path(get, path = "/v1/refunds", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query), ("status" = Option<String>, Query),
+    ("payment_id" = Option<String>, Query), ("created_gte" = Option<String>, Query), ("created_lt" = Option<String>, Query), ("min_position" = Option<i64>, Query)),
+    responses((status = 200, body = List), (status = 503, body = ErrorBody)))]
 fn list_refunds() {}
 #[utoipa::path(get, path = "/v1/refunds/{id}", params(("id" = String, Path)), responses((status = 200, body = Refund), (status = 404, body = ErrorBody)))]
 fn get_refund() {}
@@ -309,22 +315,30 @@ fn list_events() {}
 #[utoipa::path(get, path = "/v1/streams/{stream_id}/events", params(("stream_id" = String, Path)), responses((status = 200, body = List), (status = 404, body = ErrorBody)))]
 fn list_stream_events() {}
 
-#[utoipa::path(get, path = "/v1/ledger/accounts", responses((status = 200, body = List)))]
+/// Account balances per account and currency (finance).
+#[utoipa::path(get, path = "/v1/ledger/accounts", params(("account" = Option<String>, Query), ("currency" = Option<String>, Query), ("min_position" = Option<i64>, Query)),
+    responses((status = 200, body = List)))]
 fn list_ledger_accounts() {}
-#[utoipa::path(get, path = "/v1/ledger/entries", responses((status = 200, body = List)))]
+/// Journal entries in booking order.
+#[utoipa::path(get, path = "/v1/ledger/entries", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query), ("account" = Option<String>, Query),
+    ("currency" = Option<String>, Query), ("payment_id" = Option<String>, Query), ("created_gte" = Option<String>, Query), ("created_lt" = Option<String>, Query),
+    ("min_position" = Option<i64>, Query)), responses((status = 200, body = List)))]
 fn list_ledger_entries() {}
 
+/// Each projection's checkpoint, lag in events and seconds, and state (live, rebuilding).
 #[utoipa::path(get, path = "/v1/projections", responses((status = 200)))]
 fn list_projections() {}
-#[utoipa::path(post, path = "/v1/projections/rebuild", responses((status = 202)))]
+/// Start a rebuild into fresh tables; the API serves the old ones until the swap.
+#[utoipa::path(post, path = "/v1/projections/rebuild", responses((status = 202), (status = 409, body = ErrorBody, description = "projection_maintenance_in_progress")))]
 fn rebuild_projections() {}
-#[utoipa::path(post, path = "/v1/projections/verify", responses((status = 200)))]
+/// Fold the events afresh and list every difference with the live read-models.
+#[utoipa::path(post, path = "/v1/projections/verify", responses((status = 200), (status = 409, body = ErrorBody)))]
 fn verify_projections() {}
 
 /// A gateway's webhook delivery, authenticated by its signature (no API key).
 #[utoipa::path(post, path = "/v1/webhooks/{provider}/{endpoint_id}", security(),
     params(("provider" = String, Path, description = "stripe, adyen or generic"), ("endpoint_id" = String, Path)),
-    responses((status = 200), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 fn receive_webhook() {}
 
 #[utoipa::path(post, path = "/v1/admin/webhook-endpoints", responses((status = 201)))]

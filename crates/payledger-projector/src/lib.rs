@@ -1,1 +1,99 @@
-//! payledger-projector
+//! payledger-projector: the read-models (`orders`, `payments`, `refunds`, `disputes`,
+//! `journal_entries`, `account_balances`), the projector that keeps them current, rebuild by
+//! replay, verify against a fresh fold, and read-your-writes waits. See DESIGN.md §5.
+//!
+//! # Storage: a registry and versioned table sets
+//!
+//! The migration (`V5__read_models.sql`) holds only what never changes shape:
+//! `projections` (one row per projection, with `live_version`, the pointer to the version
+//! being served) and `projection_versions` (one row per version: state `building` / `live` /
+//! `retired` / `dropped`, purpose, the checkpoint `(tx_id, position)`, events applied,
+//! progress). The six read-model tables are created by this crate ([`schema`]), one
+//! PostgreSQL schema per version (`read_models_v1`, `read_models_v2`, ...). All six form one
+//! projection, `read_models`, written together: an order's sums, its payments and the journal
+//! can never disagree.
+//!
+//! # Exactly once
+//!
+//! A batch ([`batch`]) is one transaction: lock the version's registry row (`FOR UPDATE`),
+//! read up to `batch_size` events after its checkpoint with the store's gap-free reader, fold
+//! each touched stream with the core's `evolve` (from a bounded cache of folded states,
+//! reloading a stream's prefix from the log on a miss), upsert the resulting rows, insert
+//! the journal lines (a line applied twice would violate their key), add the balance
+//! movements, recompute the touched orders' sums, and move the checkpoint with a
+//! compare-and-set (`WHERE checkpoint = old`). It commits entirely or not at all: a projector
+//! killed mid-batch leaves nothing behind, and two projectors never apply a batch twice.
+//! Streams other than `order-*` and `payment-*` (webhook inboxes, ...) are read and skipped;
+//! an undecodable event of an order or payment stream ends its batch just before it and then
+//! stops the projector there (it retries with back-off, the lag shows it) rather than
+//! silently dropping money.
+//!
+//! # Leadership
+//!
+//! A projector takes a session advisory lock on its own connection before projecting;
+//! another instance tries every `standby_retry` and takes over when the leader's connection
+//! goes (process killed, task aborted). Leadership saves duplicated work; correctness rests
+//! on the compare-and-set alone (a test runs two instances without the lock).
+//!
+//! # Live tail
+//!
+//! Catch-up and live are the same loop: a cheap look without locks; events ready → a batch;
+//! events committed but held back by an older transaction → a short sleep (their end sends no
+//! NOTIFY); nothing → wait for `NOTIFY payledger_events` or the poll interval.
+//!
+//! # Rebuild and swap
+//!
+//! [`rebuild`] takes the maintenance lock (one rebuild or verify at a time), creates a fresh
+//! `building` version, replays the log into it in batches (memory bounded), adds the query
+//! indexes, catches up, then swaps in one transaction: lock the `projections` row (live
+//! batches hold it `FOR SHARE`, so the swap waits for the current batch and stops new ones),
+//! apply the last events, check that the new checkpoint is not behind the live one, mark the
+//! old version `retired` and the new one `live`, and move `live_version`. Readers that looked
+//! up the old version just before keep reading it: retired tables are dropped only after
+//! [`RETIRED_GRACE_SECONDS`], by the next rebuild or verify.
+//!
+//! # Verify
+//!
+//! [`verify`] folds the log afresh into a scratch version and compares it with the live one
+//! at the same checkpoint (see the module docs), reporting every difference with table, key,
+//! field, expected and actual; it also checks that the live journal balances per tenant and
+//! currency and per journal transaction, and that every balance is the sum of its entries.
+//!
+//! # Read-your-writes
+//!
+//! [`wait_for_position`] looks up the event's transaction id and waits (bounded) until the
+//! live checkpoint is at or past `(tx_id, position)`. A swap never moves the live checkpoint
+//! backwards.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod apply;
+mod batch;
+mod cache;
+mod diff;
+mod error;
+mod listen;
+mod projector;
+pub mod read;
+mod rebuild;
+mod registry;
+mod rows;
+pub mod schema;
+mod session;
+mod status;
+mod verify;
+mod wait;
+mod write;
+
+pub use diff::{Difference, DifferenceKind};
+pub use error::ProjectorError;
+pub use projector::{Projector, ProjectorConfig};
+pub use rebuild::{rebuild, Rebuild, RebuildOptions, RebuildPhase, RebuildProgress, RebuildReport};
+pub use registry::{
+    current_versions, ensure_initialized, live_checkpoint, live_version, VersionInfo, PROJECTION, RETIRED_GRACE_SECONDS,
+};
+pub use rows::{AccountBalanceRow, DisputeRow, JournalEntryRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow};
+pub use session::projector_leader;
+pub use status::{projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
+pub use verify::{verify, VerifyOptions, VerifyReport};
+pub use wait::{checkpoint_of_position, wait_for_checkpoint, wait_for_position, WaitOutcome};

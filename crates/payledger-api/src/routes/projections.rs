@@ -1,22 +1,102 @@
-//! Projection status, rebuild and verify. Owned by the projector work.
+//! `GET /v1/projections` (checkpoint, lag, state, rebuild progress),
+//! `POST /v1/projections/rebuild` (starts a rebuild in the background: 202, then follow it in
+//! `GET /v1/projections`) and `POST /v1/projections/verify` (compares the caller's tenant's
+//! read-models with a fresh fold and lists every difference; `{"repair": true}` starts a
+//! rebuild when there is any).
+//!
+//! The read-models are shared by all tenants: a rebuild rebuilds them all, and only one
+//! rebuild or verify runs at a time (409 `projection_maintenance_in_progress` otherwise).
+//! A verify runs within the request and is bounded by the request timeout.
 
-use crate::error::ApiError;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use payledger_projector::{projection_status, Rebuild, RebuildOptions, VerifyOptions, PROJECTION};
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-pub async fn list() -> ApiError {
-    not_yet()
-}
-pub async fn rebuild() -> ApiError {
-    not_yet()
-}
-pub async fn verify() -> ApiError {
-    not_yet()
+use crate::auth::{Principal, PROJECTION_ROLES};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::routes::queries::projector_error;
+use crate::state::AppState;
+
+/// Most differences a verify response lists (the total is always counted).
+const VERIFY_MAX_DIFFERENCES: usize = 1_000;
+
+pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
+    principal.require(PROJECTION_ROLES)?;
+    let client = state.pool.get().await?;
+    let statuses = projection_status(&**client).await.map_err(projector_error)?;
+    Ok(Json(json!({ "data": statuses, "has_more": false })))
 }
 
-fn not_yet() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_IMPLEMENTED,
-        crate::error::ErrorType::Internal,
-        "not_implemented",
-        "projections are not served yet",
-    )
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebuildRequest {}
+
+pub async fn rebuild(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody<RebuildRequest>,
+) -> ApiResult<Response> {
+    principal.require(PROJECTION_ROLES)?;
+    let RebuildRequest {} = body.value;
+    let version = start_rebuild(&state).await?;
+    Ok((StatusCode::ACCEPTED, Json(rebuild_json(version))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    #[serde(default)]
+    pub repair: bool,
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonBody<VerifyRequest>,
+) -> ApiResult<Json<Value>> {
+    principal.require(PROJECTION_ROLES)?;
+    let options = VerifyOptions {
+        tenant_id: Some(principal.tenant_id),
+        max_differences: VERIFY_MAX_DIFFERENCES,
+        ..VerifyOptions::default()
+    };
+    let report = payledger_projector::verify(&state.database_url, &options).await.map_err(projector_error)?;
+    let repair =
+        if body.value.repair && !report.is_clean() { Some(rebuild_json(start_rebuild(&state).await?)) } else { None };
+    let mut body = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    if let Value::Object(map) = &mut body {
+        map.insert("object".into(), json!("projection_verification"));
+        map.insert("projection".into(), json!(PROJECTION));
+        map.insert("clean".into(), json!(report.is_clean()));
+        map.insert("repair".into(), repair.unwrap_or(Value::Null));
+    }
+    Ok(Json(body))
+}
+
+/// Takes the maintenance lock now (so "busy" is answered at once) and runs the rebuild in
+/// the background; returns the version being built.
+async fn start_rebuild(state: &AppState) -> ApiResult<i32> {
+    let rebuild = Rebuild::start(&state.database_url, RebuildOptions::default()).await.map_err(projector_error)?;
+    let version = rebuild.version();
+    tokio::spawn(async move {
+        match rebuild.run(|_| {}).await {
+            Ok(report) => tracing::info!(version = report.version, events = report.events_applied, "rebuild done"),
+            Err(err) => tracing::error!(version, error = %err, "rebuild failed; the live read-models are unchanged"),
+        }
+    });
+    Ok(version)
+}
+
+fn rebuild_json(version: i32) -> Value {
+    json!({
+        "object": "projection_rebuild",
+        "projection": PROJECTION,
+        "version": version,
+        "status": "started",
+    })
 }

@@ -1,37 +1,472 @@
-//! Read-model queries (GET orders, payments, refunds, ledger). Owned by the projector work.
+//! Read-model queries: `GET /v1/orders`, `/v1/payments`, `/v1/refunds` (lists and single
+//! items), `/v1/ledger/accounts` and `/v1/ledger/entries`.
+//!
+//! Every query is tenant-scoped (another tenant's id is a 404). Lists answer
+//! `{"data": [...], "has_more": bool}` with `limit` (1 to 100, default 10) and
+//! `starting_after` (the last item's id); orders, payments and refunds filter on `status`
+//! and creation time (`created_gte`, `created_lt`) and come newest first; ledger entries
+//! come in booking order. Any GET takes `min_position` (a `position` returned by a command):
+//! it waits, up to `read_your_writes_timeout_ms`, until the read-models include that event,
+//! and answers 503 `read_models_behind` (with `Retry-After`) if they do not in time.
 
-use crate::error::ApiError;
+use std::time::Duration;
 
-pub async fn list_orders() -> ApiError {
-    not_yet()
-}
-pub async fn get_order() -> ApiError {
-    not_yet()
-}
-pub async fn list_payments() -> ApiError {
-    not_yet()
-}
-pub async fn get_payment() -> ApiError {
-    not_yet()
-}
-pub async fn list_refunds() -> ApiError {
-    not_yet()
-}
-pub async fn get_refund() -> ApiError {
-    not_yet()
-}
-pub async fn list_ledger_accounts() -> ApiError {
-    not_yet()
-}
-pub async fn list_ledger_entries() -> ApiError {
-    not_yet()
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use payledger_core::payment::{PaymentStatus, RefundStatus};
+use payledger_projector::read::{AccountFilter, EntryFilter, ListFilter, Page, ReadModels, PAGE_MAX};
+use payledger_projector::{
+    checkpoint_of_position, wait_for_checkpoint, AccountBalanceRow, DisputeRow, JournalEntryRow, OrderReadStatus,
+    OrderRow, PaymentRow, ProjectorError, RefundRow, WaitOutcome,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::auth::{Principal, READ_MODEL_ROLES};
+use crate::error::{ApiError, ApiResult, ErrorType};
+use crate::extract::PathId;
+use crate::state::AppState;
+
+/// Page size when `limit` is not given.
+const PAGE_DEFAULT: i64 = 10;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GetQuery {
+    min_position: Option<i64>,
 }
 
-fn not_yet() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_IMPLEMENTED,
-        crate::error::ErrorType::Internal,
-        "not_implemented",
-        "read-models are not served yet",
-    )
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<i64>,
+    starting_after: Option<Uuid>,
+    status: Option<String>,
+    created_gte: Option<DateTime<Utc>>,
+    created_lt: Option<DateTime<Utc>>,
+    min_position: Option<i64>,
+    /// Payments only.
+    order_id: Option<Uuid>,
+    /// Refunds only.
+    payment_id: Option<Uuid>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountsQuery {
+    limit: Option<i64>,
+    starting_after: Option<String>,
+    account: Option<String>,
+    currency: Option<String>,
+    min_position: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntriesQuery {
+    limit: Option<i64>,
+    starting_after: Option<String>,
+    account: Option<String>,
+    currency: Option<String>,
+    payment_id: Option<Uuid>,
+    created_gte: Option<DateTime<Utc>>,
+    created_lt: Option<DateTime<Utc>>,
+    min_position: Option<i64>,
+}
+
+pub async fn get_order(State(state): State<AppState>, principal: Principal, PathId(id): PathId, uri: Uri) -> Response {
+    respond(async {
+        let query: GetQuery = parse_query(&uri)?;
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Err(ApiError::not_found("order"));
+        };
+        let order = models.order(&**client, principal.tenant_id, id).await.map_err(projector_error)?;
+        order.map(|o| order_json(&o)).ok_or_else(|| ApiError::not_found("order"))
+    })
+    .await
+}
+
+pub async fn list_orders(State(state): State<AppState>, principal: Principal, uri: Uri) -> Response {
+    respond(async {
+        let query: ListQuery = parse_query(&uri)?;
+        refuse(query.order_id.is_some(), "order_id")?;
+        refuse(query.payment_id.is_some(), "payment_id")?;
+        let statuses: Vec<&str> = OrderReadStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let filter = list_filter(&query, &statuses, None)?;
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Ok(empty_list());
+        };
+        let page = models.orders(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        Ok(list_json(page, order_json))
+    })
+    .await
+}
+
+pub async fn get_payment(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    uri: Uri,
+) -> Response {
+    respond(async {
+        let query: GetQuery = parse_query(&uri)?;
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Err(ApiError::not_found("payment"));
+        };
+        let Some(payment) = models.payment(&**client, principal.tenant_id, id).await.map_err(projector_error)? else {
+            return Err(ApiError::not_found("payment"));
+        };
+        let mut views = with_children(&models, &**client, principal.tenant_id, vec![payment]).await?;
+        views.pop().ok_or_else(|| ApiError::internal("payment vanished"))
+    })
+    .await
+}
+
+pub async fn list_payments(State(state): State<AppState>, principal: Principal, uri: Uri) -> Response {
+    respond(async {
+        let query: ListQuery = parse_query(&uri)?;
+        refuse(query.payment_id.is_some(), "payment_id")?;
+        let statuses: Vec<&str> = PaymentStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let filter = list_filter(&query, &statuses, query.order_id)?;
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Ok(empty_list());
+        };
+        let page = models.payments(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        let data = with_children(&models, &**client, principal.tenant_id, page.items).await?;
+        Ok(json!({ "data": data, "has_more": page.has_more }))
+    })
+    .await
+}
+
+pub async fn get_refund(State(state): State<AppState>, principal: Principal, PathId(id): PathId, uri: Uri) -> Response {
+    respond(async {
+        let query: GetQuery = parse_query(&uri)?;
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Err(ApiError::not_found("refund"));
+        };
+        let refund = models.refund(&**client, principal.tenant_id, id).await.map_err(projector_error)?;
+        refund.map(|r| refund_json(&r)).ok_or_else(|| ApiError::not_found("refund"))
+    })
+    .await
+}
+
+pub async fn list_refunds(State(state): State<AppState>, principal: Principal, uri: Uri) -> Response {
+    respond(async {
+        let query: ListQuery = parse_query(&uri)?;
+        refuse(query.order_id.is_some(), "order_id")?;
+        let statuses = [RefundStatus::Pending, RefundStatus::Succeeded, RefundStatus::Failed].map(|s| s.as_str());
+        let filter = list_filter(&query, &statuses, query.payment_id)?;
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Ok(empty_list());
+        };
+        let page = models.refunds(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        Ok(list_json(page, refund_json))
+    })
+    .await
+}
+
+pub async fn list_ledger_accounts(State(state): State<AppState>, principal: Principal, uri: Uri) -> Response {
+    respond(async {
+        let query: AccountsQuery = parse_query(&uri)?;
+        let filter = AccountFilter {
+            limit: limit(query.limit)?,
+            starting_after: query.starting_after,
+            account: query.account,
+            currency: query.currency,
+        };
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Ok(empty_list());
+        };
+        let page = models.accounts(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        Ok(list_json(page, account_json))
+    })
+    .await
+}
+
+pub async fn list_ledger_entries(State(state): State<AppState>, principal: Principal, uri: Uri) -> Response {
+    respond(async {
+        let query: EntriesQuery = parse_query(&uri)?;
+        let filter = EntryFilter {
+            limit: limit(query.limit)?,
+            starting_after: query.starting_after,
+            account: query.account,
+            currency: query.currency,
+            payment_id: query.payment_id,
+            created_gte: query.created_gte,
+            created_lt: query.created_lt,
+        };
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Ok(empty_list());
+        };
+        let page = models.entries(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        Ok(list_json(page, entry_json))
+    })
+    .await
+}
+
+/// Runs a handler body; a `read_models_behind` error gets a `Retry-After`.
+async fn respond(body: impl std::future::Future<Output = ApiResult<Value>>) -> Response {
+    match body.await {
+        Ok(value) => Json(value).into_response(),
+        Err(err) => {
+            let retry = err.code == READ_MODELS_BEHIND;
+            let mut response = err.into_response();
+            if retry {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            response
+        }
+    }
+}
+
+const READ_MODELS_BEHIND: &str = "read_models_behind";
+
+/// Checks the role, waits for `min_position`, and opens the live read-models (`None` before
+/// the projector first ran: nothing to show yet).
+async fn open(
+    state: &AppState,
+    principal: &Principal,
+    min_position: Option<i64>,
+) -> ApiResult<Option<(deadpool_postgres::Object, ReadModels)>> {
+    principal.require(READ_MODEL_ROLES)?;
+    if let Some(position) = min_position {
+        read_your_writes(state, principal.tenant_id, position).await?;
+    }
+    let client = state.pool.get().await?;
+    let models = ReadModels::live(&**client).await.map_err(projector_error)?;
+    Ok(models.map(|models| (client, models)))
+}
+
+/// Waits until the read-models include this tenant's event at `position`.
+pub(crate) async fn read_your_writes(state: &AppState, tenant_id: Uuid, position: i64) -> ApiResult<()> {
+    let target = {
+        let client = state.pool.get().await?;
+        checkpoint_of_position(&**client, Some(tenant_id), position).await.map_err(projector_error)?
+    };
+    let target = target.ok_or_else(|| {
+        ApiError::invalid_param("min_position", "position_unknown", format!("no event of yours at position {position}"))
+    })?;
+    let timeout = Duration::from_millis(state.config.read_your_writes_timeout_ms);
+    match wait_for_checkpoint(&state.pool, target, timeout).await.map_err(projector_error)? {
+        WaitOutcome::Reached { .. } => Ok(()),
+        WaitOutcome::TimedOut { .. } => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Overloaded,
+            READ_MODELS_BEHIND,
+            format!(
+                "the read-models have not reached position {position} within {} ms; retry shortly",
+                timeout.as_millis()
+            ),
+        )
+        .with_param("min_position")),
+    }
+}
+
+/// Projector errors as HTTP, in one place for the query and projection routes.
+pub(crate) fn projector_error(err: ProjectorError) -> ApiError {
+    match err {
+        ProjectorError::Store(e) => e.into(),
+        ProjectorError::Db(e) => e.into(),
+        ProjectorError::Pool(e) => e.into(),
+        ProjectorError::CursorNotFound(id) => {
+            ApiError::invalid_param("starting_after", "cursor_invalid", format!("no item {id} to start after"))
+        }
+        ProjectorError::UnknownPosition(position) => {
+            ApiError::invalid_param("min_position", "position_unknown", format!("no event at position {position}"))
+        }
+        ProjectorError::MaintenanceBusy { .. } => ApiError::conflict(
+            "projection_maintenance_in_progress",
+            "a rebuild or verify of the read-models is running; retry when it is done",
+        ),
+        other @ (ProjectorError::Undecodable { .. }
+        | ProjectorError::VersionMissing { .. }
+        | ProjectorError::CheckpointMoved { .. }
+        | ProjectorError::SwapStarved { .. }
+        | ProjectorError::Corrupt(_)) => ApiError::internal(other),
+    }
+}
+
+/// Query strings are parsed strictly; errors come in the API's format.
+fn parse_query<T: DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
+    Query::<T>::try_from_uri(uri)
+        .map(|Query(query)| query)
+        .map_err(|rejection| ApiError::invalid("invalid_query", rejection.body_text()))
+}
+
+fn refuse(present: bool, param: &str) -> ApiResult<()> {
+    if present {
+        return Err(ApiError::invalid_param(param, "unknown_field", format!("{param} is not a filter of this list")));
+    }
+    Ok(())
+}
+
+fn limit(limit: Option<i64>) -> ApiResult<i64> {
+    let limit = limit.unwrap_or(PAGE_DEFAULT);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::invalid_param("limit", "limit_invalid", format!("limit is between 1 and {PAGE_MAX}")));
+    }
+    Ok(limit)
+}
+
+fn list_filter(query: &ListQuery, statuses: &[&str], parent_id: Option<Uuid>) -> ApiResult<ListFilter> {
+    if let Some(status) = &query.status {
+        if !statuses.contains(&status.as_str()) {
+            return Err(ApiError::invalid_param(
+                "status",
+                "status_invalid",
+                format!("status is one of {}", statuses.join(", ")),
+            ));
+        }
+    }
+    Ok(ListFilter {
+        limit: limit(query.limit)?,
+        starting_after: query.starting_after,
+        status: query.status.clone(),
+        created_gte: query.created_gte,
+        created_lt: query.created_lt,
+        parent_id,
+    })
+}
+
+fn empty_list() -> Value {
+    json!({ "data": [], "has_more": false })
+}
+
+fn list_json<T>(page: Page<T>, view: fn(&T) -> Value) -> Value {
+    json!({ "data": page.items.iter().map(view).collect::<Vec<_>>(), "has_more": page.has_more })
+}
+
+/// Payments with their refunds and disputes (two queries for the whole page).
+async fn with_children<C: tokio_postgres::GenericClient>(
+    models: &ReadModels,
+    client: &C,
+    tenant_id: Uuid,
+    payments: Vec<PaymentRow>,
+) -> ApiResult<Vec<Value>> {
+    let ids: Vec<Uuid> = payments.iter().map(|p| p.payment_id).collect();
+    let refunds = models.refunds_of(client, tenant_id, &ids).await.map_err(projector_error)?;
+    let disputes = models.disputes_of(client, tenant_id, &ids).await.map_err(projector_error)?;
+    Ok(payments
+        .iter()
+        .map(|p| {
+            let own_refunds: Vec<Value> =
+                refunds.iter().filter(|r| r.payment_id == p.payment_id).map(refund_json).collect();
+            let own_disputes: Vec<Value> =
+                disputes.iter().filter(|d| d.payment_id == p.payment_id).map(dispute_json).collect();
+            payment_json(p, own_refunds, own_disputes)
+        })
+        .collect())
+}
+
+// The JSON shapes: the same field names as the command responses (`crate::views`).
+
+fn order_json(o: &OrderRow) -> Value {
+    json!({
+        "id": o.order_id,
+        "object": "order",
+        "status": o.status,
+        "amount": o.amount_minor,
+        "currency": o.currency,
+        "reference": o.reference,
+        "metadata": o.metadata,
+        "amount_captured": o.amount_captured_minor,
+        "amount_refunded": o.amount_refunded_minor,
+        "created_at": o.created_at,
+        "cancelled_at": o.cancelled_at,
+        "cancel_reason": o.cancel_reason,
+    })
+}
+
+fn payment_json(p: &PaymentRow, refunds: Vec<Value>, disputes: Vec<Value>) -> Value {
+    json!({
+        "id": p.payment_id,
+        "object": "payment",
+        "order_id": p.order_id,
+        "status": p.status,
+        "amount": p.amount_minor,
+        "currency": p.currency,
+        "capture_method": p.capture_method,
+        "amount_authorized": p.amount_authorized_minor,
+        "amount_captured": p.amount_captured_minor,
+        "amount_refunded": p.amount_refunded_minor,
+        "amount_refund_pending": p.amount_refund_pending_minor,
+        "amount_disputed": p.amount_disputed_minor,
+        "amount_capturable": p.amount_capturable_minor,
+        "amount_refundable": p.amount_refundable_minor,
+        "provider": p.provider,
+        "provider_reference": p.provider_reference,
+        "failure_code": p.failure_code,
+        "failure_message": p.failure_message,
+        "refunds": refunds,
+        "disputes": disputes,
+        "created_at": p.created_at,
+    })
+}
+
+fn refund_json(r: &RefundRow) -> Value {
+    json!({
+        "id": r.refund_id,
+        "object": "refund",
+        "payment_id": r.payment_id,
+        "amount": r.amount_minor,
+        "currency": r.currency,
+        "status": r.status,
+        "reason": r.reason,
+        "provider_reference": r.provider_reference,
+        "failure_code": r.failure_code,
+        "failure_message": r.failure_message,
+        "created_at": r.created_at,
+    })
+}
+
+fn dispute_json(d: &DisputeRow) -> Value {
+    json!({
+        "id": d.dispute_id,
+        "object": "dispute",
+        "payment_id": d.payment_id,
+        "amount": d.amount_minor,
+        "currency": d.currency,
+        "status": d.status,
+        "reason": d.reason,
+        "provider_reference": d.provider_reference,
+        "created_at": d.created_at,
+    })
+}
+
+fn account_json(a: &AccountBalanceRow) -> Value {
+    json!({
+        "id": a.id(),
+        "object": "ledger_account",
+        "account": a.account,
+        "account_type": a.account_type,
+        "normal_side": a.normal_side,
+        "currency": a.currency,
+        "balance": a.balance_minor,
+        "debits": a.debit_minor,
+        "credits": a.credit_minor,
+        "entry_count": a.entry_count,
+    })
+}
+
+fn entry_json(e: &JournalEntryRow) -> Value {
+    json!({
+        "id": e.id(),
+        "object": "ledger_entry",
+        "event_id": e.event_id,
+        "position": e.event_position,
+        "line": e.line,
+        "kind": e.kind,
+        "account": e.account,
+        "side": e.side,
+        "amount": e.amount_minor,
+        "currency": e.currency,
+        "payment_id": e.payment_id,
+        "order_id": e.order_id,
+        "created_at": e.recorded_at,
+    })
 }

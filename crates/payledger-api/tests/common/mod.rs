@@ -33,6 +33,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    // Server logs go to the test's captured output: shown only when a test fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,payledger=info").try_init();
     let db = TestDb::new().await;
     let pool = db.pool(32);
     let state = AppState { pool: pool.clone(), database_url: Arc::from(db.url()), config: Arc::new(config) };

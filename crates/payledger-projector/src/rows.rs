@@ -1,0 +1,438 @@
+//! The rows of the read-models, built from the core's folded state (write side) or read back
+//! from PostgreSQL (query side). Amounts are integer minor units, `_minor` in every name.
+
+use chrono::{DateTime, Utc};
+use payledger_core::ledger::{Account, AccountType, Side};
+use payledger_core::order::{Order, OrderStatus};
+use payledger_core::payment::{Dispute, Payment, Refund};
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// An order's status in the read-models, derived from the order and its payments:
+///
+/// 1. `refunded`: money was captured and all of it was refunded;
+/// 2. `paid`: captured (summed over the order's payments) reaches the order amount, partial
+///    refunds included (the amounts say how much came back);
+/// 3. `cancelled`: the order was cancelled and neither of the above holds;
+/// 4. `open`: otherwise (nothing or only part of the amount captured yet).
+///
+/// Money facts win over the cancellation: an order cancelled after it was paid stays `paid`
+/// until its money is refunded, so finance never sees captured money on a "cancelled" order
+/// without also seeing it refunded. Lost disputes do not change the status; `amount_disputed`
+/// on the payments says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderReadStatus {
+    Open,
+    Paid,
+    Refunded,
+    Cancelled,
+}
+
+impl OrderReadStatus {
+    pub const ALL: [OrderReadStatus; 4] =
+        [OrderReadStatus::Open, OrderReadStatus::Paid, OrderReadStatus::Refunded, OrderReadStatus::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderReadStatus::Open => "open",
+            OrderReadStatus::Paid => "paid",
+            OrderReadStatus::Refunded => "refunded",
+            OrderReadStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The rule documented on the type.
+    pub fn derive(amount_minor: i64, cancelled: bool, captured_minor: i64, refunded_minor: i64) -> OrderReadStatus {
+        if captured_minor > 0 && refunded_minor >= captured_minor {
+            OrderReadStatus::Refunded
+        } else if captured_minor > 0 && captured_minor >= amount_minor {
+            OrderReadStatus::Paid
+        } else if cancelled {
+            OrderReadStatus::Cancelled
+        } else {
+            OrderReadStatus::Open
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderRow {
+    pub tenant_id: Uuid,
+    pub order_id: Uuid,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reference: String,
+    pub metadata: Value,
+    /// Summed over the order's payments.
+    pub amount_captured_minor: i64,
+    pub amount_refunded_minor: i64,
+    pub created_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    /// The order stream's version this row reflects.
+    pub stream_version: i64,
+}
+
+impl OrderRow {
+    pub(crate) const COLUMNS: &'static str =
+        "tenant_id, order_id, status, amount_minor, currency, reference, metadata, \
+         amount_captured_minor, amount_refunded_minor, created_at, cancelled_at, cancel_reason, stream_version";
+
+    /// The order's own fields; the payment sums and the status are filled in by the writer.
+    pub(crate) fn from_state(tenant_id: Uuid, order: &Order, stream_version: i64) -> OrderRow {
+        let cancelled = order.status == OrderStatus::Cancelled;
+        OrderRow {
+            tenant_id,
+            order_id: *order.id.as_uuid(),
+            status: OrderReadStatus::derive(order.amount_minor.get(), cancelled, 0, 0).as_str().to_owned(),
+            amount_minor: order.amount_minor.get(),
+            currency: order.currency.code().to_owned(),
+            reference: order.reference.clone(),
+            metadata: order.metadata.clone(),
+            amount_captured_minor: 0,
+            amount_refunded_minor: 0,
+            created_at: order.created_at,
+            cancelled_at: order.cancelled_at,
+            cancel_reason: order.cancel_reason.clone(),
+            stream_version,
+        }
+    }
+
+    pub(crate) fn from_row(row: &Row) -> Result<OrderRow, tokio_postgres::Error> {
+        Ok(OrderRow {
+            tenant_id: row.try_get("tenant_id")?,
+            order_id: row.try_get("order_id")?,
+            status: row.try_get("status")?,
+            amount_minor: row.try_get("amount_minor")?,
+            currency: row.try_get("currency")?,
+            reference: row.try_get("reference")?,
+            metadata: row.try_get("metadata")?,
+            amount_captured_minor: row.try_get("amount_captured_minor")?,
+            amount_refunded_minor: row.try_get("amount_refunded_minor")?,
+            created_at: row.try_get("created_at")?,
+            cancelled_at: row.try_get("cancelled_at")?,
+            cancel_reason: row.try_get("cancel_reason")?,
+            stream_version: row.try_get("stream_version")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaymentRow {
+    pub tenant_id: Uuid,
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub capture_method: String,
+    pub provider: String,
+    pub provider_reference: Option<String>,
+    pub amount_authorized_minor: i64,
+    pub amount_captured_minor: i64,
+    pub amount_refunded_minor: i64,
+    pub amount_refund_pending_minor: i64,
+    pub amount_disputed_minor: i64,
+    pub amount_capturable_minor: i64,
+    pub amount_refundable_minor: i64,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub stream_version: i64,
+}
+
+impl PaymentRow {
+    pub(crate) const COLUMNS: &'static str = "tenant_id, payment_id, order_id, status, amount_minor, currency, \
+         capture_method, provider, provider_reference, amount_authorized_minor, amount_captured_minor, \
+         amount_refunded_minor, amount_refund_pending_minor, amount_disputed_minor, amount_capturable_minor, \
+         amount_refundable_minor, failure_code, failure_message, created_at, stream_version";
+
+    pub(crate) fn from_state(tenant_id: Uuid, p: &Payment, stream_version: i64) -> PaymentRow {
+        PaymentRow {
+            tenant_id,
+            payment_id: *p.id.as_uuid(),
+            order_id: *p.order_id.as_uuid(),
+            status: p.status.as_str().to_owned(),
+            amount_minor: p.amount_minor.get(),
+            currency: p.currency.code().to_owned(),
+            capture_method: p.capture_method.as_str().to_owned(),
+            provider: p.provider.as_str().to_owned(),
+            provider_reference: p.provider_reference.clone(),
+            amount_authorized_minor: p.amount_authorized.get(),
+            amount_captured_minor: p.amount_captured.get(),
+            amount_refunded_minor: p.amount_refunded.get(),
+            amount_refund_pending_minor: p.amount_refund_pending.get(),
+            amount_disputed_minor: p.amount_disputed.get(),
+            amount_capturable_minor: p.amount_capturable().get(),
+            amount_refundable_minor: p.amount_refundable().get(),
+            failure_code: p.failure_code.clone(),
+            failure_message: p.failure_message.clone(),
+            created_at: p.created_at,
+            stream_version,
+        }
+    }
+
+    pub(crate) fn from_row(row: &Row) -> Result<PaymentRow, tokio_postgres::Error> {
+        Ok(PaymentRow {
+            tenant_id: row.try_get("tenant_id")?,
+            payment_id: row.try_get("payment_id")?,
+            order_id: row.try_get("order_id")?,
+            status: row.try_get("status")?,
+            amount_minor: row.try_get("amount_minor")?,
+            currency: row.try_get("currency")?,
+            capture_method: row.try_get("capture_method")?,
+            provider: row.try_get("provider")?,
+            provider_reference: row.try_get("provider_reference")?,
+            amount_authorized_minor: row.try_get("amount_authorized_minor")?,
+            amount_captured_minor: row.try_get("amount_captured_minor")?,
+            amount_refunded_minor: row.try_get("amount_refunded_minor")?,
+            amount_refund_pending_minor: row.try_get("amount_refund_pending_minor")?,
+            amount_disputed_minor: row.try_get("amount_disputed_minor")?,
+            amount_capturable_minor: row.try_get("amount_capturable_minor")?,
+            amount_refundable_minor: row.try_get("amount_refundable_minor")?,
+            failure_code: row.try_get("failure_code")?,
+            failure_message: row.try_get("failure_message")?,
+            created_at: row.try_get("created_at")?,
+            stream_version: row.try_get("stream_version")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefundRow {
+    pub tenant_id: Uuid,
+    pub refund_id: Uuid,
+    pub payment_id: Uuid,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: Option<String>,
+    pub provider_reference: Option<String>,
+    pub failure_code: Option<String>,
+    pub failure_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl RefundRow {
+    pub(crate) const COLUMNS: &'static str = "tenant_id, refund_id, payment_id, status, amount_minor, currency, \
+         reason, provider_reference, failure_code, failure_message, created_at";
+
+    pub(crate) fn from_state(tenant_id: Uuid, p: &Payment, r: &Refund) -> RefundRow {
+        RefundRow {
+            tenant_id,
+            refund_id: *r.id.as_uuid(),
+            payment_id: *p.id.as_uuid(),
+            status: r.status.as_str().to_owned(),
+            amount_minor: r.amount_minor.get(),
+            currency: p.currency.code().to_owned(),
+            reason: r.reason.clone(),
+            provider_reference: r.provider_reference.clone(),
+            failure_code: r.failure_code.clone(),
+            failure_message: r.failure_message.clone(),
+            created_at: r.requested_at,
+        }
+    }
+
+    pub(crate) fn from_row(row: &Row) -> Result<RefundRow, tokio_postgres::Error> {
+        Ok(RefundRow {
+            tenant_id: row.try_get("tenant_id")?,
+            refund_id: row.try_get("refund_id")?,
+            payment_id: row.try_get("payment_id")?,
+            status: row.try_get("status")?,
+            amount_minor: row.try_get("amount_minor")?,
+            currency: row.try_get("currency")?,
+            reason: row.try_get("reason")?,
+            provider_reference: row.try_get("provider_reference")?,
+            failure_code: row.try_get("failure_code")?,
+            failure_message: row.try_get("failure_message")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DisputeRow {
+    pub tenant_id: Uuid,
+    pub dispute_id: Uuid,
+    pub payment_id: Uuid,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: Option<String>,
+    pub provider_reference: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl DisputeRow {
+    pub(crate) const COLUMNS: &'static str =
+        "tenant_id, dispute_id, payment_id, status, amount_minor, currency, reason, provider_reference, created_at";
+
+    pub(crate) fn from_state(tenant_id: Uuid, p: &Payment, d: &Dispute) -> DisputeRow {
+        DisputeRow {
+            tenant_id,
+            dispute_id: *d.id.as_uuid(),
+            payment_id: *p.id.as_uuid(),
+            status: d.status.as_str().to_owned(),
+            amount_minor: d.amount_minor.get(),
+            currency: p.currency.code().to_owned(),
+            reason: d.reason.clone(),
+            provider_reference: d.provider_reference.clone(),
+            created_at: d.opened_at,
+        }
+    }
+
+    pub(crate) fn from_row(row: &Row) -> Result<DisputeRow, tokio_postgres::Error> {
+        Ok(DisputeRow {
+            tenant_id: row.try_get("tenant_id")?,
+            dispute_id: row.try_get("dispute_id")?,
+            payment_id: row.try_get("payment_id")?,
+            status: row.try_get("status")?,
+            amount_minor: row.try_get("amount_minor")?,
+            currency: row.try_get("currency")?,
+            reason: row.try_get("reason")?,
+            provider_reference: row.try_get("provider_reference")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+/// One posting line of the journal. Key: (tenant, event position, line number).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalEntryRow {
+    pub tenant_id: Uuid,
+    pub event_position: i64,
+    pub line: i16,
+    /// The event's transaction id: with `event_position` it gives the journal's order.
+    pub event_tx_id: i64,
+    pub event_id: Uuid,
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub kind: String,
+    pub account: String,
+    pub side: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl JournalEntryRow {
+    pub(crate) const COLUMNS: &'static str = "tenant_id, event_position, line, event_tx_id, event_id, payment_id, \
+         order_id, kind, account, side, amount_minor, currency, recorded_at";
+
+    /// The entry's public id, `je_{position}_{line}`: stable across rebuilds.
+    pub fn id(&self) -> String {
+        format!("je_{}_{}", self.event_position, self.line)
+    }
+
+    /// Parses an id made by [`JournalEntryRow::id`].
+    pub fn parse_id(id: &str) -> Option<(i64, i16)> {
+        let rest = id.strip_prefix("je_")?;
+        let (position, line) = rest.split_once('_')?;
+        Some((position.parse().ok()?, line.parse().ok()?))
+    }
+
+    pub(crate) fn from_row(row: &Row) -> Result<JournalEntryRow, tokio_postgres::Error> {
+        Ok(JournalEntryRow {
+            tenant_id: row.try_get("tenant_id")?,
+            event_position: row.try_get("event_position")?,
+            line: row.try_get("line")?,
+            event_tx_id: row.try_get("event_tx_id")?,
+            event_id: row.try_get("event_id")?,
+            payment_id: row.try_get("payment_id")?,
+            order_id: row.try_get("order_id")?,
+            kind: row.try_get("kind")?,
+            account: row.try_get("account")?,
+            side: row.try_get("side")?,
+            amount_minor: row.try_get("amount_minor")?,
+            currency: row.try_get("currency")?,
+            recorded_at: row.try_get("recorded_at")?,
+        })
+    }
+}
+
+/// Running totals of one account in one currency of one tenant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountBalanceRow {
+    pub tenant_id: Uuid,
+    pub account: String,
+    pub currency: String,
+    pub account_type: String,
+    pub normal_side: String,
+    pub debit_minor: i64,
+    pub credit_minor: i64,
+    /// On the account's normal side (revenue shows positive).
+    pub balance_minor: i64,
+    pub entry_count: i64,
+}
+
+impl AccountBalanceRow {
+    pub(crate) const COLUMNS: &'static str =
+        "tenant_id, account, currency, account_type, normal_side, debit_minor, credit_minor, balance_minor, entry_count";
+
+    /// The account's public id, `{account}:{currency}`.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.account, self.currency)
+    }
+
+    pub(crate) fn from_row(row: &Row) -> Result<AccountBalanceRow, tokio_postgres::Error> {
+        Ok(AccountBalanceRow {
+            tenant_id: row.try_get("tenant_id")?,
+            account: row.try_get("account")?,
+            currency: row.try_get("currency")?,
+            account_type: row.try_get("account_type")?,
+            normal_side: row.try_get("normal_side")?,
+            debit_minor: row.try_get("debit_minor")?,
+            credit_minor: row.try_get("credit_minor")?,
+            balance_minor: row.try_get("balance_minor")?,
+            entry_count: row.try_get("entry_count")?,
+        })
+    }
+}
+
+pub(crate) fn side_str(side: Side) -> &'static str {
+    match side {
+        Side::Debit => "debit",
+        Side::Credit => "credit",
+    }
+}
+
+pub(crate) fn account_type_str(account: Account) -> &'static str {
+    match account.account_type() {
+        AccountType::Asset => "asset",
+        AccountType::Revenue => "revenue",
+        AccountType::ContraRevenue => "contra_revenue",
+        AccountType::Expense => "expense",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_status_rule() {
+        use OrderReadStatus::*;
+        assert_eq!(OrderReadStatus::derive(100, false, 0, 0), Open);
+        assert_eq!(OrderReadStatus::derive(100, false, 60, 0), Open);
+        assert_eq!(OrderReadStatus::derive(100, false, 100, 0), Paid);
+        assert_eq!(OrderReadStatus::derive(100, false, 100, 30), Paid);
+        assert_eq!(OrderReadStatus::derive(100, false, 100, 100), Refunded);
+        assert_eq!(OrderReadStatus::derive(100, false, 60, 60), Refunded);
+        assert_eq!(OrderReadStatus::derive(100, true, 0, 0), Cancelled);
+        assert_eq!(OrderReadStatus::derive(100, true, 60, 0), Cancelled);
+        assert_eq!(OrderReadStatus::derive(100, true, 100, 0), Paid);
+        assert_eq!(OrderReadStatus::derive(100, true, 100, 100), Refunded);
+    }
+
+    #[test]
+    fn journal_ids_round_trip() {
+        assert_eq!(JournalEntryRow::parse_id("je_42_1"), Some((42, 1)));
+        assert_eq!(JournalEntryRow::parse_id("je_42"), None);
+        assert_eq!(JournalEntryRow::parse_id("x_42_1"), None);
+        assert_eq!(JournalEntryRow::parse_id("je_a_1"), None);
+    }
+}

@@ -1,0 +1,325 @@
+//! Writes a batch's rows into one version's tables: one statement per table (arrays through
+//! `unnest`), then the payment sums and status of the touched orders.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::apply::{account_meta, RowSet};
+use crate::error::ProjectorError;
+use crate::rows::{DisputeRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow};
+
+pub(crate) async fn write_rows<C: GenericClient>(
+    client: &C,
+    schema: &str,
+    rows: &RowSet,
+) -> Result<(), ProjectorError> {
+    upsert_orders(client, schema, &rows.orders).await?;
+    upsert_payments(client, schema, &rows.payments).await?;
+    upsert_refunds(client, schema, &rows.refunds).await?;
+    upsert_disputes(client, schema, &rows.disputes).await?;
+    insert_journal(client, schema, rows).await?;
+    add_balances(client, schema, rows).await?;
+    refresh_orders(client, schema, rows).await
+}
+
+/// Updates every column but the key (and, for orders, the sums the refresh owns).
+fn set_list(columns: &str, skip: &[&str]) -> String {
+    columns
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !skip.contains(c))
+        .map(|c| format!("{c} = EXCLUDED.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn upsert_orders<C: GenericClient>(client: &C, s: &str, orders: &[OrderRow]) -> Result<(), ProjectorError> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let tenant: Vec<Uuid> = orders.iter().map(|o| o.tenant_id).collect();
+    let id: Vec<Uuid> = orders.iter().map(|o| o.order_id).collect();
+    let status: Vec<&str> = orders.iter().map(|o| o.status.as_str()).collect();
+    let amount: Vec<i64> = orders.iter().map(|o| o.amount_minor).collect();
+    let currency: Vec<&str> = orders.iter().map(|o| o.currency.as_str()).collect();
+    let reference: Vec<&str> = orders.iter().map(|o| o.reference.as_str()).collect();
+    let metadata: Vec<&serde_json::Value> = orders.iter().map(|o| &o.metadata).collect();
+    let captured: Vec<i64> = orders.iter().map(|o| o.amount_captured_minor).collect();
+    let refunded: Vec<i64> = orders.iter().map(|o| o.amount_refunded_minor).collect();
+    let created: Vec<DateTime<Utc>> = orders.iter().map(|o| o.created_at).collect();
+    let cancelled: Vec<Option<DateTime<Utc>>> = orders.iter().map(|o| o.cancelled_at).collect();
+    let reason: Vec<Option<&str>> = orders.iter().map(|o| o.cancel_reason.as_deref()).collect();
+    let version: Vec<i64> = orders.iter().map(|o| o.stream_version).collect();
+    let sql = format!(
+        "INSERT INTO {s}.orders ({cols})
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::jsonb[],
+                              $8::int8[], $9::int8[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::int8[])
+         ON CONFLICT (tenant_id, order_id) DO UPDATE SET {set}",
+        cols = OrderRow::COLUMNS,
+        set = set_list(
+            OrderRow::COLUMNS,
+            &["tenant_id", "order_id", "status", "amount_captured_minor", "amount_refunded_minor"]
+        ),
+    );
+    client
+        .execute(
+            &sql,
+            &[
+                &tenant, &id, &status, &amount, &currency, &reference, &metadata, &captured, &refunded, &created,
+                &cancelled, &reason, &version,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn upsert_payments<C: GenericClient>(client: &C, s: &str, payments: &[PaymentRow]) -> Result<(), ProjectorError> {
+    if payments.is_empty() {
+        return Ok(());
+    }
+    let tenant: Vec<Uuid> = payments.iter().map(|p| p.tenant_id).collect();
+    let id: Vec<Uuid> = payments.iter().map(|p| p.payment_id).collect();
+    let order: Vec<Uuid> = payments.iter().map(|p| p.order_id).collect();
+    let status: Vec<&str> = payments.iter().map(|p| p.status.as_str()).collect();
+    let amount: Vec<i64> = payments.iter().map(|p| p.amount_minor).collect();
+    let currency: Vec<&str> = payments.iter().map(|p| p.currency.as_str()).collect();
+    let method: Vec<&str> = payments.iter().map(|p| p.capture_method.as_str()).collect();
+    let provider: Vec<&str> = payments.iter().map(|p| p.provider.as_str()).collect();
+    let reference: Vec<Option<&str>> = payments.iter().map(|p| p.provider_reference.as_deref()).collect();
+    let authorized: Vec<i64> = payments.iter().map(|p| p.amount_authorized_minor).collect();
+    let captured: Vec<i64> = payments.iter().map(|p| p.amount_captured_minor).collect();
+    let refunded: Vec<i64> = payments.iter().map(|p| p.amount_refunded_minor).collect();
+    let pending: Vec<i64> = payments.iter().map(|p| p.amount_refund_pending_minor).collect();
+    let disputed: Vec<i64> = payments.iter().map(|p| p.amount_disputed_minor).collect();
+    let capturable: Vec<i64> = payments.iter().map(|p| p.amount_capturable_minor).collect();
+    let refundable: Vec<i64> = payments.iter().map(|p| p.amount_refundable_minor).collect();
+    let code: Vec<Option<&str>> = payments.iter().map(|p| p.failure_code.as_deref()).collect();
+    let message: Vec<Option<&str>> = payments.iter().map(|p| p.failure_message.as_deref()).collect();
+    let created: Vec<DateTime<Utc>> = payments.iter().map(|p| p.created_at).collect();
+    let version: Vec<i64> = payments.iter().map(|p| p.stream_version).collect();
+    let sql = format!(
+        "INSERT INTO {s}.payments ({cols})
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::text[], $7::text[],
+                              $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[],
+                              $15::int8[], $16::int8[], $17::text[], $18::text[], $19::timestamptz[], $20::int8[])
+         ON CONFLICT (tenant_id, payment_id) DO UPDATE SET {set}",
+        cols = PaymentRow::COLUMNS,
+        set = set_list(PaymentRow::COLUMNS, &["tenant_id", "payment_id"]),
+    );
+    client
+        .execute(
+            &sql,
+            &[
+                &tenant,
+                &id,
+                &order,
+                &status,
+                &amount,
+                &currency,
+                &method,
+                &provider,
+                &reference,
+                &authorized,
+                &captured,
+                &refunded,
+                &pending,
+                &disputed,
+                &capturable,
+                &refundable,
+                &code,
+                &message,
+                &created,
+                &version,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn upsert_refunds<C: GenericClient>(client: &C, s: &str, refunds: &[RefundRow]) -> Result<(), ProjectorError> {
+    // One statement may not touch a row twice: keep one row per key.
+    let unique: BTreeMap<(Uuid, Uuid), &RefundRow> = refunds.iter().map(|r| ((r.tenant_id, r.refund_id), r)).collect();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let refunds: Vec<&RefundRow> = unique.into_values().collect();
+    let tenant: Vec<Uuid> = refunds.iter().map(|r| r.tenant_id).collect();
+    let id: Vec<Uuid> = refunds.iter().map(|r| r.refund_id).collect();
+    let payment: Vec<Uuid> = refunds.iter().map(|r| r.payment_id).collect();
+    let status: Vec<&str> = refunds.iter().map(|r| r.status.as_str()).collect();
+    let amount: Vec<i64> = refunds.iter().map(|r| r.amount_minor).collect();
+    let currency: Vec<&str> = refunds.iter().map(|r| r.currency.as_str()).collect();
+    let reason: Vec<Option<&str>> = refunds.iter().map(|r| r.reason.as_deref()).collect();
+    let reference: Vec<Option<&str>> = refunds.iter().map(|r| r.provider_reference.as_deref()).collect();
+    let code: Vec<Option<&str>> = refunds.iter().map(|r| r.failure_code.as_deref()).collect();
+    let message: Vec<Option<&str>> = refunds.iter().map(|r| r.failure_message.as_deref()).collect();
+    let created: Vec<DateTime<Utc>> = refunds.iter().map(|r| r.created_at).collect();
+    let sql = format!(
+        "INSERT INTO {s}.refunds ({cols})
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::text[], $7::text[],
+                              $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+         ON CONFLICT (tenant_id, refund_id) DO UPDATE SET {set}",
+        cols = RefundRow::COLUMNS,
+        set = set_list(RefundRow::COLUMNS, &["tenant_id", "refund_id"]),
+    );
+    client
+        .execute(
+            &sql,
+            &[&tenant, &id, &payment, &status, &amount, &currency, &reason, &reference, &code, &message, &created],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn upsert_disputes<C: GenericClient>(client: &C, s: &str, disputes: &[DisputeRow]) -> Result<(), ProjectorError> {
+    let unique: BTreeMap<(Uuid, Uuid), &DisputeRow> =
+        disputes.iter().map(|d| ((d.tenant_id, d.dispute_id), d)).collect();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let disputes: Vec<&DisputeRow> = unique.into_values().collect();
+    let tenant: Vec<Uuid> = disputes.iter().map(|d| d.tenant_id).collect();
+    let id: Vec<Uuid> = disputes.iter().map(|d| d.dispute_id).collect();
+    let payment: Vec<Uuid> = disputes.iter().map(|d| d.payment_id).collect();
+    let status: Vec<&str> = disputes.iter().map(|d| d.status.as_str()).collect();
+    let amount: Vec<i64> = disputes.iter().map(|d| d.amount_minor).collect();
+    let currency: Vec<&str> = disputes.iter().map(|d| d.currency.as_str()).collect();
+    let reason: Vec<Option<&str>> = disputes.iter().map(|d| d.reason.as_deref()).collect();
+    let reference: Vec<Option<&str>> = disputes.iter().map(|d| d.provider_reference.as_deref()).collect();
+    let created: Vec<DateTime<Utc>> = disputes.iter().map(|d| d.created_at).collect();
+    let sql = format!(
+        "INSERT INTO {s}.disputes ({cols})
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int8[], $6::text[], $7::text[],
+                              $8::text[], $9::timestamptz[])
+         ON CONFLICT (tenant_id, dispute_id) DO UPDATE SET {set}",
+        cols = DisputeRow::COLUMNS,
+        set = set_list(DisputeRow::COLUMNS, &["tenant_id", "dispute_id"]),
+    );
+    client.execute(&sql, &[&tenant, &id, &payment, &status, &amount, &currency, &reason, &reference, &created]).await?;
+    Ok(())
+}
+
+/// Journal lines are inserted, never updated: a line applied twice is a key violation, not
+/// a silent double posting.
+async fn insert_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> Result<(), ProjectorError> {
+    let lines = &rows.journal;
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let tenant: Vec<Uuid> = lines.iter().map(|l| l.tenant_id).collect();
+    let position: Vec<i64> = lines.iter().map(|l| l.event_position).collect();
+    let line: Vec<i16> = lines.iter().map(|l| l.line).collect();
+    let tx_id: Vec<i64> = lines.iter().map(|l| l.event_tx_id).collect();
+    let event: Vec<Uuid> = lines.iter().map(|l| l.event_id).collect();
+    let payment: Vec<Uuid> = lines.iter().map(|l| l.payment_id).collect();
+    let order: Vec<Uuid> = lines.iter().map(|l| l.order_id).collect();
+    let kind: Vec<&str> = lines.iter().map(|l| l.kind.as_str()).collect();
+    let account: Vec<&str> = lines.iter().map(|l| l.account.as_str()).collect();
+    let side: Vec<&str> = lines.iter().map(|l| l.side.as_str()).collect();
+    let amount: Vec<i64> = lines.iter().map(|l| l.amount_minor).collect();
+    let currency: Vec<&str> = lines.iter().map(|l| l.currency.as_str()).collect();
+    let recorded: Vec<DateTime<Utc>> = lines.iter().map(|l| l.recorded_at).collect();
+    let sql = format!(
+        "INSERT INTO {s}.journal_entries ({cols})
+         SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int2[], $4::int8[], $5::uuid[], $6::uuid[], $7::uuid[],
+                              $8::text[], $9::text[], $10::text[], $11::int8[], $12::text[], $13::timestamptz[])",
+        cols = crate::rows::JournalEntryRow::COLUMNS,
+    );
+    client
+        .execute(
+            &sql,
+            &[
+                &tenant, &position, &line, &tx_id, &event, &payment, &order, &kind, &account, &side, &amount,
+                &currency, &recorded,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+async fn add_balances<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> Result<(), ProjectorError> {
+    if rows.balances.is_empty() {
+        return Ok(());
+    }
+    let mut tenant = Vec::new();
+    let mut account = Vec::new();
+    let mut currency = Vec::new();
+    let mut account_type = Vec::new();
+    let mut normal_side = Vec::new();
+    let mut debit = Vec::new();
+    let mut credit = Vec::new();
+    let mut entries = Vec::new();
+    for ((t, a, c), delta) in &rows.balances {
+        let (kind, side) = account_meta(*a);
+        tenant.push(*t);
+        account.push(a.as_str());
+        currency.push(c.as_str());
+        account_type.push(kind);
+        normal_side.push(side);
+        debit.push(delta.debit_minor);
+        credit.push(delta.credit_minor);
+        entries.push(delta.entries);
+    }
+    let sql = format!(
+        "INSERT INTO {s}.account_balances AS b
+             (tenant_id, account, currency, account_type, normal_side, debit_minor, credit_minor, entry_count)
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[],
+                              $8::int8[])
+         ON CONFLICT (tenant_id, account, currency) DO UPDATE SET
+             debit_minor = b.debit_minor + EXCLUDED.debit_minor,
+             credit_minor = b.credit_minor + EXCLUDED.credit_minor,
+             entry_count = b.entry_count + EXCLUDED.entry_count"
+    );
+    client
+        .execute(&sql, &[&tenant, &account, &currency, &account_type, &normal_side, &debit, &credit, &entries])
+        .await?;
+    Ok(())
+}
+
+/// Recomputes the payment sums and the status of the touched orders from the payments
+/// table (already written in this transaction), so the order of arrival never matters.
+async fn refresh_orders<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> Result<(), ProjectorError> {
+    if rows.touched_orders.is_empty() {
+        return Ok(());
+    }
+    let tenants: Vec<Uuid> = rows.touched_orders.iter().map(|(t, _)| *t).collect();
+    let orders: Vec<Uuid> = rows.touched_orders.iter().map(|(_, o)| *o).collect();
+    let sql = format!(
+        "SELECT o.tenant_id, o.order_id, o.amount_minor, o.cancelled_at IS NOT NULL,
+                coalesce(sum(p.amount_captured_minor), 0)::bigint, coalesce(sum(p.amount_refunded_minor), 0)::bigint
+         FROM unnest($1::uuid[], $2::uuid[]) AS t(tenant_id, order_id)
+         JOIN {s}.orders o ON o.tenant_id = t.tenant_id AND o.order_id = t.order_id
+         LEFT JOIN {s}.payments p ON p.tenant_id = o.tenant_id AND p.order_id = o.order_id
+         GROUP BY o.tenant_id, o.order_id, o.amount_minor, o.cancelled_at"
+    );
+    let found = client.query(&sql, &[&tenants, &orders]).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut tenant = Vec::with_capacity(found.len());
+    let mut order = Vec::with_capacity(found.len());
+    let mut captured = Vec::with_capacity(found.len());
+    let mut refunded = Vec::with_capacity(found.len());
+    let mut status = Vec::with_capacity(found.len());
+    for row in &found {
+        let (amount, cancelled, sum_captured, sum_refunded): (i64, bool, i64, i64) =
+            (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?, row.try_get(5)?);
+        tenant.push(row.try_get::<_, Uuid>(0)?);
+        order.push(row.try_get::<_, Uuid>(1)?);
+        captured.push(sum_captured);
+        refunded.push(sum_refunded);
+        status.push(OrderReadStatus::derive(amount, cancelled, sum_captured, sum_refunded).as_str());
+    }
+    let sql = format!(
+        "UPDATE {s}.orders o
+         SET amount_captured_minor = u.captured, amount_refunded_minor = u.refunded, status = u.status
+         FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::text[])
+              AS u(tenant_id, order_id, captured, refunded, status)
+         WHERE o.tenant_id = u.tenant_id AND o.order_id = u.order_id"
+    );
+    client.execute(&sql, &[&tenant, &order, &captured, &refunded, &status]).await?;
+    Ok(())
+}
