@@ -10,7 +10,7 @@ run:
 	scripts/pg.sh with target/release/payledger serve --dev
 
 test:
-	scripts/pg.sh with $(CARGO) test --workspace --all-targets
+	scripts/pg.sh with $(CARGO) test --workspace --all-targets --no-fail-fast
 
 bench:
 	$(CARGO) build --release --bin payledger
