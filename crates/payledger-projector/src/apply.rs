@@ -10,7 +10,7 @@ use payledger_core::StreamRef;
 use payledger_store::{Checkpoint, RecordedEvent, StreamKey};
 use uuid::Uuid;
 
-use crate::cache::{decode, Decoded, StateCache, StreamState};
+use crate::cache::{decode, Decoded, StateCache, StreamPlan, StreamState};
 use crate::error::ProjectorError;
 use crate::rows::{account_type_str, side_str, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow};
 
@@ -43,36 +43,25 @@ pub(crate) struct Applied {
     pub last: Option<(Checkpoint, DateTime<Utc>)>,
 }
 
-/// Folds `events` (in read order) into the cache and returns the rows they change. An event
-/// of an order or payment stream that cannot be decoded ends the batch just before it (so
-/// everything before it is applied); if it is the first, the batch fails with it.
+/// Folds `events` (in read order) into the cache and returns the rows they change; `schema`
+/// is the projection version's (see the cache's docs for what a stream's state is when the
+/// read order is not its version order). An event of an order or payment stream that cannot
+/// be decoded ends the batch just before it (so everything before it is applied); if it is
+/// the first, the batch fails with it.
 pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
     client: &C,
+    schema: &str,
     cache: &mut StateCache,
     events: &[RecordedEvent],
 ) -> Result<Applied, ProjectorError> {
-    let mut firsts: BTreeMap<StreamKey, (StreamRef, i64)> = BTreeMap::new();
-    for event in events {
-        if let Ok(kind) = StreamRef::parse(&event.stream_id) {
-            firsts
-                .entry(StreamKey::new(event.tenant_id, event.stream_id.clone()))
-                .or_insert((kind, event.stream_version));
-        }
-    }
-    let firsts: Vec<(StreamKey, StreamRef, i64)> = firsts.into_iter().map(|(k, (kind, v))| (k, kind, v)).collect();
-    cache.prepare(client, &firsts).await?;
-
-    let mut rows = RowSet::default();
-    let mut dirty: BTreeSet<StreamKey> = BTreeSet::new();
-    let mut applied = 0;
-    let mut skipped = 0;
+    // The events this batch applies, decoded (`None`: a stream the read-models skip).
+    let mut decoded: Vec<Option<(StreamRef, Decoded)>> = Vec::with_capacity(events.len());
     for event in events {
         let Ok(kind) = StreamRef::parse(&event.stream_id) else {
-            skipped += 1;
-            applied += 1;
+            decoded.push(None);
             continue;
         };
-        let decoded = match decode(
+        match decode(
             kind,
             &event.stream_id,
             event.global_position,
@@ -80,33 +69,56 @@ pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
             event.schema_version,
             &event.payload,
         ) {
-            Ok(decoded) => decoded,
-            Err(err) if applied == 0 => return Err(err),
+            Ok(d) => decoded.push(Some((kind, d))),
+            Err(err) if decoded.is_empty() => return Err(err),
             Err(err) => {
                 tracing::warn!(error = %err, "stopping the batch before an undecodable event");
                 break;
             }
-        };
-        let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
-        let state = cache.apply(&key, event.stream_version, &decoded)?;
-        if let (Decoded::Payment(payment_event), StreamState::Payment(Some(payment))) = (&decoded, state) {
-            if let Some(transaction) = postings_for(payment_event) {
-                let order_id = *payment.order_id.as_uuid();
-                let payment_id = *payment.id.as_uuid();
-                post(&mut rows, event, payment_id, order_id, &transaction)?;
-            }
         }
-        dirty.insert(key);
-        applied += 1;
     }
-    for key in &dirty {
-        collect_rows(cache, key, &mut rows)?;
+    let events = &events[..decoded.len()];
+
+    let mut plans: BTreeMap<StreamKey, StreamPlan<'_>> = BTreeMap::new();
+    for (event, decoded) in events.iter().zip(&decoded) {
+        let Some((kind, decoded)) = decoded else { continue };
+        let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
+        let plan = plans.entry(key.clone()).or_insert_with(|| StreamPlan {
+            key,
+            kind: *kind,
+            target: 0,
+            events: BTreeMap::new(),
+        });
+        plan.target = plan.target.max(event.stream_version);
+        plan.events.insert(event.stream_version, decoded);
+    }
+    let plans: Vec<StreamPlan<'_>> = plans.into_values().collect();
+    cache.advance(client, schema, &plans).await?;
+
+    let mut rows = RowSet::default();
+    let mut skipped = 0;
+    for (event, decoded) in events.iter().zip(&decoded) {
+        let Some((_, decoded)) = decoded else {
+            skipped += 1;
+            continue;
+        };
+        let Decoded::Payment(payment_event) = decoded else { continue };
+        let Some(transaction) = postings_for(payment_event) else { continue };
+        let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
+        // The ids of a payment never change: the state folded up to any later version has them.
+        if let Some((_, StreamState::Payment(Some(payment)))) = cache.get(&key) {
+            let (payment_id, order_id) = (*payment.id.as_uuid(), *payment.order_id.as_uuid());
+            post(&mut rows, event, payment_id, order_id, &transaction)?;
+        }
+    }
+    for plan in &plans {
+        collect_rows(cache, &plan.key, &mut rows)?;
     }
     Ok(Applied {
         rows,
-        events: applied as u64,
+        events: events.len() as u64,
         skipped,
-        last: events[..applied].last().map(|e| (e.checkpoint(), e.recorded_at)),
+        last: events.last().map(|e| (e.checkpoint(), e.recorded_at)),
     })
 }
 

@@ -71,9 +71,14 @@ pub(crate) async fn run_batch(
         Target::Live => "live",
         Target::Building(_) => "building",
     };
+    // On an error `apply_in_tx` has cleared the cache, and dropping `tx` rolls back.
     let step = apply_in_tx(&tx, cache, version, expected_state, limits).await?;
     if matches!(step, Step::Applied { .. }) {
-        tx.commit().await?;
+        if let Err(err) = tx.commit().await {
+            // Committed or not, the cache may be ahead of the database: start over from it.
+            cache.clear();
+            return Err(err.into());
+        }
     } else {
         tx.rollback().await?;
     }
@@ -81,7 +86,24 @@ pub(crate) async fn run_batch(
 }
 
 /// One batch within the caller's transaction (the swap runs its final catch-up this way).
+///
+/// The cache then matches the transaction's state: a caller that does not commit it must
+/// [`StateCache::clear`] the cache (on an error this function clears it itself).
 pub(crate) async fn apply_in_tx<C: GenericClient>(
+    tx: &C,
+    cache: &mut StateCache,
+    version: i32,
+    expected_state: &'static str,
+    limits: &Limits,
+) -> Result<Step, ProjectorError> {
+    let result = apply_in_tx_inner(tx, cache, version, expected_state, limits).await;
+    if result.is_err() {
+        cache.clear();
+    }
+    result
+}
+
+async fn apply_in_tx_inner<C: GenericClient>(
     tx: &C,
     cache: &mut StateCache,
     version: i32,
@@ -96,19 +118,25 @@ pub(crate) async fn apply_in_tx<C: GenericClient>(
     if state != expected_state {
         return Err(ProjectorError::VersionMissing { projection: PROJECTION.to_owned(), version, expected_state });
     }
+    // Entries built for another version or checkpoint (a rolled-back batch, another
+    // instance's progress) are dropped here.
+    cache.begin(version, checkpoint);
     let mut events = read_all(tx, checkpoint, &limits.filter, limits.batch_size).await?;
     if let Some(bound) = limits.upper_bound {
         events.retain(|e| e.checkpoint() <= bound);
     }
     if events.is_empty() {
+        cache.end(version, checkpoint);
         return Ok(Step::CaughtUp { version, checkpoint });
     }
-    let applied = apply_batch(tx, cache, &events).await?;
-    write_rows(tx, &schema_name(PROJECTION, version), &applied.rows).await?;
+    let schema = schema_name(PROJECTION, version);
+    let applied = apply_batch(tx, &schema, cache, &events).await?;
+    write_rows(tx, &schema, &applied.rows).await?;
     let (to, last_recorded_at) = applied.last.map(|(c, at)| (c, Some(at))).unwrap_or((checkpoint, None));
     let advance = Advance { from: checkpoint, to, events: applied.events, last_event_recorded_at: last_recorded_at };
     registry::advance_checkpoint(tx, version, &advance).await?;
     cache.trim();
+    cache.end(version, to);
     metrics::counter!("payledger_projector_events_total").increment(applied.events);
     if applied.skipped > 0 {
         metrics::counter!("payledger_projector_events_skipped_total").increment(applied.skipped);

@@ -1,16 +1,35 @@
 //! Folded stream states, so that applying an event does not replay its whole stream.
 //!
-//! An entry is `(stream, version) -> state after that version`. Events never change, so an
-//! entry is right whatever happened to the transactions that used it (a rolled-back batch
-//! leaves correct entries behind); an entry at another version than needed is simply
-//! reloaded. The cache is bounded: past `max_streams` the least recently used half goes.
+//! # What a projected stream state is
+//!
+//! The read order `(tx_id, global_position)` is not always a stream's version order: a
+//! transaction that got its id before it took a stream's lock (a webhook delivery locks its
+//! inbox row first) can append version 6 with an older `tx_id` than the transaction that
+//! appended version 5, so version 6 is read first. A version's state is therefore defined by
+//! what it has read, not by the order it read it in: after reading up to a checkpoint, a
+//! stream's state is the fold, in version order, of all its events up to the highest version
+//! read so far (the earlier ones are committed: each append checked the version before it).
+//! An event read after a higher version of its stream changes nothing but its own journal
+//! lines. A fresh fold (verify, rebuild) at the same checkpoint gets the same rows whatever
+//! its batches were.
+//!
+//! # What the cache may hold
+//!
+//! An entry is `(stream, version) -> fold up to that version`, and it is only right for the
+//! projection version and checkpoint it was built for: entries folded by a batch that then
+//! rolled back (an error, a lost compare-and-set, a swap attempt given up) are ahead of the
+//! database, and a cache built against one version is wrong for another. So the cache
+//! remembers the `(version, checkpoint)` it matches; a batch that locks anything else starts
+//! from an empty cache, and whoever rolls back a batch must [`StateCache::clear`] it. A miss
+//! looks up the stream's highest applied version in the read-model row, then folds from the
+//! log. The cache is bounded: past `max_streams` the least recently used half goes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use payledger_core::order::{self, OrderEvent, OrderState};
 use payledger_core::payment::{self, PaymentEvent, PaymentState};
 use payledger_core::{DomainEvent, StreamRef};
-use payledger_store::StreamKey;
+use payledger_store::{Checkpoint, StreamKey};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -88,39 +107,100 @@ pub(crate) struct StateCache {
     entries: HashMap<StreamKey, Entry>,
     max_streams: usize,
     tick: u64,
+    /// The projection version and checkpoint the entries match, if known.
+    synced: Option<(i32, Checkpoint)>,
+}
+
+/// What one batch needs of one stream: the highest version it reads, and the events it
+/// reads by version.
+pub(crate) struct StreamPlan<'a> {
+    pub key: StreamKey,
+    pub kind: StreamRef,
+    pub target: i64,
+    pub events: BTreeMap<i64, &'a Decoded>,
 }
 
 impl StateCache {
     pub(crate) fn new(max_streams: usize) -> StateCache {
-        StateCache { entries: HashMap::new(), max_streams: max_streams.max(16), tick: 0 }
+        StateCache { entries: HashMap::new(), max_streams: max_streams.max(16), tick: 0, synced: None }
     }
 
-    /// Makes sure each `(stream, kind, first_version)` has its state at `first_version - 1`,
-    /// loading the prefixes it lacks from the events table in few queries.
-    pub(crate) async fn prepare<C: GenericClient>(
+    /// Forgets everything: after a batch that did not commit, whatever the reason.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.synced = None;
+    }
+
+    /// A batch of `version` starts at `checkpoint` (locked): keeps the entries only if they
+    /// were built for exactly that.
+    pub(crate) fn begin(&mut self, version: i32, checkpoint: Checkpoint) {
+        if self.synced != Some((version, checkpoint)) {
+            self.clear();
+        }
+        self.synced = None;
+    }
+
+    /// The batch moved `version` to `checkpoint`; valid once its transaction commits (the
+    /// caller clears the cache if it does not).
+    pub(crate) fn end(&mut self, version: i32, checkpoint: Checkpoint) {
+        self.synced = Some((version, checkpoint));
+    }
+
+    /// Brings each planned stream to the fold up to `max(target, what is already applied)`:
+    /// from the batch's own events when they continue the cached state, else from the log.
+    /// `schema` holds the read-model rows, whose `stream_version` says what was applied.
+    pub(crate) async fn advance<C: GenericClient>(
         &mut self,
         client: &C,
-        firsts: &[(StreamKey, StreamRef, i64)],
+        schema: &str,
+        plans: &[StreamPlan<'_>],
     ) -> Result<(), ProjectorError> {
         self.tick += 1;
-        let mut missing = Vec::new();
-        for (key, kind, first_version) in firsts {
-            let before = first_version - 1;
-            match self.entries.get_mut(key) {
-                Some(entry) if entry.version == before => entry.last_used = self.tick,
-                _ if before == 0 => {
-                    let entry = Entry { version: 0, state: StreamState::empty(*kind), last_used: self.tick };
-                    self.entries.insert(key.clone(), entry);
+        let mut misses = Vec::new();
+        let mut loads: Vec<(StreamKey, StreamRef, i64)> = Vec::new();
+        for plan in plans {
+            match self.entries.get_mut(&plan.key) {
+                Some(entry) => {
+                    entry.last_used = self.tick;
+                    if entry.version >= plan.target {
+                        continue;
+                    }
+                    if (entry.version + 1..=plan.target).all(|v| plan.events.contains_key(&v)) {
+                        for version in entry.version + 1..=plan.target {
+                            let state = std::mem::replace(&mut entry.state, StreamState::empty(plan.kind));
+                            entry.state = evolve(state, plan.events[&version]);
+                        }
+                        entry.version = plan.target;
+                    } else {
+                        loads.push((plan.key.clone(), plan.kind, plan.target + 1));
+                    }
                 }
-                _ => missing.push((key.clone(), *kind, *first_version)),
+                None => misses.push(plan),
             }
         }
-        for chunk in missing.chunks(PREFIX_LOAD_MAX_STREAMS) {
+        if !misses.is_empty() {
+            let stored = stored_versions(client, schema, &misses).await?;
+            for plan in misses {
+                let target = plan.target.max(stored.get(&plan.key).copied().unwrap_or(0));
+                if (1..=target).all(|v| plan.events.contains_key(&v)) {
+                    let mut state = StreamState::empty(plan.kind);
+                    for version in 1..=target {
+                        state = evolve(state, plan.events[&version]);
+                    }
+                    let entry = Entry { version: target, state, last_used: self.tick };
+                    self.entries.insert(plan.key.clone(), entry);
+                } else {
+                    loads.push((plan.key.clone(), plan.kind, target + 1));
+                }
+            }
+        }
+        for chunk in loads.chunks(PREFIX_LOAD_MAX_STREAMS) {
             self.load_prefixes(client, chunk).await?;
         }
         Ok(())
     }
 
+    /// Loads from the log the fold of each stream up to just before `first_version`.
     async fn load_prefixes<C: GenericClient>(
         &mut self,
         client: &C,
@@ -173,23 +253,6 @@ impl StateCache {
         Ok(())
     }
 
-    /// Applies `event` (at `version`) to its stream's state, which must be at `version - 1`.
-    pub(crate) fn apply(
-        &mut self,
-        key: &StreamKey,
-        version: i64,
-        event: &Decoded,
-    ) -> Result<&StreamState, ProjectorError> {
-        let entry = self.entries.get_mut(key).filter(|entry| entry.version == version - 1).ok_or_else(|| {
-            ProjectorError::corrupt(format!("no state of {} before version {version}", key.stream_id))
-        })?;
-        let state = std::mem::replace(&mut entry.state, StreamState::Order(None));
-        entry.state = evolve(state, event);
-        entry.version = version;
-        entry.last_used = self.tick;
-        Ok(&entry.state)
-    }
-
     /// The latest state and version of a stream, if cached.
     pub(crate) fn get(&self, key: &StreamKey) -> Option<(i64, &StreamState)> {
         self.entries.get(key).map(|entry| (entry.version, &entry.state))
@@ -205,4 +268,51 @@ impl StateCache {
         let cutoff = ticks[ticks.len() / 2];
         self.entries.retain(|_, entry| entry.last_used > cutoff);
     }
+}
+
+/// The `stream_version` of the read-model rows of these streams in `schema`: the highest
+/// version of each that the projection version has applied (none: nothing shown yet).
+async fn stored_versions<C: GenericClient>(
+    client: &C,
+    schema: &str,
+    plans: &[&StreamPlan<'_>],
+) -> Result<HashMap<StreamKey, i64>, ProjectorError> {
+    let mut by_id: HashMap<(Uuid, Uuid), &StreamKey> = HashMap::new();
+    let (mut order_tenants, mut order_ids, mut payment_tenants, mut payment_ids) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for plan in plans {
+        let tenant = plan.key.tenant_id;
+        match plan.kind {
+            StreamRef::Order(id) => {
+                order_tenants.push(tenant);
+                order_ids.push(*id.as_uuid());
+                by_id.insert((tenant, *id.as_uuid()), &plan.key);
+            }
+            StreamRef::Payment(id) => {
+                payment_tenants.push(tenant);
+                payment_ids.push(*id.as_uuid());
+                by_id.insert((tenant, *id.as_uuid()), &plan.key);
+            }
+        }
+    }
+    let mut stored = HashMap::new();
+    for (table, id_column, tenants, ids) in
+        [("orders", "order_id", &order_tenants, &order_ids), ("payments", "payment_id", &payment_tenants, &payment_ids)]
+    {
+        if ids.is_empty() {
+            continue;
+        }
+        let sql = format!(
+            "SELECT r.tenant_id, r.{id_column}, r.stream_version
+             FROM unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
+             JOIN {schema}.{table} r ON r.tenant_id = k.tenant_id AND r.{id_column} = k.id"
+        );
+        for row in client.query(&sql, &[tenants, ids]).await? {
+            let found = (row.try_get::<_, Uuid>(0)?, row.try_get::<_, Uuid>(1)?);
+            if let Some(key) = by_id.get(&found) {
+                stored.insert((*key).clone(), row.try_get::<_, i64>(2)?);
+            }
+        }
+    }
+    Ok(stored)
 }

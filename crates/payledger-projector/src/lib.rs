@@ -18,7 +18,9 @@
 //! A batch ([`batch`]) is one transaction: lock the version's registry row (`FOR UPDATE`),
 //! read up to `batch_size` events after its checkpoint with the store's gap-free reader, fold
 //! each touched stream with the core's `evolve` (from a bounded cache of folded states,
-//! reloading a stream's prefix from the log on a miss), upsert the resulting rows, insert
+//! reloading a stream's prefix from the log on a miss; a stream's state is the fold up to the
+//! highest version read, since the read order can put a version before an earlier one (see
+//! `cache.rs`); a batch that does not commit clears the cache), upsert the resulting rows, insert
 //! the journal lines (a line applied twice would violate their key), add the balance
 //! movements, recompute the touched orders' sums, and move the checkpoint with a
 //! compare-and-set (`WHERE checkpoint = old`). It commits entirely or not at all: a projector

@@ -214,6 +214,15 @@ impl Rebuild {
     /// The swap transaction: stop the live projector (lock the live pointer), apply what is
     /// left, and point `live_version` at the new version. `None` when too much was left.
     async fn try_swap(&mut self) -> Result<Option<RebuildReport>, ProjectorError> {
+        let result = self.swap_once().await;
+        if !matches!(result, Ok(Some(_))) {
+            // The attempt rolled back what it applied; the cache folded it: drop it.
+            self.cache.clear();
+        }
+        result
+    }
+
+    async fn swap_once(&mut self) -> Result<Option<RebuildReport>, ProjectorError> {
         let limits = self.limits();
         let tx = self.session.client.transaction().await?;
         let previous: Option<i32> = tx

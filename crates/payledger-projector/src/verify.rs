@@ -67,21 +67,46 @@ impl VerifyReport {
     }
 }
 
+/// Attempts at the comparison when it meets a transient database condition (a lock or
+/// statement timeout, a deadlock, a serialization failure) before that error is returned.
+const VERIFY_ATTEMPTS: u32 = 3;
+
 /// Verifies the live read-models against a fresh fold. Holds the maintenance lock (fails
-/// with `MaintenanceBusy` during a rebuild or another verify).
+/// with `MaintenanceBusy` during a rebuild or another verify). A transient database error is
+/// retried a few times (the scratch version keeps what it folded); if it persists it is
+/// returned, and [`ProjectorError::is_transient`] tells it apart.
 pub async fn verify(database_url: &str, options: &VerifyOptions) -> Result<VerifyReport, ProjectorError> {
     let mut session = Session::connect(database_url, options.statement_timeout_ms).await?;
     if !session.try_lock(Lock::Maintenance).await? {
         return Err(ProjectorError::MaintenanceBusy { projection: PROJECTION.to_owned() });
     }
+    let result = verify_locked(&mut session, database_url, options).await;
+    session.unlock(Lock::Maintenance).await?;
+    result
+}
+
+async fn verify_locked(
+    session: &mut Session,
+    database_url: &str,
+    options: &VerifyOptions,
+) -> Result<VerifyReport, ProjectorError> {
     registry::ensure_initialized(&mut session.client).await?;
     registry::drop_unused_versions(&mut session.client).await?;
     let scratch = registry::create_building_version(&mut session.client, Purpose::Verify).await?;
-    let result = compare_with_fresh_fold(&mut session, database_url, scratch, options).await;
+    let mut attempt = 1;
+    let result = loop {
+        match compare_with_fresh_fold(session, database_url, scratch, options).await {
+            Err(err) if err.is_transient() && attempt < VERIFY_ATTEMPTS => {
+                tracing::warn!(attempt, error = %err, "verify met a transient database error; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            other => break other,
+        }
+    };
     if let Err(err) = registry::discard_building_version(&mut session.client, scratch).await {
         tracing::warn!(version = scratch, error = %err, "could not drop verify's scratch tables");
     }
-    session.unlock(Lock::Maintenance).await?;
     result
 }
 

@@ -6,18 +6,21 @@
 //!
 //! The read-models are shared by all tenants: a rebuild rebuilds them all, and only one
 //! rebuild or verify runs at a time (409 `projection_maintenance_in_progress` otherwise).
-//! A verify runs within the request and is bounded by the request timeout.
+//! A verify runs within the request and is bounded by the request timeout. It retries a
+//! transient database condition (lock timeout, deadlock, serialization failure) itself a few
+//! times; if that persists the answer is 503 `projection_verify_interrupted`, never a 500.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use payledger_projector::{projection_status, Rebuild, RebuildOptions, VerifyOptions, PROJECTION};
+use payledger_projector::{projection_status, ProjectorError, Rebuild, RebuildOptions, VerifyOptions, PROJECTION};
+use payledger_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{Principal, PROJECTION_ROLES};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorType};
 use crate::extract::JsonBody;
 use crate::routes::queries::projector_error;
 use crate::state::AppState;
@@ -65,7 +68,7 @@ pub async fn verify(
         max_differences: VERIFY_MAX_DIFFERENCES,
         ..VerifyOptions::default()
     };
-    let report = payledger_projector::verify(&state.database_url, &options).await.map_err(projector_error)?;
+    let report = payledger_projector::verify(&state.database_url, &options).await.map_err(verify_error)?;
     let repair =
         if body.value.repair && !report.is_clean() { Some(rebuild_json(start_rebuild(&state).await?)) } else { None };
     let mut body = serde_json::to_value(&report).map_err(ApiError::internal)?;
@@ -76,6 +79,24 @@ pub async fn verify(
         map.insert("repair".into(), repair.unwrap_or(Value::Null));
     }
     Ok(Json(body))
+}
+
+/// A transient condition that outlasted verify's own retries is a 503 with its own code;
+/// other database errors are logged with their SQLSTATE, message and detail.
+fn verify_error(err: ProjectorError) -> ApiError {
+    if err.is_transient() {
+        tracing::warn!(error = %err, "verify interrupted by a transient database condition");
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorType::Overloaded,
+            "projection_verify_interrupted",
+            "the verification was interrupted by concurrent work on the read-models; retry shortly",
+        );
+    }
+    match err {
+        err @ (ProjectorError::Db(_) | ProjectorError::Store(StoreError::Db(_))) => ApiError::internal(err),
+        other => projector_error(other),
+    }
 }
 
 /// Takes the maintenance lock now (so "busy" is answered at once) and runs the rebuild in
