@@ -1,15 +1,36 @@
-//! `payledger bench store`: append throughput against the same PostgreSQL's INSERT ceiling.
+//! `payledger bench store|api|rebuild`: each against the same PostgreSQL's ceiling.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use payledger_bench::api::{self, ApiBenchOptions, Mix};
+use payledger_bench::rebuild::{self, RebuildBenchOptions};
 use payledger_bench::store::{self, StoreBenchOptions};
+use serde::Serialize;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Single-event appends at several writer counts, 100-event batch appends, and the
     /// ceiling of a plain INSERT of the same row shape (Rust harness and pgbench).
     Store(StoreArgs),
+    /// The whole server (HTTP, projector, webhook processor) under mixed traffic, webhook
+    /// ingest at a fixed rate, an exactly-once and verify check, and the INSERT ceiling at
+    /// the same concurrency. Exits 1 when the check fails.
+    Api(ApiArgs),
+    /// Rebuild of the read-models from a generated history (events/s, peak memory), against
+    /// `COPY (SELECT * FROM events) TO STDOUT`.
+    Rebuild(RebuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Output {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -29,9 +50,59 @@ pub struct StoreArgs {
     /// Skip the pgbench ceiling.
     #[arg(long)]
     pub skip_pgbench: bool,
-    /// Print the report as JSON.
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Concurrent HTTP workers (and ceiling writers).
+    #[arg(long, default_value_t = api::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// Measured time of the mixed load.
+    #[arg(long, default_value_t = api::DEFAULT_DURATION_MS)]
+    pub duration_ms: u64,
+    /// Measure this many requests per worker instead of a duration.
     #[arg(long)]
-    pub json: bool,
+    pub requests_per_worker: Option<u64>,
+    /// Unmeasured warm-up of the mixed load.
+    #[arg(long, default_value_t = api::DEFAULT_WARMUP_MS)]
+    pub warmup_ms: u64,
+    /// Weights of the operations, e.g. order=2,payment=2,authorize=2,capture=2,refund=1,webhook=3.
+    #[arg(long, default_value_t = Mix::default())]
+    pub mix: Mix,
+    /// Percentage of webhooks that redeliver the previous one.
+    #[arg(long, default_value_t = api::DEFAULT_REDELIVERY_PCT)]
+    pub redelivery_pct: u8,
+    /// Fixed-rate webhook phase, deliveries per second (0: skip it).
+    #[arg(long, default_value_t = api::DEFAULT_WEBHOOK_RATE_PER_S)]
+    pub webhook_rate: u32,
+    /// Length of the fixed-rate webhook phase.
+    #[arg(long, default_value_t = api::DEFAULT_WEBHOOK_RATE_DURATION_MS)]
+    pub webhook_rate_duration_ms: u64,
+    /// Measured time of each ceiling phase.
+    #[arg(long, default_value_t = api::DEFAULT_CEILING_DURATION_MS)]
+    pub ceiling_duration_ms: u64,
+    /// Skip the pgbench ceiling.
+    #[arg(long)]
+    pub skip_pgbench: bool,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Events of the generated history (whole payment lifecycles; a few more may be written).
+    #[arg(long, default_value_t = rebuild::DEFAULT_EVENTS)]
+    pub events: u64,
+    /// Payment lifecycles per batch append while generating.
+    #[arg(long, default_value_t = rebuild::DEFAULT_LIFECYCLES_PER_BATCH)]
+    pub lifecycles_per_batch: usize,
+    /// Concurrent writers while generating.
+    #[arg(long, default_value_t = rebuild::DEFAULT_GENERATE_WRITERS)]
+    pub generate_writers: usize,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<ExitCode> {
@@ -44,12 +115,54 @@ pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<Ex
             opts.batch_writers = args.batch_writers;
             opts.skip_pgbench = args.skip_pgbench;
             let report = store::run(opts).await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+            emit(&args.output, &report)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Api(args) => {
+            let mut opts = ApiBenchOptions::new(database_url);
+            opts.concurrency = args.concurrency;
+            opts.duration_ms = args.duration_ms;
+            opts.requests_per_worker = args.requests_per_worker;
+            opts.warmup_ms = args.warmup_ms;
+            opts.mix = args.mix;
+            opts.redelivery_pct = args.redelivery_pct;
+            opts.webhook_rate_per_s = args.webhook_rate;
+            opts.webhook_rate_duration_ms = args.webhook_rate_duration_ms;
+            opts.ceiling_duration_ms = args.ceiling_duration_ms;
+            opts.skip_pgbench = args.skip_pgbench;
+            let report = api::run(opts).await?;
+            emit(&args.output, &report)?;
+            if report.check.passed {
+                Ok(ExitCode::SUCCESS)
             } else {
-                print!("{report}");
+                eprintln!("bench api: the exactly-once / verify check FAILED (see the report)");
+                Ok(ExitCode::FAILURE)
             }
+        }
+        BenchCommand::Rebuild(args) => {
+            let mut opts = RebuildBenchOptions::new(database_url);
+            opts.events = args.events;
+            opts.lifecycles_per_batch = args.lifecycles_per_batch;
+            opts.generate_writers = args.generate_writers;
+            let report = rebuild::run(opts).await?;
+            emit(&args.output, &report)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn emit<R: Serialize + std::fmt::Display>(output: &Output, report: &R) -> anyhow::Result<()> {
+    let json = serde_json::to_string_pretty(report)?;
+    if let Some(path) = &output.json_file {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, format!("{json}\n"))?;
+    }
+    if output.json {
+        println!("{json}");
+    } else {
+        print!("{report}");
+    }
+    Ok(())
 }

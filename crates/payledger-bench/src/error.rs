@@ -24,6 +24,9 @@ pub enum BenchError {
     #[error("a benchmark writer failed: {0}")]
     Task(String),
 
+    #[error("benchmark set-up: {0}")]
+    Setup(String),
+
     #[error("benchmark self-check failed: {0}")]
     Check(String),
 

@@ -1,14 +1,26 @@
 //! payledger benchmarks.
 //!
-//! [`store::run`] measures the event store's append throughput and latency and, in the same
-//! run and against the same PostgreSQL, the ceiling of that server for a single-row INSERT of
-//! the same row shape (with `pgbench` and with the same Rust harness), so that the ledger's
-//! figures can be read as a fraction of what the database itself can do.
+//! Each benchmark measures the ledger and, in the same run and against the same PostgreSQL,
+//! a ceiling of that server for the same work, so that the ledger's figures can be read as a
+//! fraction of what the database itself can do:
+//!
+//! - [`store::run`]: event store appends against a single-row INSERT of the same row shape
+//!   (with `pgbench` and with the same Rust harness);
+//! - [`api::run`]: the whole server under mixed HTTP traffic, fixed-rate webhook ingest, and
+//!   an exactly-once and verify check afterwards, against the same INSERT ceiling at the
+//!   same concurrency;
+//! - [`rebuild::run`]: a projection rebuild of a generated history against
+//!   `COPY (SELECT * FROM events) TO STDOUT`.
 
+pub mod api;
+mod ceiling;
+mod database;
 mod dburl;
 mod environment;
 mod error;
+mod memory;
 mod pgbench;
+pub mod rebuild;
 mod stats;
 pub mod store;
 

@@ -9,6 +9,7 @@ pub struct Latency {
     pub samples: u64,
     pub mean_ms: f64,
     pub p50_ms: f64,
+    pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
 }
@@ -28,6 +29,7 @@ impl Latency {
             samples: count as u64,
             mean_ms: mean_us / 1_000.0,
             p50_ms: percentile(&samples_us, 50) as f64 / 1_000.0,
+            p95_ms: percentile(&samples_us, 95) as f64 / 1_000.0,
             p99_ms: percentile(&samples_us, 99) as f64 / 1_000.0,
             max_ms: max_us as f64 / 1_000.0,
         })
@@ -50,6 +52,7 @@ mod tests {
         let latency = Latency::from_micros(samples).unwrap();
         assert_eq!(latency.samples, 100);
         assert_eq!(latency.p50_ms, 50.0);
+        assert_eq!(latency.p95_ms, 95.0);
         assert_eq!(latency.p99_ms, 99.0);
         assert_eq!(latency.max_ms, 100.0);
         assert_eq!(latency.mean_ms, 50.5);

@@ -26,7 +26,7 @@
 //! are counted against what the writers reported.
 
 mod report;
-mod workload;
+pub(crate) mod workload;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub use crate::error::BenchError;
 use crate::pgbench::{PgbenchLimit, PgbenchRun};
 pub use crate::stats::Latency;
 pub use workload::STREAM_LENGTH;
-use workload::{drive, CeilingRow, EventShape, PhaseLimit, Writer, WriterStats};
+pub(crate) use workload::{drive, CeilingRow, EventShape, PhaseLimit, Writer, WriterStats};
 
 /// Measured time per phase unless a count is given.
 pub const DEFAULT_DURATION_MS: u64 = 5_000;
@@ -501,14 +501,14 @@ async fn measure(
     Ok(Phases { measurements, notes, pgbench_used: pgbench_path.is_some(), pgbench_path })
 }
 
-struct PhaseContext {
-    limit: PhaseLimit,
-    warmup: Duration,
+pub(crate) struct PhaseContext {
+    pub limit: PhaseLimit,
+    pub warmup: Duration,
 }
 
 impl PhaseContext {
     /// Runs `writers` together; returns the measurement and every event written (warm-up included).
-    async fn run(
+    pub(crate) async fn run(
         &self,
         workload: Workload,
         events_per_op: usize,
@@ -570,14 +570,14 @@ impl PhaseContext {
     }
 }
 
-struct PgbenchMeasurement {
-    measurement: Measurement,
-    ops: u64,
-    failed: u64,
+pub(crate) struct PgbenchMeasurement {
+    pub measurement: Measurement,
+    pub ops: u64,
+    pub failed: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn run_pgbench(
+pub(crate) async fn run_pgbench(
     program: &Path,
     bench_url: &str,
     writers: usize,
@@ -633,13 +633,13 @@ async fn run_pgbench(
     })
 }
 
-fn pgbench_failures_note(m: &PgbenchMeasurement) -> Option<String> {
+pub(crate) fn pgbench_failures_note(m: &PgbenchMeasurement) -> Option<String> {
     (m.failed > 0)
         .then(|| format!("pgbench at {} clients reported {} failed transactions", m.measurement.writers, m.failed))
 }
 
 /// Starts each phase from a clean checkpoint where the role may (superuser or pg_checkpoint).
-async fn checkpoint(client: &tokio_postgres::Client, enabled: &mut bool, notes: &mut Vec<String>) {
+pub(crate) async fn checkpoint(client: &tokio_postgres::Client, enabled: &mut bool, notes: &mut Vec<String>) {
     if !*enabled {
         return;
     }
@@ -693,7 +693,7 @@ fn ratios(writer_counts: &[usize], measurements: &[Measurement]) -> Vec<CeilingR
         .collect()
 }
 
-async fn connect(url: &str) -> Result<tokio_postgres::Client, BenchError> {
+pub(crate) async fn connect(url: &str) -> Result<tokio_postgres::Client, BenchError> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
@@ -703,7 +703,7 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, BenchError> {
     Ok(client)
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

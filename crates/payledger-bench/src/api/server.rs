@@ -1,0 +1,135 @@
+//! The real server in this process: HTTP on 127.0.0.1:0, the projector and the webhook
+//! processor, against the benchmark's database, with a tenant, a writer key and a generic
+//! webhook endpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use payledger_api::auth::{KeyMode, Role};
+use payledger_api::webhooks::endpoints::create_endpoint;
+use payledger_api::{keys, ApiConfig, AppState};
+use payledger_gateways::Provider;
+use payledger_store::{connect_pool, Pool, PoolOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::error::BenchError;
+
+/// How long the projector may take to finish its batch when stopped.
+const PROJECTOR_STOP_TIMEOUT_MS: u64 = 30_000;
+/// How long the HTTP server may take to finish in-flight requests when stopped.
+const SERVER_STOP_TIMEOUT_MS: u64 = 30_000;
+
+/// A running server and what a client needs to call it.
+pub(crate) struct Server {
+    pub base_url: String,
+    pub tenant_id: Uuid,
+    pub writer_key: String,
+    pub endpoint_id: Uuid,
+    pub webhook_secret: String,
+    pub pool: Pool,
+    stop_server: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    stop_projector: Option<oneshot::Sender<()>>,
+    projector: Option<JoinHandle<()>>,
+    processor: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub async fn start(database_url: &str, db_max_connections: usize) -> Result<Server, BenchError> {
+        let pool =
+            connect_pool(database_url, &PoolOptions { max_connections: db_max_connections, ..PoolOptions::default() })?;
+        let setup = |e: payledger_api::error::ApiError| BenchError::Setup(format!("{e:?}"));
+        let (tenant_id, writer_key) = {
+            let client = pool.get().await?;
+            let tenant = keys::create_tenant(&**client, "bench").await.map_err(setup)?;
+            let key = keys::create_key(&**client, tenant.id, Role::Writer, KeyMode::Test, Some("bench writer"))
+                .await
+                .map_err(setup)?;
+            (tenant.id, key.key)
+        };
+        let endpoint = create_endpoint(&pool, tenant_id, Provider::Generic, None, Some("bench"))
+            .await
+            .map_err(|e| BenchError::Setup(format!("webhook endpoint: {e}")))?;
+        let webhook_secret =
+            endpoint.secret.ok_or_else(|| BenchError::Setup("the generic endpoint's secret was not shown".into()))?;
+
+        let state = AppState {
+            pool: pool.clone(),
+            database_url: Arc::from(database_url),
+            config: Arc::new(ApiConfig::default()),
+        };
+        let (stop_projector, projector_stopped) = oneshot::channel::<()>();
+        let projector =
+            tokio::spawn(payledger_projector::Projector::new(database_url, Default::default()).run(async {
+                let _ = projector_stopped.await;
+            }));
+        let processor = payledger_api::webhooks::spawn_processor(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let (stop_server, server_stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(payledger_api::serve(listener, state, async {
+            let _ = server_stopped.await;
+        }));
+        tracing::info!(%base_url, "payledger server started for the benchmark");
+        Ok(Server {
+            base_url,
+            tenant_id,
+            writer_key,
+            endpoint_id: endpoint.endpoint.id,
+            webhook_secret,
+            pool,
+            stop_server: Some(stop_server),
+            server: Some(server),
+            stop_projector: Some(stop_projector),
+            projector: Some(projector),
+            processor: Some(processor),
+        })
+    }
+
+    /// Stops the HTTP server; the webhook processor and the projector keep running.
+    pub async fn stop_listening(&mut self) -> Result<(), BenchError> {
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            match tokio::time::timeout(Duration::from_millis(SERVER_STOP_TIMEOUT_MS), server).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => return Err(BenchError::Io(e)),
+                Ok(Err(e)) => return Err(BenchError::Task(format!("the server task: {e}"))),
+                Err(_) => return Err(BenchError::Task("the server did not stop within 30 s".into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops everything (the projector finishes its batch) and closes the pool.
+    pub async fn stop(mut self) -> Result<(), BenchError> {
+        let http = self.stop_listening().await;
+        if let Some(processor) = self.processor.take() {
+            processor.abort();
+        }
+        if let Some(stop) = self.stop_projector.take() {
+            let _ = stop.send(());
+        }
+        if let Some(projector) = self.projector.take() {
+            if tokio::time::timeout(Duration::from_millis(PROJECTOR_STOP_TIMEOUT_MS), projector).await.is_err() {
+                tracing::warn!("the projector did not stop within 30 s");
+            }
+        }
+        self.pool.close();
+        http
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        for task in [self.processor.take(), self.projector.take()].into_iter().flatten() {
+            task.abort();
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
