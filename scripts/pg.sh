@@ -10,7 +10,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PG_HOME="${PAYLEDGER_PG_HOME:-$ROOT/target/pg}"
+# Absolute: the server resolves the socket directory from its own working directory.
+PG_HOME="$(realpath -m "${PAYLEDGER_PG_HOME:-$ROOT/target/pg}")"
 PG_DATA="$PG_HOME/data"
 PG_PORT_FILE="$PG_HOME/port"
 PG_DEFAULT_PORT="${PAYLEDGER_PG_PORT:-54329}"
