@@ -9,7 +9,9 @@ use uuid::Uuid;
 
 use crate::apply::{account_meta, RowSet};
 use crate::error::ProjectorError;
+use crate::rows::side_str;
 use crate::rows::{DisputeRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow};
+use payledger_core::ledger::{Account, Side};
 
 pub(crate) async fn write_rows<C: GenericClient>(
     client: &C,
@@ -20,8 +22,7 @@ pub(crate) async fn write_rows<C: GenericClient>(
     upsert_payments(client, schema, &rows.payments).await?;
     upsert_refunds(client, schema, &rows.refunds).await?;
     upsert_disputes(client, schema, &rows.disputes).await?;
-    insert_journal(client, schema, rows).await?;
-    add_balances(client, schema, rows).await?;
+    post_journal(client, schema, rows).await?;
     refresh_orders(client, schema, rows).await
 }
 
@@ -202,9 +203,12 @@ async fn upsert_disputes<C: GenericClient>(client: &C, s: &str, disputes: &[Disp
     Ok(())
 }
 
-/// Journal lines are inserted, never updated: a line applied twice is a key violation, not
-/// a silent double posting.
-async fn insert_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> Result<(), ProjectorError> {
+/// Journal lines are inserted, never updated, and balances move by exactly the lines that
+/// were inserted, in one statement. A line already present (same event position and line
+/// number, hence the same content: lines are a pure function of their event) is skipped
+/// rather than posted twice or failing the batch, and counted, so that an event reaching
+/// the projector twice can never double a balance or wedge the projector.
+async fn post_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> Result<(), ProjectorError> {
     let lines = &rows.journal;
     if lines.is_empty() {
         return Ok(());
@@ -222,60 +226,73 @@ async fn insert_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) ->
     let amount: Vec<i64> = lines.iter().map(|l| l.amount_minor).collect();
     let currency: Vec<&str> = lines.iter().map(|l| l.currency.as_str()).collect();
     let recorded: Vec<DateTime<Utc>> = lines.iter().map(|l| l.recorded_at).collect();
+    let mut meta_account = Vec::new();
+    let mut meta_type = Vec::new();
+    let mut meta_side = Vec::new();
+    for a in Account::ALL {
+        let (account_type, normal_side) = account_meta(a);
+        meta_account.push(a.as_str());
+        meta_type.push(account_type);
+        meta_side.push(normal_side);
+    }
+    let debit = side_str(Side::Debit);
     let sql = format!(
-        "INSERT INTO {s}.journal_entries ({cols})
-         SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int2[], $4::int8[], $5::uuid[], $6::uuid[], $7::uuid[],
-                              $8::text[], $9::text[], $10::text[], $11::int8[], $12::text[], $13::timestamptz[])",
+        "WITH inserted AS (
+             INSERT INTO {s}.journal_entries ({cols})
+             SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int2[], $4::int8[], $5::uuid[], $6::uuid[], $7::uuid[],
+                                  $8::text[], $9::text[], $10::text[], $11::int8[], $12::text[], $13::timestamptz[])
+             ON CONFLICT (tenant_id, event_position, line) DO NOTHING
+             RETURNING tenant_id, account, currency, side, amount_minor
+         ),
+         deltas AS (
+             SELECT tenant_id, account, currency,
+                    coalesce(sum(amount_minor) FILTER (WHERE side = $17), 0)::bigint AS debit_minor,
+                    coalesce(sum(amount_minor) FILTER (WHERE side <> $17), 0)::bigint AS credit_minor,
+                    count(*)::bigint AS entries
+             FROM inserted GROUP BY tenant_id, account, currency
+         ),
+         moved AS (
+             INSERT INTO {s}.account_balances AS b
+                 (tenant_id, account, currency, account_type, normal_side, debit_minor, credit_minor, entry_count)
+             SELECT d.tenant_id, d.account, d.currency, m.account_type, m.normal_side, d.debit_minor, d.credit_minor,
+                    d.entries
+             FROM deltas d JOIN unnest($14::text[], $15::text[], $16::text[]) AS m(account, account_type, normal_side)
+                  ON m.account = d.account
+             ON CONFLICT (tenant_id, account, currency) DO UPDATE SET
+                 debit_minor = b.debit_minor + EXCLUDED.debit_minor,
+                 credit_minor = b.credit_minor + EXCLUDED.credit_minor,
+                 entry_count = b.entry_count + EXCLUDED.entry_count
+             RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM inserted)::bigint, (SELECT count(*) FROM moved)::bigint",
         cols = crate::rows::JournalEntryRow::COLUMNS,
     );
-    client
-        .execute(
-            &sql,
-            &[
-                &tenant, &position, &line, &tx_id, &event, &payment, &order, &kind, &account, &side, &amount,
-                &currency, &recorded,
-            ],
-        )
-        .await?;
-    Ok(())
-}
-
-async fn add_balances<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> Result<(), ProjectorError> {
-    if rows.balances.is_empty() {
-        return Ok(());
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
+        &tenant,
+        &position,
+        &line,
+        &tx_id,
+        &event,
+        &payment,
+        &order,
+        &kind,
+        &account,
+        &side,
+        &amount,
+        &currency,
+        &recorded,
+        &meta_account,
+        &meta_type,
+        &meta_side,
+        &debit,
+    ];
+    let row = client.query_one(&sql, &params).await?;
+    let inserted: i64 = row.try_get(0)?;
+    let skipped = lines.len() as i64 - inserted;
+    if skipped > 0 {
+        tracing::warn!(skipped, "journal lines already present were not posted again");
+        metrics::counter!("payledger_projector_journal_lines_skipped_total").increment(skipped as u64);
     }
-    let mut tenant = Vec::new();
-    let mut account = Vec::new();
-    let mut currency = Vec::new();
-    let mut account_type = Vec::new();
-    let mut normal_side = Vec::new();
-    let mut debit = Vec::new();
-    let mut credit = Vec::new();
-    let mut entries = Vec::new();
-    for ((t, a, c), delta) in &rows.balances {
-        let (kind, side) = account_meta(*a);
-        tenant.push(*t);
-        account.push(a.as_str());
-        currency.push(c.as_str());
-        account_type.push(kind);
-        normal_side.push(side);
-        debit.push(delta.debit_minor);
-        credit.push(delta.credit_minor);
-        entries.push(delta.entries);
-    }
-    let sql = format!(
-        "INSERT INTO {s}.account_balances AS b
-             (tenant_id, account, currency, account_type, normal_side, debit_minor, credit_minor, entry_count)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[],
-                              $8::int8[])
-         ON CONFLICT (tenant_id, account, currency) DO UPDATE SET
-             debit_minor = b.debit_minor + EXCLUDED.debit_minor,
-             credit_minor = b.credit_minor + EXCLUDED.credit_minor,
-             entry_count = b.entry_count + EXCLUDED.entry_count"
-    );
-    client
-        .execute(&sql, &[&tenant, &account, &currency, &account_type, &normal_side, &debit, &credit, &entries])
-        .await?;
     Ok(())
 }
 
