@@ -42,6 +42,23 @@ pub struct Related {
 }
 
 impl CommandContext {
+    /// The context of one request on `route` (e.g. "POST /v1/orders") with its body's fingerprint.
+    pub fn new(
+        state: &AppState,
+        principal: &Principal,
+        idempotency_key: Option<String>,
+        route: &str,
+        body_fingerprint: &[u8; 32],
+    ) -> CommandContext {
+        CommandContext {
+            state: state.clone(),
+            principal: principal.clone(),
+            idempotency_key,
+            related_order: None,
+            fingerprint: CommandContext::fingerprint(route, body_fingerprint),
+        }
+    }
+
     /// Fingerprint of the request: route and canonical body, so a key reused on another
     /// route or with another body is recognised as a different request.
     pub fn fingerprint(route: &str, body_fingerprint: &[u8; 32]) -> [u8; 32] {

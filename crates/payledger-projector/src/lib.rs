@@ -74,7 +74,6 @@ mod batch;
 mod cache;
 mod diff;
 mod error;
-mod listen;
 mod projector;
 pub mod read;
 mod rebuild;

@@ -3,13 +3,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use payledger_store::{has_events_after, read_all, ReadAllFilter, READ_MAX_BATCH};
+use payledger_store::{has_events_after, read_all, ChangeListener, ReadAllFilter, READ_MAX_BATCH};
 use tokio::task::JoinHandle;
 
 use crate::batch::{run_batch, Limits, Step, Target};
 use crate::cache::StateCache;
 use crate::error::ProjectorError;
-use crate::listen::Wakeups;
 use crate::registry;
 use crate::session::{Lock, Session};
 
@@ -115,7 +114,7 @@ impl Projector {
             }
             tracing::info!("projector leads");
         }
-        let mut wakeups = Wakeups::listen(&self.database_url).await.ok();
+        let mut wakeups = ChangeListener::listen(&self.database_url).await.ok();
         let mut cache = StateCache::new(self.config.cache_max_streams);
         let limits = Limits { batch_size: self.config.batch_size.clamp(1, READ_MAX_BATCH), ..Limits::default() };
         let mut held_back_wait = HELD_BACK_FIRST_WAIT;
@@ -138,8 +137,8 @@ impl Projector {
                 Work::Idle => {
                     held_back_wait = HELD_BACK_FIRST_WAIT;
                     metrics::gauge!("payledger_projector_lag_seconds").set(0.0);
-                    if !wakeups.as_ref().is_some_and(Wakeups::is_alive) {
-                        wakeups = Wakeups::listen(&self.database_url).await.ok();
+                    if !wakeups.as_ref().is_some_and(ChangeListener::is_alive) {
+                        wakeups = ChangeListener::listen(&self.database_url).await.ok();
                     }
                     let wait = async {
                         match &wakeups {

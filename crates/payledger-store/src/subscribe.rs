@@ -14,8 +14,10 @@ use crate::error::StoreError;
 use crate::read::{read_all, ReadAllFilter};
 use crate::types::{Checkpoint, RecordedEvent};
 
-/// A dedicated LISTEN connection that wakes waiters on every notification. If the connection
-/// is lost, waiters still wake on their poll interval, so nothing depends on NOTIFY arriving.
+/// A dedicated LISTEN connection that wakes its (single) waiter on every notification. A
+/// notification that arrives while nobody waits is kept as one permit, so the next wait
+/// returns at once. If the connection is lost, waits still end on their poll interval, so
+/// nothing depends on NOTIFY arriving; [`ChangeListener::is_alive`] tells when to reconnect.
 pub struct ChangeListener {
     notify: Arc<Notify>,
     task: JoinHandle<()>,
@@ -24,7 +26,10 @@ pub struct ChangeListener {
 impl ChangeListener {
     /// Opens a connection on `database_url` and LISTENs on the events channel.
     pub async fn listen(database_url: &str) -> Result<ChangeListener, StoreError> {
-        let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
+        let mut config: tokio_postgres::Config = database_url.parse()?;
+        config.application_name("payledger-listener");
+        config.connect_timeout(LISTEN_CONNECT_TIMEOUT);
+        let (client, mut connection) = config.connect(NoTls).await?;
         let notify = Arc::new(Notify::new());
         let waker = notify.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -43,7 +48,7 @@ impl ChangeListener {
                         }
                     }
                     message = messages.next() => match message {
-                        Some(Ok(AsyncMessage::Notification(_))) => waker.notify_waiters(),
+                        Some(Ok(AsyncMessage::Notification(_))) => waker.notify_one(),
                         Some(Ok(_)) => {}
                         Some(Err(err)) => {
                             tracing::warn!(error = %err, "event listener connection lost; falling back to polling");
@@ -61,17 +66,19 @@ impl ChangeListener {
         }
     }
 
-    /// Waits for a notification or `poll_interval`, whichever comes first.
+    /// Waits for a notification (also one that arrived since the last wait) or
+    /// `poll_interval`, whichever comes first.
     pub async fn wait(&self, poll_interval: Duration) {
-        let notified = self.notify.notified();
-        let _ = tokio::time::timeout(poll_interval, notified).await;
+        let _ = tokio::time::timeout(poll_interval, self.notify.notified()).await;
     }
 
-    /// Wakes every waiter now (used on shutdown and by tests).
-    pub fn wake(&self) {
-        self.notify.notify_waiters();
+    /// Whether the LISTEN connection still runs (else waits end only on the poll interval).
+    pub fn is_alive(&self) -> bool {
+        !self.task.is_finished()
     }
 }
+
+const LISTEN_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Drop for ChangeListener {
     fn drop(&mut self) {
@@ -118,8 +125,7 @@ impl Subscription {
     pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut held_back_wait = HELD_BACK_FIRST_WAIT;
         loop {
-            // Register interest before reading, so a NOTIFY during the read is not missed.
-            let notified = self.listener.notify.notified();
+            // A NOTIFY during the read is kept as a permit, so the wait below returns at once.
             let (batch, held_back) = {
                 let client = self.pool.get().await?;
                 let batch = read_all(&**client, self.checkpoint, &self.filter, self.batch_size).await?;
@@ -138,7 +144,7 @@ impl Subscription {
                 continue;
             }
             held_back_wait = HELD_BACK_FIRST_WAIT;
-            let _ = tokio::time::timeout(self.poll_interval, notified).await;
+            self.listener.wait(self.poll_interval).await;
         }
     }
 }

@@ -48,13 +48,13 @@ pub async fn open(
     let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
     let payment_id = PaymentId::from(id);
     let dispute_id = DisputeId::new();
-    let ctx = CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
+    let ctx = CommandContext::new(
+        &state,
+        &principal,
         idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/disputes"), &body.fingerprint),
-    };
+        &format!("POST /v1/payments/{id}/disputes"),
+        &body.fingerprint,
+    );
     let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(
         ctx,
@@ -97,13 +97,13 @@ pub async fn resolve(
     let payment_id = owning_payment(&state, principal.tenant_id, "DisputeOpened", "dispute_id", id)
         .await?
         .ok_or_else(|| ApiError::not_found("dispute"))?;
-    let ctx = CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
+    let ctx = CommandContext::new(
+        &state,
+        &principal,
         idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint(&format!("POST /v1/disputes/{id}/resolve"), &body.fingerprint),
-    };
+        &format!("POST /v1/disputes/{id}/resolve"),
+        &body.fingerprint,
+    );
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),

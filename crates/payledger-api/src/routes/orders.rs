@@ -40,13 +40,7 @@ pub async fn create(
     let currency = params::currency(&request.currency)?;
     let order_id = OrderId::new();
     let metadata = request.metadata.unwrap_or_else(|| Value::Object(Default::default()));
-    let ctx = CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
-        idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint("POST /v1/orders", &body.fingerprint),
-    };
+    let ctx = CommandContext::new(&state, &principal, idempotency_key, "POST /v1/orders", &body.fingerprint);
     let at = crate::commands::now();
     execute::<OrderAggregate, _, _>(
         ctx,
@@ -84,13 +78,13 @@ pub async fn cancel(
     principal.require(COMMAND_ROLES)?;
     let reason = params::text(body.value.reason, "reason")?;
     let order_id = OrderId::from(id);
-    let ctx = CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
+    let ctx = CommandContext::new(
+        &state,
+        &principal,
         idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint(&format!("POST /v1/orders/{id}/cancel"), &body.fingerprint),
-    };
+        &format!("POST /v1/orders/{id}/cancel"),
+        &body.fingerprint,
+    );
     let at = crate::commands::now();
     execute::<OrderAggregate, _, _>(
         ctx,

@@ -22,22 +22,6 @@ fn payment_response(state: &PaymentState) -> ApiResult<Value> {
     state.as_ref().map(payment_view).ok_or_else(|| ApiError::internal("payment missing after command"))
 }
 
-fn context(
-    state: &AppState,
-    principal: &Principal,
-    idempotency_key: Option<String>,
-    route: &str,
-    body_fingerprint: &[u8; 32],
-) -> CommandContext {
-    CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
-        idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint(route, body_fingerprint),
-    }
-}
-
 /// Runs one lifecycle command on an existing payment and answers with the payment.
 async fn run(
     state: &AppState,
@@ -49,7 +33,7 @@ async fn run(
     command: PaymentCommand,
 ) -> ApiResult<Response> {
     principal.require(COMMAND_ROLES)?;
-    let ctx = context(state, principal, idempotency_key, &route, body_fingerprint);
+    let ctx = CommandContext::new(state, principal, idempotency_key, &route, body_fingerprint);
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
@@ -104,7 +88,7 @@ pub async fn create(
         .map_err(|_| ApiError::invalid_param("order_id", "order_id_invalid", "order_id must be an order's id"))?;
 
     let payment_id = PaymentId::new();
-    let mut ctx = context(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
+    let mut ctx = CommandContext::new(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
     ctx.related_order = Some(StreamKey::new(principal.tenant_id, order_id.stream_id()));
     let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(

@@ -49,13 +49,13 @@ pub async fn create(
     let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
     let payment_id = PaymentId::from(id);
     let refund_id = RefundId::new();
-    let ctx = CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
+    let ctx = CommandContext::new(
+        &state,
+        &principal,
         idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint(&format!("POST /v1/payments/{id}/refunds"), &body.fingerprint),
-    };
+        &format!("POST /v1/payments/{id}/refunds"),
+        &body.fingerprint,
+    );
     let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(
         ctx,
@@ -121,13 +121,13 @@ pub async fn succeed(
     principal.require(COMMAND_ROLES)?;
     let refund_id = RefundId::from(id);
     let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
-    let ctx = CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
+    let ctx = CommandContext::new(
+        &state,
+        &principal,
         idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint(&format!("POST /v1/refunds/{id}/succeed"), &body.fingerprint),
-    };
+        &format!("POST /v1/refunds/{id}/succeed"),
+        &body.fingerprint,
+    );
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
@@ -159,13 +159,13 @@ pub async fn fail(
     let message = params::text(body.value.message.clone(), "message")?;
     let refund_id = RefundId::from(id);
     let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
-    let ctx = CommandContext {
-        state: state.clone(),
-        principal: principal.clone(),
+    let ctx = CommandContext::new(
+        &state,
+        &principal,
         idempotency_key,
-        related_order: None,
-        fingerprint: CommandContext::fingerprint(&format!("POST /v1/refunds/{id}/fail"), &body.fingerprint),
-    };
+        &format!("POST /v1/refunds/{id}/fail"),
+        &body.fingerprint,
+    );
     execute::<PaymentAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
