@@ -385,12 +385,7 @@ async fn rebuild_while_commands_keep_arriving_loses_nothing() {
 /// Stripe webhooks (authorization, capture, refund, chargeback), delivered out of order and
 /// twice over HTTP and interpreted onto the payments: the read-models follow, equal a fold of
 /// each payment's stream, and verify is clean.
-// Known defect, issue #6: under load, verify's fresh fold occasionally applies events twice
-// ("verify's fold applied 147 events, the log holds 75"), so the final verify answers 500
-// (~1 run in 5 of the full suite). Ignored so that the rest can land; run it with
-// `cargo test -p payledger-api --test read_models -- --ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known defect (issue #6): verify's fold can apply events twice under load"]
 async fn gateway_webhooks_out_of_order_land_in_the_read_models() {
     const SECRET: &str = "whsec_test_read_models_7c1f0e9a2b";
     const FIXTURE_PI: &str = "pi_3MtwBwLkdIwHu7ix28a3tqPa";

@@ -31,6 +31,10 @@ pub struct RebuildOptions {
     /// Batches the swap transaction may apply before it gives up this attempt (it holds the
     /// live projector back meanwhile).
     pub swap_catch_up_max_batches: u32,
+    /// Longest the replay waits, without progress, for committed events that an older
+    /// running transaction holds back (see [`payledger_store::read_all`]). Past it the
+    /// rebuild goes on and the live projector applies those events after the swap.
+    pub held_back_max_wait_ms: u64,
 }
 
 impl Default for RebuildOptions {
@@ -41,9 +45,14 @@ impl Default for RebuildOptions {
             statement_timeout_ms: 600_000,
             swap_attempts: 10,
             swap_catch_up_max_batches: 5,
+            held_back_max_wait_ms: 60_000,
         }
     }
 }
+
+/// First and longest sleep while the replay waits for held-back events.
+const HELD_BACK_FIRST_WAIT: Duration = Duration::from_millis(2);
+const HELD_BACK_MAX_WAIT: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,16 +197,28 @@ impl Rebuild {
         }
     }
 
-    /// Applies batches until none is left that is safe to read.
+    /// Applies batches until none is left. While replaying, "nothing readable" is not the end
+    /// if committed events are held back by an older running transaction (a long import, an
+    /// ANALYZE): the replay goes on to the last event committed when it first ran dry,
+    /// waiting for it up to `held_back_max_wait_ms` without progress, so that a rebuild does
+    /// not swap in far behind the log. Events committed after that do not move the goal (a
+    /// busy log would be chased forever); while catching up it ends as soon as it runs dry.
+    /// The swap's own catch-up and then the live projector apply whatever follows.
     async fn replay<F: FnMut(&RebuildProgress) + Send>(
         &mut self,
         phase: RebuildPhase,
         progress: &mut F,
     ) -> Result<(), ProjectorError> {
         let limits = self.limits();
+        let max_wait = Duration::from_millis(self.options.held_back_max_wait_ms);
+        let mut goal: Option<Checkpoint> = None;
+        let mut held_back_since: Option<Instant> = None;
+        let mut wait = HELD_BACK_FIRST_WAIT;
         loop {
             match run_batch(&mut self.session.client, &mut self.cache, Target::Building(self.version), &limits).await? {
                 Step::Applied { events, checkpoint, .. } => {
+                    held_back_since = None;
+                    wait = HELD_BACK_FIRST_WAIT;
                     self.events_done += events;
                     if self.events_done >= self.events_total {
                         let remaining = count_events_after(&self.session.client, checkpoint).await?;
@@ -205,8 +226,45 @@ impl Rebuild {
                         registry::set_total_estimate(&self.session.client, self.version, self.events_total).await?;
                     }
                     progress(&self.progress(phase));
+                    if goal.is_some_and(|goal| checkpoint >= goal) {
+                        return Ok(());
+                    }
                 }
-                Step::CaughtUp { .. } | Step::NoLiveVersion => return Ok(()),
+                Step::CaughtUp { checkpoint, .. } => {
+                    if phase != RebuildPhase::Replaying {
+                        return Ok(());
+                    }
+                    let goal = match goal {
+                        Some(goal) => goal,
+                        None => *goal.insert(log_head(&self.session.client).await?.unwrap_or(Checkpoint::START)),
+                    };
+                    if checkpoint >= goal {
+                        return Ok(());
+                    }
+                    let since = *held_back_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= max_wait {
+                        tracing::warn!(
+                            version = self.version,
+                            ?checkpoint,
+                            ?goal,
+                            waited_ms = since.elapsed().as_millis() as u64,
+                            "events stay held back by an older running transaction; going on without them \
+                             (the live projector applies them after the swap)"
+                        );
+                        return Ok(());
+                    }
+                    if wait == HELD_BACK_FIRST_WAIT {
+                        tracing::debug!(
+                            version = self.version,
+                            ?checkpoint,
+                            ?goal,
+                            "replay waits for held-back events"
+                        );
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(HELD_BACK_MAX_WAIT);
+                }
+                Step::NoLiveVersion => return Ok(()),
             }
         }
     }
@@ -299,4 +357,19 @@ pub(crate) async fn count_events_after<C: GenericClient>(
         )
         .await?;
     Ok(row.try_get::<_, i64>(0)?.max(0) as u64)
+}
+
+/// The last committed event in the read order, readable yet or not.
+async fn log_head<C: GenericClient>(client: &C) -> Result<Option<Checkpoint>, ProjectorError> {
+    let row = client
+        .query_opt(
+            "SELECT events.tx_id::text, events.global_position FROM events
+             ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(Some(Checkpoint { tx_id: registry::parse_tx_id(row.try_get(0)?)?, position: row.try_get(1)? })),
+        None => Ok(None),
+    }
 }

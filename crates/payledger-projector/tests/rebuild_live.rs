@@ -11,13 +11,7 @@ use payledger_projector::{
 };
 use payledger_testkit::TestDb;
 
-// Known defect, issue #6: under concurrent writes a rebuild occasionally swaps in a version
-// that lacks a few events although its checkpoint is at the head (seen ~1 run in 5 under
-// load; e.g. 297 of 300 payments). Ignored so that the rest can land; run it with
-// `cargo test -p payledger-projector --test rebuild_live -- --ignored`. `verify` detects the
-// loss and `verify --repair` rebuilds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "known defect (issue #6): a rebuild under concurrent writes can swap in a version missing events"]
 async fn rebuild_under_load_swaps_without_losing_anything() {
     let db = TestDb::new().await;
     let pool = db.pool(8);
@@ -118,4 +112,46 @@ async fn one_rebuild_at_a_time_and_an_abandoned_one_is_cleaned_up() {
     wait_projected(&pool).await;
     projector.abort();
     assert_matches_oracle(&pool).await;
+}
+
+/// Committed events that an older running transaction holds back are waited for, not
+/// swapped in without: the rebuild ends with every event once the holder ends. With a
+/// short bound and a holder that stays, it goes on without them, and the live projector
+/// applies them after the swap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_replay_waits_for_held_back_events_within_its_bound() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let mut workload = Workload::new(67, 1);
+    workload.run(&pool, 100).await;
+    let total = |pool: deadpool_postgres::Pool| async move {
+        let client = pool.get().await.unwrap();
+        client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get::<_, i64>(0) as u64
+    };
+
+    // An open transaction with an id, then more events: committed, but held back by it.
+    let mut holder = db.connect().await;
+    let held = holder.transaction().await.unwrap();
+    held.query_one("SELECT pg_current_xact_id()", &[]).await.unwrap();
+    workload.run(&pool, 50).await;
+    let url = db.url().to_owned();
+    let rebuilding = tokio::spawn(async move { rebuild(&url, RebuildOptions::default(), |_| {}).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!rebuilding.is_finished(), "the rebuild swapped while events were held back");
+    held.commit().await.unwrap();
+    let report = rebuilding.await.unwrap().unwrap();
+    assert_eq!(report.events_applied, total(pool.clone()).await, "every event, once the holder ended");
+
+    // The holder stays beyond the bound: the rebuild goes on, the projector finishes.
+    let held = holder.transaction().await.unwrap();
+    held.query_one("SELECT pg_current_xact_id()", &[]).await.unwrap();
+    workload.run(&pool, 50).await;
+    let options = RebuildOptions { held_back_max_wait_ms: 200, ..RebuildOptions::default() };
+    let report = rebuild(db.url(), options, |_| {}).await.unwrap();
+    assert!(report.events_applied < total(pool.clone()).await, "it went on without the held-back events");
+    held.rollback().await.unwrap();
+    let projector = spawn_projector(db.url());
+    wait_projected(&pool).await;
+    assert_matches_oracle(&pool).await;
+    projector.abort();
 }

@@ -81,15 +81,35 @@ pub async fn read_all<C: GenericClient>(
             predicates.push_str(&format!(" AND {predicate} ${}", params.len()));
         }
     }
+    // `events.tx_id`, qualified: a bare `tx_id` in ORDER BY would name the output column
+    // `tx_id::text` and sort the text ('10' before '9'), which reorders transactions across
+    // a digit boundary (skipping or repeating events) and cannot use the read-order index.
     let sql = format!(
         "SELECT {COLUMNS} FROM events
          WHERE (tx_id, global_position) > ($1::text::xid8, $2)
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot()){predicates}
-         ORDER BY tx_id, global_position
+         ORDER BY events.tx_id, events.global_position
          LIMIT $3"
     );
     let rows = client.query(&sql, &params).await?;
-    rows.iter().map(to_event).collect()
+    let events = rows.iter().map(to_event).collect::<Result<Vec<_>, _>>()?;
+    check_read_order(after, &events)?;
+    Ok(events)
+}
+
+/// Asserts what every reader relies on: events come strictly after `after`, in read order.
+fn check_read_order(after: Checkpoint, events: &[RecordedEvent]) -> Result<(), StoreError> {
+    let mut previous = after;
+    for event in events {
+        let checkpoint = event.checkpoint();
+        if checkpoint <= previous {
+            return Err(StoreError::InvalidData(format!(
+                "read order broken: {checkpoint:?} returned after {previous:?}"
+            )));
+        }
+        previous = checkpoint;
+    }
+    Ok(())
 }
 
 pub(crate) fn to_event(row: &Row) -> Result<RecordedEvent, StoreError> {

@@ -246,3 +246,42 @@ async fn read_all_filters_by_tenant_stream_and_type() {
     let by_type = ReadAllFilter { event_type: Some("Tested".into()), ..Default::default() };
     assert_eq!(read_all(&**client, Checkpoint::START, &by_type, 100).await.unwrap().len(), 1);
 }
+
+/// Transaction ids are numbers: 9 comes before 10 (and 99_999 before 100_000), whatever
+/// their text says. Rows with small explicit `tx_id`s stand for two transactions on either
+/// side of a digit boundary; the one that took the later position has the older id.
+#[tokio::test]
+async fn read_order_is_numeric_across_a_digit_boundary_of_transaction_ids() {
+    let db = TestDb::new().await;
+    let client = db.connect().await;
+    for (tx_id, n) in [("10", 1_i64), ("9", 2), ("10", 3)] {
+        client
+            .execute(
+                "INSERT INTO events (tx_id, event_id, tenant_id, stream_id, stream_version, event_type,
+                                     schema_version, payload, recorded_at, prev_hash, hash)
+                 VALUES ($1::text::xid8, $2, $3, 'digits', $4, 'Tested', 1, $5, now(),
+                         decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))",
+                &[&tx_id, &Uuid::new_v4(), &Uuid::nil(), &n, &json!({ "n": n })],
+            )
+            .await
+            .unwrap();
+    }
+    let n_of = |events: &[payledger_store::RecordedEvent]| -> Vec<i64> {
+        events.iter().map(|e| e.payload["n"].as_i64().unwrap()).collect()
+    };
+
+    let all = read_all(&client, Checkpoint::START, &ReadAllFilter::default(), 100).await.unwrap();
+    assert_eq!(n_of(&all), vec![2, 1, 3], "transaction 9 first, then 10 in position order");
+    assert_eq!(all.iter().map(|e| e.tx_id).collect::<Vec<_>>(), vec![9, 10, 10]);
+
+    // One event at a time, each read resuming after the last: the same three, once each.
+    let mut checkpoint = Checkpoint::START;
+    let mut one_by_one = Vec::new();
+    loop {
+        let batch = read_all(&client, checkpoint, &ReadAllFilter::default(), 1).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        checkpoint = last.checkpoint();
+        one_by_one.extend(n_of(&batch));
+    }
+    assert_eq!(one_by_one, vec![2, 1, 3]);
+}
