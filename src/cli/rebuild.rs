@@ -14,6 +14,12 @@ pub struct RebuildArgs {
     #[arg(long, default_value_t = 2_000)]
     pub batch_size: i64,
 
+    /// Longest the replay waits, without progress, for committed events that an older
+    /// running transaction holds back; past it the rebuild goes on and the live projector
+    /// applies them after the swap.
+    #[arg(long, default_value_t = 60_000)]
+    pub held_back_max_wait_ms: u64,
+
     /// No progress bar (the report is still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -21,7 +27,11 @@ pub struct RebuildArgs {
 
 pub async fn run(database_url: &str, args: RebuildArgs) -> anyhow::Result<ExitCode> {
     super::verify::require_migrated(database_url).await?;
-    let options = RebuildOptions { batch_size: args.batch_size, ..RebuildOptions::default() };
+    let options = RebuildOptions {
+        batch_size: args.batch_size,
+        held_back_max_wait_ms: args.held_back_max_wait_ms,
+        ..RebuildOptions::default()
+    };
     let report = rebuild_with_progress(database_url, options, args.quiet).await?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(ExitCode::SUCCESS)
