@@ -33,7 +33,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Apply pending database migrations.
     Migrate,
-    /// Verify the events' hash chains.
+    /// Verify the events' hash chains, and the read-models against a fresh fold of the events.
     Verify(verify::VerifyArgs),
     /// Run the projector alone (it also runs inside `serve`).
     Project(project::ProjectArgs),
