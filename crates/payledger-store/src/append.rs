@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::Pool;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
@@ -76,7 +77,7 @@ pub async fn append_in_tx(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<A
     let stored_json = stored_json_texts(tx, items).await?;
     let rows = build_rows(items, &heads, &stored_json, recorded_at)?;
     let inserted = insert_rows(tx, &rows).await?;
-    tx.execute("SELECT pg_notify($1, '')", &[&NOTIFY_CHANNEL]).await?;
+    tx.query_typed("SELECT pg_notify($1, '')", &[(&NOTIFY_CHANNEL, Type::TEXT)]).await?;
     Ok(inserted)
 }
 
@@ -123,7 +124,8 @@ async fn lock_any_version_streams(tx: &Transaction<'_>, items: &[BatchItem]) -> 
 /// check still guards every append, lock or not.
 pub async fn lock_stream(tx: &Transaction<'_>, stream: &StreamKey) -> Result<(), StoreError> {
     let lock_name = format!("{}/{}", stream.tenant_id, stream.stream_id);
-    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await.map_err(|e| {
+    let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+    tx.query_typed(sql, &[(&lock_name, Type::TEXT)]).await.map_err(|e| {
         if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
             StoreError::Busy(format!("stream {} is busy", stream.stream_id))
         } else {
@@ -145,7 +147,7 @@ async fn read_heads(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<Heads, 
     let tenants: Vec<Uuid> = items.iter().map(|i| i.stream.tenant_id).collect();
     let streams: Vec<&str> = items.iter().map(|i| i.stream.stream_id.as_str()).collect();
     let rows = tx
-        .query(
+        .query_typed(
             "SELECT s.tenant_id, s.stream_id, h.stream_version, h.hash
              FROM unnest($1::uuid[], $2::text[]) AS s(tenant_id, stream_id)
              CROSS JOIN LATERAL (
@@ -153,7 +155,7 @@ async fn read_heads(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<Heads, 
                  WHERE e.tenant_id = s.tenant_id AND e.stream_id = s.stream_id
                  ORDER BY e.stream_version DESC LIMIT 1
              ) h",
-            &[&tenants, &streams],
+            &[(&tenants, Type::UUID_ARRAY), (&streams, Type::TEXT_ARRAY)],
         )
         .await?;
     let mut heads = Heads::new();
@@ -196,10 +198,10 @@ async fn check_dedupe_keys(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<
         return Ok(());
     }
     let existing = tx
-        .query_opt(
+        .query_typed_opt(
             "SELECT e.dedupe_key FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, dedupe_key)
              JOIN events e ON e.tenant_id = k.tenant_id AND e.dedupe_key = k.dedupe_key LIMIT 1",
-            &[&tenants, &keys],
+            &[(&tenants, Type::UUID_ARRAY), (&keys, Type::TEXT_ARRAY)],
         )
         .await?;
     match existing {
@@ -214,9 +216,9 @@ async fn stored_json_texts(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<
     let payloads: Vec<&serde_json::Value> = items.iter().flat_map(|i| i.events.iter().map(|e| &e.payload)).collect();
     let metadatas: Vec<&serde_json::Value> = items.iter().flat_map(|i| i.events.iter().map(|e| &e.metadata)).collect();
     let rows = tx
-        .query(
+        .query_typed(
             "SELECT p::text, m::text FROM unnest($1::jsonb[], $2::jsonb[]) WITH ORDINALITY AS t(p, m, n) ORDER BY n",
-            &[&payloads, &metadatas],
+            &[(&payloads, Type::JSONB_ARRAY), (&metadatas, Type::JSONB_ARRAY)],
         )
         .await
         .map_err(classify_data_error)?;
@@ -319,7 +321,7 @@ fn build_rows(
 
 async fn insert_rows(tx: &Transaction<'_>, rows: &Rows) -> Result<AppendOutcome, StoreError> {
     let inserted = tx
-        .query(
+        .query_typed(
             "INSERT INTO events (event_id, tenant_id, stream_id, stream_version, event_type, schema_version,
                                  payload, metadata, recorded_at, dedupe_key, prev_hash, hash)
              SELECT e, t, s, v, ty, sv, p::jsonb, m::jsonb, r, d, ph, h
@@ -328,18 +330,18 @@ async fn insert_rows(tx: &Transaction<'_>, rows: &Rows) -> Result<AppendOutcome,
                   AS u(e, t, s, v, ty, sv, p, m, r, d, ph, h)
              RETURNING event_id, stream_id, stream_version, global_position, tx_id::text",
             &[
-                &rows.event_ids,
-                &rows.tenant_ids,
-                &rows.stream_ids,
-                &rows.versions,
-                &rows.event_types,
-                &rows.schema_versions,
-                &rows.payloads,
-                &rows.metadatas,
-                &rows.recorded_ats,
-                &rows.dedupe_keys,
-                &rows.prev_hashes,
-                &rows.hashes,
+                (&rows.event_ids, Type::UUID_ARRAY),
+                (&rows.tenant_ids, Type::UUID_ARRAY),
+                (&rows.stream_ids, Type::TEXT_ARRAY),
+                (&rows.versions, Type::INT8_ARRAY),
+                (&rows.event_types, Type::TEXT_ARRAY),
+                (&rows.schema_versions, Type::INT4_ARRAY),
+                (&rows.payloads, Type::TEXT_ARRAY),
+                (&rows.metadatas, Type::TEXT_ARRAY),
+                (&rows.recorded_ats, Type::TIMESTAMPTZ_ARRAY),
+                (&rows.dedupe_keys, Type::TEXT_ARRAY),
+                (&rows.prev_hashes, Type::BYTEA_ARRAY),
+                (&rows.hashes, Type::BYTEA_ARRAY),
             ],
         )
         .await
