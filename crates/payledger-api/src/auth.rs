@@ -5,6 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
+use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -138,7 +139,10 @@ async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ApiResult<Op
     let client = pool.get().await?;
     let hash = hash_key(key).to_vec();
     let row = client
-        .query_opt("SELECT key_id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", &[&hash])
+        .query_typed_opt(
+            "SELECT key_id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            &[(&hash, Type::BYTEA)],
+        )
         .await?;
     let Some(row) = row else { return Ok(None) };
     let role: String = row.try_get(2)?;

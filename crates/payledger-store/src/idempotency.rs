@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, Transaction};
 use uuid::Uuid;
 
@@ -41,16 +42,17 @@ pub const KEY_MAX_CHARS: usize = 255;
 /// Claims `key` for this transaction. Never blocks.
 pub async fn claim(tx: &Transaction<'_>, tenant_id: Uuid, key: &str, request_hash: &[u8]) -> Result<Claim, StoreError> {
     let lock_name = format!("idempotency/{tenant_id}/{key}");
-    let locked: bool =
-        tx.query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_name]).await?.try_get(0)?;
+    // Typed parameters: each statement is one round trip (nothing is prepared first).
+    let lock_sql = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))";
+    let locked: bool = tx.query_typed_one(lock_sql, &[(&lock_name, Type::TEXT)]).await?.try_get(0)?;
     if !locked {
         return Ok(Claim::InFlight);
     }
     let row = tx
-        .query_opt(
+        .query_typed_opt(
             "SELECT request_hash, response_status, response_body, response_headers FROM idempotency_keys
              WHERE tenant_id = $1 AND idempotency_key = $2 AND expires_at > now()",
-            &[&tenant_id, &key],
+            &[(&tenant_id, Type::UUID), (&key, Type::TEXT)],
         )
         .await?;
     let Some(row) = row else {
@@ -80,7 +82,7 @@ pub async fn record(
     let retention_s = i64::try_from(retention.as_secs()).unwrap_or(i64::MAX).min(10 * 365 * 86_400);
     let status = i16::try_from(response.status).map_err(|_| StoreError::InvalidAppend("status".into()))?;
     let written = tx
-        .execute(
+        .query_typed(
             "INSERT INTO idempotency_keys
              (tenant_id, idempotency_key, request_hash, response_status, response_body, response_headers, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7::bigint))
@@ -88,10 +90,20 @@ pub async fn record(
              request_hash = excluded.request_hash, response_status = excluded.response_status,
              response_body = excluded.response_body, response_headers = excluded.response_headers,
              created_at = now(), expires_at = excluded.expires_at
-         WHERE idempotency_keys.expires_at <= now()",
-            &[&tenant_id, &key, &request_hash, &status, &response.body, &response.headers, &retention_s],
+         WHERE idempotency_keys.expires_at <= now()
+         RETURNING 1",
+            &[
+                (&tenant_id, Type::UUID),
+                (&key, Type::TEXT),
+                (&request_hash, Type::BYTEA),
+                (&status, Type::INT2),
+                (&response.body, Type::JSONB),
+                (&response.headers, Type::JSONB),
+                (&retention_s, Type::INT8),
+            ],
         )
-        .await?;
+        .await?
+        .len();
     // A live record of this key would mean the claim was not held: never overwrite it silently.
     if written != 1 {
         return Err(StoreError::InvalidAppend(format!("idempotency key {key:?} is already recorded")));

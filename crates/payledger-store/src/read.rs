@@ -1,6 +1,7 @@
 //! Reading events: one stream by version, or everything in the gap-free read order.
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
@@ -26,7 +27,13 @@ pub async fn read_stream<C: GenericClient>(
         "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND stream_id = $2 AND stream_version >= $3
          ORDER BY stream_version LIMIT $4"
     );
-    let rows = client.query(&sql, &[&stream.tenant_id, &stream.stream_id, &from_version, &limit]).await?;
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
+        (&stream.tenant_id, Type::UUID),
+        (&stream.stream_id, Type::TEXT),
+        (&from_version, Type::INT8),
+        (&limit, Type::INT8),
+    ];
+    let rows = client.query_typed(&sql, &params).await?;
     rows.iter().map(to_event).collect()
 }
 
