@@ -5,6 +5,8 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use payledger_core::order::OrderPayments;
+use payledger_core::OrderId;
 use payledger_store::idempotency::{self, Claim, StoredResponse};
 use payledger_store::{
     append_in_tx, lock_stream, read_stream, set_lock_timeout, BatchItem, ExpectedVersion, StoreError, StreamKey,
@@ -16,6 +18,7 @@ use tokio_postgres::GenericClient;
 use crate::aggregate::Aggregate;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::order_payments::tally_order_payments;
 use crate::request_id;
 use crate::state::AppState;
 
@@ -33,12 +36,23 @@ pub struct CommandContext {
     /// An order stream the command depends on: locked and loaded in the same transaction,
     /// so that e.g. a payment cannot be created on an order being cancelled at that moment.
     pub related_order: Option<StreamKey>,
+    /// An order whose payments the command weighs: folded after the order's stream is locked
+    /// (as `related_order` or as the command's own stream), so none can appear meanwhile.
+    pub payments_of_order: Option<OrderId>,
 }
 
 /// What a command may read besides its own stream, loaded under lock in its transaction.
 #[derive(Default)]
 pub struct Related {
     pub order: Option<payledger_core::order::OrderState>,
+    pub order_payments: Option<OrderPayments>,
+}
+
+impl Related {
+    /// The tally of `payments_of_order`; an error if the command did not ask for it.
+    pub fn order_payments(&self) -> ApiResult<OrderPayments> {
+        self.order_payments.ok_or_else(|| ApiError::internal("the order's payments were not loaded"))
+    }
 }
 
 impl CommandContext {
@@ -55,6 +69,7 @@ impl CommandContext {
             principal: principal.clone(),
             idempotency_key,
             related_order: None,
+            payments_of_order: None,
             fingerprint: CommandContext::fingerprint(route, body_fingerprint),
         }
     }
@@ -118,7 +133,7 @@ where
     A: Aggregate + 'static,
     A::Command: 'static,
     F: Fn(&A::State, &Related) -> ApiResult<A::Command> + Send + 'static,
-    R: Fn(&A::State) -> ApiResult<Value> + Send + 'static,
+    R: Fn(&A::State, &Related) -> ApiResult<Value> + Send + 'static,
 {
     let work = tokio::spawn(execute_here::<A, F, R>(ctx, stream, success, make_command, respond));
     match work.await {
@@ -137,7 +152,7 @@ async fn execute_here<A, F, R>(
 where
     A: Aggregate,
     F: Fn(&A::State, &Related) -> ApiResult<A::Command>,
-    R: Fn(&A::State) -> ApiResult<Value>,
+    R: Fn(&A::State, &Related) -> ApiResult<Value>,
 {
     let tenant_id = ctx.principal.tenant_id;
     let max_attempts = ctx.state.config.command_max_attempts.max(1);
@@ -171,6 +186,9 @@ where
         }
         lock_stream(&tx, &stream).await?;
         let (state, version) = load::<A, _>(&*tx, &stream).await?;
+        if let Some(order_id) = ctx.payments_of_order {
+            related.order_payments = Some(tally_order_payments(&*tx, tenant_id, order_id).await?);
+        }
         let command = make_command(&state, &related)?;
         let events = A::decide(&state, command)?;
         if events.is_empty() {
@@ -195,7 +213,7 @@ where
         };
         let new_state = events.iter().fold(state, A::evolve);
         let position = outcome.checkpoint().position;
-        let mut body = respond(&new_state)?;
+        let mut body = respond(&new_state, &related)?;
         if let Value::Object(map) = &mut body {
             map.insert("position".into(), json!(position));
         }

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod keys;
 pub mod metrics;
 pub mod openapi;
+pub mod order_payments;
 pub mod params;
 pub mod request_id;
 pub mod routes;

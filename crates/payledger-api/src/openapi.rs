@@ -103,6 +103,8 @@ pub struct Order {
     pub amount_captured: i64,
     pub amount_refunded: i64,
     pub created_at: String,
+    pub cancelled_at: Option<String>,
+    pub cancel_reason: Option<String>,
     /// The event position the command reached (command responses only).
     pub position: Option<i64>,
 }

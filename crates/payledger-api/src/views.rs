@@ -1,22 +1,32 @@
 //! The JSON shapes of resources (field names are part of the contract: add, never rename).
 
-use payledger_core::order::Order;
+use payledger_core::order::{Order, OrderPayments};
 use payledger_core::payment::{Dispute, Payment, Refund};
+use payledger_projector::OrderReadStatus;
 use serde_json::{json, Value};
 
-pub fn order_view(order: &Order) -> Value {
+/// The order with its payments' sums and the status the read-model derives from them, so a
+/// command's answer matches what `GET /v1/orders/{id}` shows once projected.
+pub fn order_view(order: &Order, payments: &OrderPayments) -> Value {
+    let status = OrderReadStatus::derive(
+        order.amount_minor.get(),
+        order.cancelled_at.is_some(),
+        payments.amount_captured.get(),
+        payments.amount_refunded.get(),
+    );
     json!({
         "id": order.id,
         "object": "order",
-        "status": order.status.as_str(),
+        "status": status.as_str(),
         "amount": order.amount_minor,
         "currency": order.currency,
         "reference": order.reference,
         "metadata": order.metadata,
-        "amount_captured": 0,
-        "amount_refunded": 0,
+        "amount_captured": payments.amount_captured.get(),
+        "amount_refunded": payments.amount_refunded.get(),
         "created_at": order.created_at,
         "cancelled_at": order.cancelled_at,
+        "cancel_reason": order.cancel_reason,
     })
 }
 

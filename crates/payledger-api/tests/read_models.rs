@@ -8,21 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, spawn_app_with, TestApp};
+use common::{spawn_app, spawn_app_with, start_projector, TestApp};
 use payledger_api::ApiConfig;
-use payledger_projector::{Projector, ProjectorConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
-
-fn start_projector(app: &TestApp) -> tokio::task::JoinHandle<()> {
-    let config = ProjectorConfig {
-        poll_interval: Duration::from_millis(50),
-        standby_retry: Duration::from_millis(50),
-        error_backoff_max: Duration::from_millis(200),
-        ..ProjectorConfig::default()
-    };
-    Projector::new(app.db.url(), config).spawn()
-}
 
 fn position(body: &Value) -> i64 {
     body["position"].as_i64().unwrap_or_else(|| panic!("no position in {body}"))

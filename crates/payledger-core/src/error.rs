@@ -16,6 +16,8 @@ pub enum DomainError {
     OrderNotFound,
     #[error("order is {}, not open", status.as_str())]
     OrderNotOpen { status: OrderStatus },
+    #[error("order has {count} payment(s) in progress; void them (failed ones too: they may be retried) or refund them in full before cancelling")]
+    OrderHasPaymentsInProgress { count: usize },
 
     #[error("payment already exists")]
     PaymentAlreadyExists,
@@ -34,8 +36,11 @@ pub enum DomainError {
     #[error("a payment in status {} cannot be disputed", status.as_str())]
     PaymentNotDisputable { status: PaymentStatus },
 
-    #[error("amount {requested} exceeds the order amount {order_amount} ({currency} minor units)")]
-    AmountExceedsOrder { requested: AmountMinor, order_amount: AmountMinor, currency: Currency },
+    #[error(
+        "amount {requested} exceeds what the order has left to pay, {available} of {order_amount} \
+         ({currency} minor units; the rest is held by its other payments)"
+    )]
+    AmountExceedsOrder { requested: AmountMinor, available: MinorUnits, order_amount: AmountMinor, currency: Currency },
     #[error("amount {requested} exceeds the authorizable {available} ({currency} minor units)")]
     AmountExceedsAuthorizable { requested: AmountMinor, available: MinorUnits, currency: Currency },
     #[error("amount {requested} exceeds the capturable {available} ({currency} minor units)")]
@@ -90,6 +95,7 @@ impl DomainError {
             DomainError::OrderAlreadyExists { .. } => "order_already_exists",
             DomainError::OrderNotFound => "order_not_found",
             DomainError::OrderNotOpen { .. } => "order_not_open",
+            DomainError::OrderHasPaymentsInProgress { .. } => "order_has_payments_in_progress",
             DomainError::PaymentAlreadyExists => "payment_already_exists",
             DomainError::PaymentNotFound => "payment_not_found",
             DomainError::PaymentNotAuthorizable { .. } => "payment_not_authorizable",
@@ -132,6 +138,7 @@ impl DomainError {
             DomainError::OrderAlreadyExists { .. }
             | DomainError::OrderNotFound
             | DomainError::OrderNotOpen { .. }
+            | DomainError::OrderHasPaymentsInProgress { .. }
             | DomainError::PaymentAlreadyExists
             | DomainError::PaymentNotFound
             | DomainError::PaymentNotAuthorizable { .. }
@@ -163,6 +170,7 @@ impl DomainError {
                 ErrorKind::InvalidInput
             }
             DomainError::OrderNotOpen { .. }
+            | DomainError::OrderHasPaymentsInProgress { .. }
             | DomainError::PaymentNotAuthorizable { .. }
             | DomainError::PaymentNotCapturable { .. }
             | DomainError::PaymentNotVoidable { .. }

@@ -13,7 +13,7 @@ use chrono::Utc;
 use common::*;
 use payledger_core::order::{self, OrderCommand};
 use payledger_core::payment::{self, CaptureMethod, PaymentCommand, PaymentState, Provider};
-use payledger_core::{AmountMinor, Currency, DomainEvent, OrderId, PaymentId};
+use payledger_core::{AmountMinor, Currency, DomainEvent, MinorUnits, OrderId, PaymentId};
 use payledger_projector::{rebuild, verify, ProjectorError, RebuildOptions, VerifyOptions};
 use payledger_store::{append_batch, append_in_tx, BatchItem, ExpectedVersion, StreamKey};
 use payledger_testkit::TestDb;
@@ -51,7 +51,7 @@ async fn order_and_payment(pool: &deadpool_postgres::Pool, tenant: Uuid) -> (Pay
     let payment_id = PaymentId::new();
     let command = PaymentCommand::Initiate {
         payment_id,
-        order: order_state.as_ref().unwrap().snapshot(),
+        order: order_state.as_ref().unwrap().snapshot(MinorUnits::ZERO),
         amount_minor: AmountMinor::new(5_000).unwrap(),
         currency: Currency::USD,
         capture_method: CaptureMethod::Manual,

@@ -69,7 +69,7 @@ pub async fn open(
                 at,
             })
         },
-        move |s| dispute_response(s, dispute_id),
+        move |s, _| dispute_response(s, dispute_id),
     )
     .await
 }
@@ -109,7 +109,7 @@ pub async fn resolve(
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
         move |_, _| Ok(PaymentCommand::ResolveDispute { dispute_id, outcome }),
-        move |s| dispute_response(s, dispute_id),
+        move |s, _| dispute_response(s, dispute_id),
     )
     .await
 }

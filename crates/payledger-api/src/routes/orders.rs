@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use payledger_core::order::OrderCommand;
+use payledger_core::order::{OrderCommand, OrderPayments};
 use payledger_core::OrderId;
 use payledger_store::StreamKey;
 use serde::Deserialize;
@@ -56,7 +56,11 @@ pub async fn create(
                 at,
             })
         },
-        |order| order.as_ref().map(order_view).ok_or_else(|| ApiError::internal("order missing after create")),
+        // A new order has no payments yet.
+        |order, _| {
+            let order = order.as_ref().ok_or_else(|| ApiError::internal("order missing after create"))?;
+            Ok(order_view(order, &OrderPayments::default()))
+        },
     )
     .await
 }
@@ -78,20 +82,27 @@ pub async fn cancel(
     principal.require(COMMAND_ROLES)?;
     let reason = params::text(body.value.reason, "reason")?;
     let order_id = OrderId::from(id);
-    let ctx = CommandContext::new(
+    let mut ctx = CommandContext::new(
         &state,
         &principal,
         idempotency_key,
         &format!("POST /v1/orders/{id}/cancel"),
         &body.fingerprint,
     );
+    ctx.payments_of_order = Some(order_id);
     let at = crate::commands::now();
     execute::<OrderAggregate, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, order_id.stream_id()),
         StatusCode::OK,
-        move |_, _| Ok(OrderCommand::Cancel { at, reason: reason.clone() }),
-        |order| order.as_ref().map(order_view).ok_or_else(|| ApiError::internal("order missing after cancel")),
+        move |_, related| {
+            let payments_in_progress = related.order_payments()?.in_progress;
+            Ok(OrderCommand::Cancel { at, reason: reason.clone(), payments_in_progress })
+        },
+        |order, related| {
+            let order = order.as_ref().ok_or_else(|| ApiError::internal("order missing after cancel"))?;
+            Ok(order_view(order, &related.order_payments()?))
+        },
     )
     .await
 }

@@ -39,7 +39,7 @@ async fn run(
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
         move |_, _| Ok(command.clone()),
-        payment_response,
+        |s, _| payment_response(s),
     )
     .await
 }
@@ -90,6 +90,7 @@ pub async fn create(
     let payment_id = PaymentId::new();
     let mut ctx = CommandContext::new(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
     ctx.related_order = Some(StreamKey::new(principal.tenant_id, order_id.stream_id()));
+    ctx.payments_of_order = Some(order_id);
     let at = crate::commands::now();
     execute::<PaymentAggregate, _, _>(
         ctx,
@@ -100,7 +101,7 @@ pub async fn create(
             let order = order.ok_or_else(|| ApiError::from(DomainError::OrderNotFound).with_param("order_id"))?;
             Ok(PaymentCommand::Initiate {
                 payment_id,
-                order: order.snapshot(),
+                order: order.snapshot(related.order_payments()?.amount_committed),
                 amount_minor,
                 currency,
                 capture_method,
@@ -109,7 +110,7 @@ pub async fn create(
                 at,
             })
         },
-        payment_response,
+        |s, _| payment_response(s),
     )
     .await
 }

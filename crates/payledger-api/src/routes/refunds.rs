@@ -70,7 +70,7 @@ pub async fn create(
                 at,
             })
         },
-        move |s| refund_response(s, refund_id),
+        move |s, _| refund_response(s, refund_id),
     )
     .await
 }
@@ -133,7 +133,7 @@ pub async fn succeed(
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
         move |_, _| Ok(PaymentCommand::SucceedRefund { refund_id }),
-        move |s| refund_response(s, refund_id),
+        move |s, _| refund_response(s, refund_id),
     )
     .await
 }
@@ -171,7 +171,7 @@ pub async fn fail(
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
         StatusCode::OK,
         move |_, _| Ok(PaymentCommand::FailRefund { refund_id, code: code.clone(), message: message.clone() }),
-        move |s| refund_response(s, refund_id),
+        move |s, _| refund_response(s, refund_id),
     )
     .await
 }

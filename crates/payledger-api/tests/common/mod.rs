@@ -168,3 +168,14 @@ impl TestApp {
         client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0)
     }
 }
+
+/// The projector, polling often, against the app's database (the tests start it themselves).
+pub fn start_projector(app: &TestApp) -> tokio::task::JoinHandle<()> {
+    let config = payledger_projector::ProjectorConfig {
+        poll_interval: std::time::Duration::from_millis(50),
+        standby_retry: std::time::Duration::from_millis(50),
+        error_backoff_max: std::time::Duration::from_millis(200),
+        ..payledger_projector::ProjectorConfig::default()
+    };
+    payledger_projector::Projector::new(app.db.url(), config).spawn()
+}

@@ -3,7 +3,7 @@
 //! `payledger_store::append_batch`, the way the API records them (same metadata shape).
 
 use chrono::SubsecRound;
-use payledger_core::money::{AmountMinor, Currency};
+use payledger_core::money::{AmountMinor, Currency, MinorUnits};
 use payledger_core::order::{self, OrderCommand, OrderState};
 use payledger_core::payment::{self, CaptureMethod, PaymentCommand, PaymentState, Provider};
 use payledger_core::{DomainError, OrderId, PaymentId, RefundId};
@@ -74,7 +74,7 @@ pub(crate) fn lifecycle(tenant_id: Uuid, n: u64, key_id: &str) -> Result<[BatchI
     let payment_id = PaymentId::new();
     let mut commands = vec![PaymentCommand::Initiate {
         payment_id,
-        order: order.snapshot(),
+        order: order.snapshot(MinorUnits::ZERO),
         amount_minor,
         currency,
         capture_method: CaptureMethod::Manual,

@@ -18,5 +18,10 @@ pub enum OrderCommand {
     Cancel {
         at: DateTime<Utc>,
         reason: Option<String>,
+        /// How many of the order's payments may still take or keep money
+        /// ([`Payment::is_in_progress_for_order`]); the caller counts them.
+        ///
+        /// [`Payment::is_in_progress_for_order`]: crate::payment::Payment::is_in_progress_for_order
+        payments_in_progress: usize,
     },
 }

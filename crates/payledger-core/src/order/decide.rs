@@ -13,8 +13,11 @@ pub fn decide(state: &OrderState, command: OrderCommand) -> Result<Vec<OrderEven
         }
         (Some(order), OrderCommand::Create { .. }) => Err(DomainError::OrderAlreadyExists { order_id: order.id }),
         (None, OrderCommand::Cancel { .. }) => Err(DomainError::OrderNotFound),
-        (Some(order), OrderCommand::Cancel { at, reason }) => match order.status {
+        (Some(order), OrderCommand::Cancel { at, reason, payments_in_progress }) => match order.status {
             OrderStatus::Open => {
+                if payments_in_progress > 0 {
+                    return Err(DomainError::OrderHasPaymentsInProgress { count: payments_in_progress });
+                }
                 text::optional("reason", reason.as_deref(), text::MAX_LONG_TEXT)?;
                 Ok(vec![OrderEvent::OrderCancelled { reason, cancelled_at: at }])
             }
@@ -80,9 +83,14 @@ mod tests {
     }
 
     fn cancel() -> OrderCommand {
+        cancel_with(0)
+    }
+
+    fn cancel_with(payments_in_progress: usize) -> OrderCommand {
         OrderCommand::Cancel {
             at: Utc.with_ymd_and_hms(2025, 1, 3, 0, 0, 0).unwrap(),
             reason: Some("customer asked".into()),
+            payments_in_progress,
         }
     }
 
@@ -135,6 +143,15 @@ mod tests {
         assert_eq!(order.cancel_reason.as_deref(), Some("customer asked"));
         let err = decide(&given(&all), cancel()).unwrap_err();
         assert_eq!(err.code(), "order_not_open");
+    }
+
+    #[test]
+    fn cancel_with_a_payment_in_progress_is_refused_and_records_nothing() {
+        let history = decide(&None, create(OrderId::new())).unwrap();
+        let err = decide(&given(&history), cancel_with(2)).unwrap_err();
+        assert_eq!(err, DomainError::OrderHasPaymentsInProgress { count: 2 });
+        assert_eq!(err.code(), "order_has_payments_in_progress");
+        assert!(decide(&given(&history), cancel_with(0)).is_ok());
     }
 
     #[test]

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::OrderId;
-use crate::money::{AmountMinor, Currency};
+use crate::money::{AmountMinor, Currency, MinorUnits};
 
 /// `None` until `OrderCreated`.
 pub type OrderState = Option<Order>;
@@ -37,12 +37,16 @@ pub struct Order {
 }
 
 impl Order {
-    /// What a payment needs to know about its order to be initiated.
-    pub fn snapshot(&self) -> OrderSnapshot {
+    /// What a payment needs to know about its order to be initiated. `amount_committed` is
+    /// what the order's other payments hold of its amount ([`Payment::amount_committed_to_order`]).
+    ///
+    /// [`Payment::amount_committed_to_order`]: crate::payment::Payment::amount_committed_to_order
+    pub fn snapshot(&self, amount_committed: MinorUnits) -> OrderSnapshot {
         OrderSnapshot {
             order_id: self.id,
             status: self.status,
             amount_minor: self.amount_minor,
+            amount_committed,
             currency: self.currency,
         }
     }
@@ -55,5 +59,7 @@ pub struct OrderSnapshot {
     pub order_id: OrderId,
     pub status: OrderStatus,
     pub amount_minor: AmountMinor,
+    /// Held by the order's other payments; a new payment may take at most the rest.
+    pub amount_committed: MinorUnits,
     pub currency: Currency,
 }

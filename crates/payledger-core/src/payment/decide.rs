@@ -8,6 +8,7 @@ use super::steps::{
 use super::table::transition;
 use super::{reconcile, CommandKind, Payment, PaymentCommand, PaymentEvent, PaymentState};
 use crate::error::DomainError;
+use crate::money::MinorUnits;
 use crate::order::OrderStatus;
 use crate::text;
 
@@ -38,9 +39,11 @@ pub fn decide(state: &PaymentState, command: PaymentCommand) -> Result<Vec<Payme
             if currency != order.currency {
                 return Err(DomainError::CurrencyMismatch { expected: order.currency, actual: currency });
             }
-            if amount_minor > order.amount_minor {
+            let available = MinorUnits::from(order.amount_minor).saturating_sub(order.amount_committed);
+            if !available.covers(amount_minor) {
                 return Err(DomainError::AmountExceedsOrder {
                     requested: amount_minor,
+                    available,
                     order_amount: order.amount_minor,
                     currency,
                 });

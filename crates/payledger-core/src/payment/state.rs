@@ -70,6 +70,36 @@ pub struct Dispute {
 }
 
 impl Payment {
+    /// Whether this payment may still take money or keeps money taken. A failed payment
+    /// counts: a declined authorization may be retried on it (see the table), so only a void
+    /// or a full refund ends it. Such a payment holds part of its order's amount and keeps
+    /// the order from being cancelled.
+    pub fn is_in_progress_for_order(&self) -> bool {
+        match self.status {
+            PaymentStatus::Initiated
+            | PaymentStatus::Authorized
+            | PaymentStatus::PartiallyCaptured
+            | PaymentStatus::Captured
+            | PaymentStatus::Failed => true,
+            PaymentStatus::Refunded | PaymentStatus::Voided => false,
+        }
+    }
+
+    /// What this payment holds of its order's amount: its whole amount while it may still
+    /// capture (failed included, see above), what it captured once capture closed, nothing
+    /// once voided or once all its captured money went back. Partial refunds free nothing:
+    /// the order is not offered again for money it already took once.
+    pub fn amount_committed_to_order(&self) -> MinorUnits {
+        match self.status {
+            PaymentStatus::Initiated
+            | PaymentStatus::Authorized
+            | PaymentStatus::PartiallyCaptured
+            | PaymentStatus::Failed => MinorUnits::from(self.amount_minor).max(self.amount_captured),
+            PaymentStatus::Captured => self.amount_captured,
+            PaymentStatus::Refunded | PaymentStatus::Voided => MinorUnits::ZERO,
+        }
+    }
+
     /// What a capture may still take: the authorization not yet captured,
     /// while capture is open (status authorized or partially captured).
     pub fn amount_capturable(&self) -> MinorUnits {

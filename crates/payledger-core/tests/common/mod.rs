@@ -8,7 +8,7 @@ use payledger_core::payment::{
     self, CaptureMethod, DisputeOutcome, GatewayReport, PaymentCommand, PaymentEvent, PaymentState, PaymentStatus,
     Provider, ReportKind,
 };
-use payledger_core::{AmountMinor, Currency, DisputeId, DomainError, OrderId, PaymentId, RefundId};
+use payledger_core::{AmountMinor, Currency, DisputeId, DomainError, MinorUnits, OrderId, PaymentId, RefundId};
 
 pub const PAYMENT_AMOUNT: i64 = 10_000;
 
@@ -37,6 +37,7 @@ pub fn open_order(amount: i64) -> OrderSnapshot {
         order_id: OrderId::from(uuid::Uuid::from_u128(0xCD)),
         status: OrderStatus::Open,
         amount_minor: minor(amount),
+        amount_committed: MinorUnits::ZERO,
         currency: Currency::USD,
     }
 }

@@ -1,0 +1,205 @@
+//! An order's payments together: a new payment takes at most what the others leave of the
+//! order's amount, and an order is not cancelled while a payment is in progress.
+
+mod common;
+
+use common::*;
+use payledger_core::order::{OrderPayments, OrderSnapshot};
+use payledger_core::payment::{self, CaptureMethod, Payment, PaymentCommand, PaymentStatus};
+use payledger_core::{Currency, DomainError, MinorUnits, PaymentId, RefundId};
+use proptest::prelude::*;
+
+fn initiate_on(order: OrderSnapshot, amount: i64) -> PaymentCommand {
+    PaymentCommand::Initiate {
+        payment_id: PaymentId::new(),
+        order,
+        amount_minor: minor(amount),
+        currency: Currency::USD,
+        capture_method: CaptureMethod::Manual,
+        provider: payment::Provider::Stripe,
+        provider_reference: None,
+        at: at(0),
+    }
+}
+
+fn committed(order: OrderSnapshot, amount: i64) -> OrderSnapshot {
+    OrderSnapshot { amount_committed: MinorUnits::new(amount).unwrap(), ..order }
+}
+
+#[test]
+fn a_payment_takes_at_most_what_the_other_payments_leave() {
+    let order = committed(open_order(5_000), 3_000);
+    let error = History::new().when(initiate_on(order, 2_001)).unwrap_err();
+    assert_eq!(
+        error,
+        DomainError::AmountExceedsOrder {
+            requested: minor(2_001),
+            available: MinorUnits::new(2_000).unwrap(),
+            order_amount: minor(5_000),
+            currency: Currency::USD,
+        }
+    );
+    assert_eq!(error.code(), "amount_exceeds_order");
+    assert_eq!(error.param(), Some("amount"));
+    assert!(History::new().when(initiate_on(order, 2_000)).is_ok());
+    let full = committed(open_order(5_000), 5_000);
+    assert_eq!(History::new().when(initiate_on(full, 1)).unwrap_err().code(), "amount_exceeds_order");
+}
+
+/// A manual-capture payment of 10 000 driven to each status by API commands.
+fn payment_in(status: PaymentStatus) -> Payment {
+    let start = History::new().given(initiate(CaptureMethod::Manual));
+    let refund = |n, amount| request_refund(n, amount);
+    let history = match status {
+        PaymentStatus::Initiated => start,
+        PaymentStatus::Authorized => start.given(authorize()),
+        PaymentStatus::PartiallyCaptured => start.given(authorize()).given(capture(Some(4_000))),
+        PaymentStatus::Captured => start
+            .given(authorize())
+            .given(PaymentCommand::Capture { amount_minor: Some(minor(6_000)), final_capture: true })
+            .given(refund(1, 1_000))
+            .given(PaymentCommand::SucceedRefund { refund_id: refund_id(1) }),
+        PaymentStatus::Refunded => start
+            .given(authorize())
+            .given(capture(None))
+            .given(refund(1, PAYMENT_AMOUNT))
+            .given(PaymentCommand::SucceedRefund { refund_id: refund_id(1) }),
+        PaymentStatus::Voided => start.given(authorize()).given(PaymentCommand::Void),
+        PaymentStatus::Failed => {
+            start.given(PaymentCommand::Fail { code: "card_declined".into(), message: "declined".into() })
+        }
+    };
+    let payment = history.payment();
+    assert_eq!(payment.status, status, "the setup reaches {status:?}");
+    payment
+}
+
+#[test]
+fn what_each_status_holds_of_the_order() {
+    assert_eq!(PAYMENT_AMOUNT, 10_000, "the expectations below assume it");
+    for status in PaymentStatus::ALL {
+        let payment = payment_in(status);
+        let (holds, in_progress) = match status {
+            PaymentStatus::Initiated | PaymentStatus::Authorized | PaymentStatus::PartiallyCaptured => (10_000, true),
+            // A declined payment may be authorized again: it keeps its share until voided.
+            PaymentStatus::Failed => (10_000, true),
+            // Capture closed at 6 000; the refund of 1 000 frees nothing.
+            PaymentStatus::Captured => (6_000, true),
+            PaymentStatus::Refunded | PaymentStatus::Voided => (0, false),
+        };
+        assert_eq!(payment.amount_committed_to_order().get(), holds, "{status:?}");
+        assert_eq!(payment.is_in_progress_for_order(), in_progress, "{status:?}");
+    }
+}
+
+#[test]
+fn the_tally_sums_the_payments() {
+    let payments: Vec<Payment> = PaymentStatus::ALL.iter().map(|s| payment_in(*s)).collect();
+    let tally = OrderPayments::tally(&payments);
+    assert_eq!(tally.amount_committed.get(), 10_000 * 4 + 6_000);
+    assert_eq!(tally.in_progress, 5);
+    assert_eq!(tally.amount_captured.get(), 4_000 + 6_000 + 10_000);
+    assert_eq!(tally.amount_refunded.get(), 1_000 + 10_000);
+    assert_eq!(OrderPayments::tally(&[]), OrderPayments::default());
+}
+
+/// A step on one order: start a payment, or move one of its payments by an API command.
+#[derive(Debug, Clone)]
+enum Step {
+    Initiate(i64),
+    Authorize(usize),
+    Capture(usize, Option<i64>, bool),
+    Void(usize),
+    Fail(usize),
+    Refund(usize, i64, bool),
+}
+
+fn step(order_amount: i64) -> impl Strategy<Value = Step> {
+    let amount = 1..=order_amount;
+    prop_oneof![
+        3 => amount.clone().prop_map(Step::Initiate),
+        3 => any::<usize>().prop_map(Step::Authorize),
+        3 => (any::<usize>(), proptest::option::of(amount.clone()), any::<bool>())
+            .prop_map(|(p, a, f)| Step::Capture(p, a, f)),
+        1 => any::<usize>().prop_map(Step::Void),
+        1 => any::<usize>().prop_map(Step::Fail),
+        2 => (any::<usize>(), amount, any::<bool>()).prop_map(|(p, a, ok)| Step::Refund(p, a, ok)),
+    ]
+}
+
+proptest! {
+    /// Whatever API commands arrive (refused ones included), the payments of one order never
+    /// hold more than its amount, and the money they keep (captured minus refunded) never
+    /// exceeds it either.
+    #[test]
+    fn an_order_never_collects_more_than_its_amount(
+        order_amount in 1..=5_000i64,
+        steps in proptest::collection::vec(step(5_000), 1..60),
+    ) {
+        let order = open_order(order_amount);
+        let mut payments: Vec<History> = Vec::new();
+        let mut refunds = 0u128;
+        for step in steps {
+            let pick = |i: usize, n: usize| i % n.max(1);
+            let outcome = match step {
+                Step::Initiate(amount) => {
+                    let tally = OrderPayments::tally(payments.iter().map(History::payment).collect::<Vec<_>>().iter());
+                    let snapshot = OrderSnapshot { amount_committed: tally.amount_committed, ..order };
+                    let mut history = History::new();
+                    let initiated = history.record(initiate_on(snapshot, amount));
+                    if initiated.is_ok() {
+                        payments.push(history);
+                    }
+                    initiated.map(|_| ())
+                }
+                _ if payments.is_empty() => Ok(()),
+                Step::Authorize(i) => {
+                    let n = payments.len();
+                    payments[pick(i, n)].record(authorize()).map(|_| ())
+                }
+                Step::Capture(i, amount, final_capture) => {
+                    let n = payments.len();
+                    let command = PaymentCommand::Capture { amount_minor: amount.map(minor), final_capture };
+                    payments[pick(i, n)].record(command).map(|_| ())
+                }
+                Step::Void(i) => {
+                    let n = payments.len();
+                    payments[pick(i, n)].record(PaymentCommand::Void).map(|_| ())
+                }
+                Step::Fail(i) => {
+                    let n = payments.len();
+                    let command = PaymentCommand::Fail { code: "declined".into(), message: "declined".into() };
+                    payments[pick(i, n)].record(command).map(|_| ())
+                }
+                Step::Refund(i, amount, succeeds) => {
+                    refunds += 1;
+                    let n = payments.len();
+                    let payment = &mut payments[pick(i, n)];
+                    let refund_id = RefundId::from(uuid::Uuid::from_u128(0x9000 + refunds));
+                    let requested = payment.record(PaymentCommand::RequestRefund {
+                        refund_id,
+                        amount_minor: minor(amount),
+                        reason: None,
+                        provider_reference: None,
+                        at: at(5),
+                    });
+                    requested.and_then(|_| {
+                        let settle = if succeeds {
+                            PaymentCommand::SucceedRefund { refund_id }
+                        } else {
+                            PaymentCommand::FailRefund { refund_id, code: None, message: None }
+                        };
+                        payment.record(settle).map(|_| ())
+                    })
+                }
+            };
+            // Refusals are expected (that is the point); they must leave no trace.
+            let _ = outcome;
+            let all: Vec<Payment> = payments.iter().map(History::payment).collect();
+            let tally = OrderPayments::tally(&all);
+            prop_assert!(tally.amount_committed.get() <= order_amount, "committed {:?} of {order_amount}", tally);
+            let kept = tally.amount_captured.get() - tally.amount_refunded.get();
+            prop_assert!(kept <= order_amount, "kept {kept} of {order_amount}");
+        }
+    }
+}
