@@ -370,20 +370,41 @@ fn classify_insert_error(err: tokio_postgres::Error, rows: &Rows) -> StoreError 
     if db.code() != &SqlState::UNIQUE_VIOLATION {
         return StoreError::Db(err);
     }
+    // PostgreSQL names the offending key in the detail, e.g. "Key (tenant_id, stream_id,
+    // stream_version)=(…, payment-…, 3) already exists."; name that one, not the batch's first.
+    let detail = db.detail().unwrap_or_default();
     match db.constraint() {
         Some("events_stream_version_key") => StoreError::Conflict {
-            stream_id: rows.stream_ids.first().cloned().unwrap_or_default(),
+            stream_id: key_in_detail(detail, rows.stream_ids.iter()).unwrap_or_default(),
             expected: ExpectedVersion::Any,
             actual: None,
         },
-        Some("events_dedupe_key") => {
-            StoreError::Duplicate { dedupe_key: rows.dedupe_keys.iter().flatten().next().cloned().unwrap_or_default() }
-        }
+        Some("events_dedupe_key") => StoreError::Duplicate {
+            dedupe_key: key_in_detail(detail, rows.dedupe_keys.iter().flatten()).unwrap_or_default(),
+        },
         Some("events_event_id_key") => {
-            StoreError::DuplicateEventId(rows.event_ids.first().copied().unwrap_or_default())
+            let ids: Vec<String> = rows.event_ids.iter().map(|id| id.to_string()).collect();
+            let found = key_in_detail(detail, ids.iter()).and_then(|id| id.parse().ok());
+            StoreError::DuplicateEventId(found.unwrap_or_default())
         }
         _ => StoreError::Db(err),
     }
+}
+
+/// The candidate that the detail of a unique violation names as one of its key's columns
+/// (bounded by "(" or ", " on the left and ")" or "," on the right, so "order-1" is not
+/// found inside "order-12"); the first candidate when none is (the detail is hidden from
+/// roles that may not read the table).
+fn key_in_detail<'a>(detail: &str, candidates: impl Iterator<Item = &'a String> + Clone) -> Option<String> {
+    let values = detail.split_once(")=(").map(|(_, values)| values).unwrap_or("");
+    let named = candidates.clone().find(|candidate| {
+        values.match_indices(candidate.as_str()).any(|(at, _)| {
+            let before_ok = at == 0 || values[..at].ends_with(", ");
+            let after = &values[at + candidate.len()..];
+            before_ok && (after.starts_with(')') || after.starts_with(','))
+        })
+    });
+    named.or_else(|| candidates.into_iter().next()).cloned()
 }
 
 pub(crate) fn parse_xid8(text: String) -> Result<u64, StoreError> {
@@ -393,4 +414,36 @@ pub(crate) fn parse_xid8(text: String) -> Result<u64, StoreError> {
 /// PostgreSQL keeps microseconds; hash exactly what will be stored.
 fn now_micros() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_in_detail;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_unique_violation_names_the_stream_postgresql_names_not_the_first_of_the_batch() {
+        let streams = names(&["order-1", "order-12", "payment-7"]);
+        let detail = "Key (tenant_id, stream_id, stream_version)=(0190-aa, order-12, 3) already exists.";
+        assert_eq!(key_in_detail(detail, streams.iter()).as_deref(), Some("order-12"));
+        let detail = "Key (tenant_id, stream_id, stream_version)=(0190-aa, payment-7, 1) already exists.";
+        assert_eq!(key_in_detail(detail, streams.iter()).as_deref(), Some("payment-7"));
+    }
+
+    #[test]
+    fn a_dedupe_key_is_found_at_the_end_of_the_key() {
+        let keys = names(&["stripe:evt_1", "stripe:evt_10"]);
+        let detail = "Key (tenant_id, dedupe_key)=(0190-aa, stripe:evt_10) already exists.";
+        assert_eq!(key_in_detail(detail, keys.iter()).as_deref(), Some("stripe:evt_10"));
+    }
+
+    #[test]
+    fn without_a_detail_the_first_candidate_is_named() {
+        let streams = names(&["order-1", "order-2"]);
+        assert_eq!(key_in_detail("", streams.iter()).as_deref(), Some("order-1"));
+        assert_eq!(key_in_detail("", std::iter::empty()), None);
+    }
 }

@@ -213,3 +213,48 @@ async fn empty_and_oversized_appends_are_refused() {
     let too_many = append(&pool, &stream("s"), ExpectedVersion::Any, many).await;
     assert!(matches!(too_many, Err(StoreError::InvalidAppend(_))));
 }
+
+/// Two batches race for one stream, both having checked its head before either committed:
+/// the loser fails on the unique (stream, version) key, and the conflict names that stream,
+/// not the first stream of its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_race_lost_on_the_unique_key_names_the_stream_that_conflicted() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let mut first = pool.get().await.unwrap();
+    let first_tx = first.transaction().await.unwrap();
+    let winner = vec![BatchItem { stream: stream("s-2"), expected: ExpectedVersion::NoStream, events: vec![event(1)] }];
+    payledger_store::append_in_tx(&first_tx, &winner).await.unwrap();
+
+    // Sees no s-2 yet (not committed), passes its check, then waits on the unique index.
+    let loser = tokio::spawn({
+        let pool = pool.clone();
+        async move {
+            let batch = vec![
+                BatchItem { stream: stream("s-1"), expected: ExpectedVersion::NoStream, events: vec![event(2)] },
+                BatchItem { stream: stream("s-2"), expected: ExpectedVersion::NoStream, events: vec![event(3)] },
+            ];
+            append_batch(&pool, batch).await
+        }
+    });
+    let observer = pool.get().await.unwrap();
+    for _ in 0..500 {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    first_tx.commit().await.unwrap();
+    let result = loser.await.unwrap();
+    assert!(matches!(result, Err(StoreError::Conflict { ref stream_id, .. }) if stream_id == "s-2"), "{result:?}");
+    let count: i64 = observer.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
+    assert_eq!(count, 1, "the loser's batch left nothing");
+}
