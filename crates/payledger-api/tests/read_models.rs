@@ -317,10 +317,29 @@ async fn projections_status_verify_and_repair_over_http() {
 async fn rebuild_while_commands_keep_arriving_loses_nothing() {
     let app = Arc::new(spawn_app().await);
     let projector = start_projector(&app);
+    let mut initial = Vec::new();
     for _ in 0..40 {
-        app.captured_payment(1000).await;
+        initial.push(app.captured_payment(1000).await);
     }
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A reader keeps reading what existed before the rebuild: the old tables serve it until
+    // the swap, the new ones after; no read fails and none sees a half-built version.
+    let reader = {
+        let (app, stop) = (app.clone(), stop.clone());
+        let first = initial[0]["id"].as_str().unwrap().to_owned();
+        let at = position(initial.last().unwrap());
+        tokio::spawn(async move {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let payment = get_ok(&app, "auditor", &format!("/v1/payments/{first}")).await;
+                assert_eq!((&payment["status"], &payment["amount_captured"]), (&json!("captured"), &json!(1000)));
+                let listed = get_ok(&app, "auditor", &format!("/v1/payments?limit=100&min_position={at}")).await;
+                assert!(listed["data"].as_array().unwrap().len() >= 40, "{listed}");
+                reads += 1;
+            }
+            reads
+        })
+    };
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut writers = Vec::new();
     for w in 0..3 {
@@ -357,6 +376,7 @@ async fn rebuild_while_commands_keep_arriving_loses_nothing() {
     for writer in writers {
         last.extend(writer.await.unwrap());
     }
+    assert!(reader.await.unwrap() > 0, "the reader read while the rebuild ran");
     for (id, decided) in &last {
         let read = get_ok(&app, "auditor", &format!("/v1/payments/{id}?min_position={}", position(decided))).await;
         assert_eq!(

@@ -25,6 +25,9 @@ pub enum DifferenceKind {
     Unbalanced,
     /// An account balance is not the sum of its journal entries.
     BalanceMismatch,
+    /// The live version counts another number of applied events than the log holds up to
+    /// its checkpoint: an event was applied twice or skipped.
+    AppliedCount,
 }
 
 /// One difference: which table, which row (`key`, without the tenant), which field, what a
@@ -53,7 +56,7 @@ impl DiffSink {
         DiffSink { differences: Vec::new(), total: 0, max }
     }
 
-    fn push(&mut self, difference: Difference) {
+    pub(crate) fn push(&mut self, difference: Difference) {
         self.total += 1;
         if self.differences.len() < self.max {
             self.differences.push(difference);

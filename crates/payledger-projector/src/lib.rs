@@ -34,8 +34,10 @@
 //!
 //! A projector takes a session advisory lock on its own connection before projecting;
 //! another instance tries every `standby_retry` and takes over when the leader's connection
-//! goes (process killed, task aborted). Leadership saves duplicated work; correctness rests
-//! on the compare-and-set alone (a test runs two instances without the lock).
+//! goes (process killed, task aborted). Leadership saves duplicated work; correctness does
+//! not rest on it: each batch locks its version's registry row (`FOR UPDATE`) and reads the
+//! checkpoint under that lock, and the checkpoint moves by compare-and-set. A test runs two
+//! instances without the leader lock; a unit test refuses a move from a stale checkpoint.
 //!
 //! # Live tail
 //!

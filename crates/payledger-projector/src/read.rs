@@ -16,8 +16,10 @@ use crate::schema::schema_name;
 
 /// Largest page.
 pub const PAGE_MAX: i64 = 100;
-/// Most refunds or disputes listed with one payment.
-const CHILDREN_MAX: i64 = 1_000;
+/// Most refunds, and most disputes, listed inside one payment (each payment has its own
+/// bound, so one payment with many refunds does not crowd out the others of a page);
+/// `GET /v1/refunds?payment_id=` pages through all of them.
+pub const CHILDREN_PER_PAYMENT_MAX: i64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
@@ -153,12 +155,15 @@ impl ReadModels {
         payment_ids: &[Uuid],
     ) -> Result<Vec<RefundRow>, ProjectorError> {
         let sql = format!(
-            "SELECT {cols} FROM {s}.refunds WHERE tenant_id = $1 AND payment_id = ANY($2)
-             ORDER BY created_at, refund_id LIMIT $3",
+            "SELECT c.* FROM unnest($2::uuid[]) AS p(payment_id) CROSS JOIN LATERAL (
+                 SELECT {cols} FROM {s}.refunds
+                 WHERE tenant_id = $1 AND payment_id = p.payment_id
+                 ORDER BY created_at, refund_id LIMIT $3) c
+             ORDER BY c.created_at, c.refund_id",
             cols = RefundRow::COLUMNS,
             s = self.schema
         );
-        let rows = client.query(&sql, &[&tenant_id, &payment_ids, &CHILDREN_MAX]).await?;
+        let rows = client.query(&sql, &[&tenant_id, &payment_ids, &CHILDREN_PER_PAYMENT_MAX]).await?;
         Ok(rows.iter().map(RefundRow::from_row).collect::<Result<_, _>>()?)
     }
 
@@ -170,12 +175,15 @@ impl ReadModels {
         payment_ids: &[Uuid],
     ) -> Result<Vec<DisputeRow>, ProjectorError> {
         let sql = format!(
-            "SELECT {cols} FROM {s}.disputes WHERE tenant_id = $1 AND payment_id = ANY($2)
-             ORDER BY created_at, dispute_id LIMIT $3",
+            "SELECT c.* FROM unnest($2::uuid[]) AS p(payment_id) CROSS JOIN LATERAL (
+                 SELECT {cols} FROM {s}.disputes
+                 WHERE tenant_id = $1 AND payment_id = p.payment_id
+                 ORDER BY created_at, dispute_id LIMIT $3) c
+             ORDER BY c.created_at, c.dispute_id",
             cols = DisputeRow::COLUMNS,
             s = self.schema
         );
-        let rows = client.query(&sql, &[&tenant_id, &payment_ids, &CHILDREN_MAX]).await?;
+        let rows = client.query(&sql, &[&tenant_id, &payment_ids, &CHILDREN_PER_PAYMENT_MAX]).await?;
         Ok(rows.iter().map(DisputeRow::from_row).collect::<Result<_, _>>()?)
     }
 

@@ -292,9 +292,11 @@ impl Rebuild {
             None => None,
         };
         let mut caught_up = None;
+        // Counted only once the swap commits: a rolled-back attempt applied nothing.
+        let mut events_in_swap = 0;
         for _ in 0..self.options.swap_catch_up_max_batches.max(1) {
             match apply_in_tx(&tx, &mut self.cache, self.version, "building", &limits).await? {
-                Step::Applied { events, .. } => self.events_done += events,
+                Step::Applied { events, .. } => events_in_swap += events,
                 Step::CaughtUp { checkpoint, .. } => {
                     caught_up = Some(checkpoint);
                     break;
@@ -335,6 +337,7 @@ impl Rebuild {
         )
         .await?;
         tx.commit().await?;
+        self.events_done += events_in_swap;
         Ok(Some(RebuildReport {
             version: self.version,
             previous_version: previous,

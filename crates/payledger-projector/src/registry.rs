@@ -299,3 +299,39 @@ pub(crate) async fn set_total_estimate<C: GenericClient>(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn advance(from: Checkpoint, to: Checkpoint) -> Advance {
+        Advance { from, to, events: 1, last_event_recorded_at: None }
+    }
+
+    /// The compare-and-set on its own (the batch also locks the row, which hides it from the
+    /// two-instance tests): a writer that read an old checkpoint cannot move it.
+    #[tokio::test]
+    async fn the_checkpoint_moves_only_from_where_it_stands() {
+        let db = payledger_testkit::TestDb::new().await;
+        let pool = db.pool(2);
+        let mut client = pool.get().await.unwrap();
+        let version = ensure_initialized(&mut client).await.unwrap();
+        let first = Checkpoint { tx_id: 5, position: 1 };
+        advance_checkpoint(&**client, version, &advance(Checkpoint::START, first)).await.unwrap();
+
+        let stale =
+            advance_checkpoint(&**client, version, &advance(Checkpoint::START, Checkpoint { tx_id: 6, position: 2 }))
+                .await
+                .unwrap_err();
+        assert!(matches!(stale, ProjectorError::CheckpointMoved { version: v, .. } if v == version), "{stale:?}");
+
+        let (live, checkpoint) = live_checkpoint(&**client).await.unwrap().unwrap();
+        assert_eq!((live, checkpoint), (version, first));
+        let applied: i64 = client
+            .query_one("SELECT events_applied FROM projection_versions WHERE version = $1", &[&version])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(applied, 1, "the refused move counted nothing");
+    }
+}

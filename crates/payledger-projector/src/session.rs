@@ -84,6 +84,19 @@ impl Lock {
 pub async fn projector_leader<C: tokio_postgres::GenericClient>(
     client: &C,
 ) -> Result<Option<(i32, String)>, ProjectorError> {
+    lock_holder(client, Lock::Leader).await
+}
+
+/// Whether a rebuild or verify holds the maintenance lock: a version being built without it
+/// was abandoned (its process died) and waits for the next rebuild or verify to drop it.
+pub async fn maintenance_running<C: tokio_postgres::GenericClient>(client: &C) -> Result<bool, ProjectorError> {
+    Ok(lock_holder(client, Lock::Maintenance).await?.is_some())
+}
+
+async fn lock_holder<C: tokio_postgres::GenericClient>(
+    client: &C,
+    lock: Lock,
+) -> Result<Option<(i32, String)>, ProjectorError> {
     let row = client
         .query_opt(
             "WITH k AS (SELECT hashtextextended($1, 0) AS key)
@@ -92,7 +105,7 @@ pub async fn projector_leader<C: tokio_postgres::GenericClient>(
              WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                AND l.classid::bigint = ((k.key >> 32) & 4294967295) AND l.objid::bigint = (k.key & 4294967295)",
-            &[&Lock::Leader.key()],
+            &[&lock.key()],
         )
         .await?;
     match row {

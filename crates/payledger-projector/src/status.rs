@@ -9,7 +9,7 @@ use tokio_postgres::GenericClient;
 use crate::error::ProjectorError;
 use crate::registry::{current_versions, VersionInfo, PROJECTION};
 use crate::schema::TABLES;
-use crate::session::projector_leader;
+use crate::session::{maintenance_running, projector_leader};
 
 /// Lag is counted up to this many events; beyond, `lag_events_capped` says so.
 pub const LAG_COUNT_MAX: i64 = 1_000_000;
@@ -17,7 +17,7 @@ pub const LAG_COUNT_MAX: i64 = 1_000_000;
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectionStatus {
     pub name: String,
-    /// `live`, `rebuilding` (a new version is being built), or `not_started`.
+    /// `live`, `rebuilding` (a rebuild is building a new version), or `not_started`.
     pub state: &'static str,
     pub tables: Vec<&'static str>,
     pub live_version: Option<i32>,
@@ -52,19 +52,25 @@ pub struct BuildStatus {
     pub eta_seconds: Option<f64>,
     pub started_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its rebuild or verify is gone (the process died); the next one drops it.
+    pub abandoned: bool,
 }
 
 /// The status of every projection.
 pub async fn projection_status<C: GenericClient>(client: &C) -> Result<Vec<ProjectionStatus>, ProjectorError> {
     let versions = current_versions(client).await?;
     let live = versions.iter().find(|v| v.name == PROJECTION && v.state == "live");
-    let building: Vec<BuildStatus> =
-        versions.iter().filter(|v| v.name == PROJECTION && v.state == "building").map(build_status).collect();
+    let abandoned = !maintenance_running(client).await?;
+    let building: Vec<BuildStatus> = versions
+        .iter()
+        .filter(|v| v.name == PROJECTION && v.state == "building")
+        .map(|v| build_status(v, abandoned))
+        .collect();
     let (lag_events, lag_events_capped, lag_seconds) = match live {
         Some(v) => lag(client, v.checkpoint).await?,
         None => (0, false, 0.0),
     };
-    let state = match (live, building.iter().any(|b| b.purpose == "rebuild")) {
+    let state = match (live, building.iter().any(|b| b.purpose == "rebuild" && !b.abandoned)) {
         (None, _) => "not_started",
         (Some(_), true) => "rebuilding",
         (Some(_), false) => "live",
@@ -85,7 +91,7 @@ pub async fn projection_status<C: GenericClient>(client: &C) -> Result<Vec<Proje
     }])
 }
 
-fn build_status(v: &VersionInfo) -> BuildStatus {
+fn build_status(v: &VersionInfo, abandoned: bool) -> BuildStatus {
     let seconds = (v.updated_at - v.created_at).num_milliseconds() as f64 / 1000.0;
     let rate = if seconds > 0.0 { v.events_applied as f64 / seconds } else { 0.0 };
     let eta_seconds = v
@@ -102,6 +108,7 @@ fn build_status(v: &VersionInfo) -> BuildStatus {
         eta_seconds,
         started_at: v.created_at,
         updated_at: v.updated_at,
+        abandoned,
     }
 }
 

@@ -94,6 +94,17 @@ async fn verify_names_every_corruption_and_rebuild_repairs_it() {
         .await
         .unwrap();
     let (position, line_currency): (i64, String) = (row.get(0), row.get(1));
+    // 6. The live version's count of applied events, as if one event had been applied twice.
+    let (version, _) = live(&pool).await;
+    let applied: i64 = client
+        .query_one(
+            "UPDATE projection_versions SET events_applied = events_applied + 1 WHERE name = 'read_models' AND version = $1
+             RETURNING events_applied",
+            &[&version],
+        )
+        .await
+        .unwrap()
+        .get(0);
     drop(client);
 
     let report = verify(db.url(), &VerifyOptions::default()).await.unwrap();
@@ -132,6 +143,11 @@ async fn verify_names_every_corruption_and_rebuild_repairs_it() {
     assert_eq!(
         find(d, "journal_entries", &format!("event_position={position}, line=1"), "*").kind,
         DifferenceKind::Missing
+    );
+    let count = find(d, "projection_versions", &format!("name=read_models, version={version}"), "events_applied");
+    assert_eq!(
+        (count.kind, &count.expected, &count.actual),
+        (DifferenceKind::AppliedCount, &json!(applied - 1), &json!(applied))
     );
     assert_eq!(report.differences_total as usize, d.len());
 

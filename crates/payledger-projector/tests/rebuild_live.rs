@@ -42,6 +42,7 @@ async fn rebuild_under_load_swaps_without_losing_anything() {
     let (new_version, checkpoint) = live(&pool).await;
     assert_eq!(new_version, report.version);
     assert!(checkpoint >= report.checkpoint);
+    assert_eq!(report.events_applied as i64, events_up_to(&pool, report.checkpoint).await, "each event counted once");
 
     // The projector carries on with the new version; nothing is missing after the swap.
     writer.await.unwrap();
@@ -81,9 +82,20 @@ async fn one_rebuild_at_a_time_and_an_abandoned_one_is_cleaned_up() {
         let client = pool.get().await.unwrap();
         let status = projection_status(&**client).await.unwrap();
         assert_eq!(status[0].state, "rebuilding");
-        assert_eq!(status[0].building[0].version, abandoned);
+        assert_eq!((status[0].building[0].version, status[0].building[0].abandoned), (abandoned, false));
     }
     drop(first); // as if the process died: its connection, and so its lock, go
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let client = pool.get().await.unwrap();
+        let status = projection_status(&**client).await.unwrap();
+        if status[0].state == "live" {
+            assert_eq!((status[0].building[0].version, status[0].building[0].abandoned), (abandoned, true));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the status kept saying rebuilding after the rebuild died");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let report = loop {

@@ -618,4 +618,30 @@ pub async fn assert_matches_oracle(pool: &Pool) {
     let lines: i64 =
         client.query_one(&format!("SELECT count(*) FROM {schema}.journal_entries"), &[]).await.unwrap().get(0);
     assert_eq!(lines, expected.journal_lines, "journal lines");
+
+    // Equal rows alone cannot show an event applied twice (a stream's state is folded by
+    // version, journal lines are keyed): the live version's count of applied events can.
+    let (version, checkpoint) = live(pool).await;
+    let applied: i64 = client
+        .query_one(
+            "SELECT events_applied FROM projection_versions WHERE name = $1 AND version = $2",
+            &[&PROJECTION, &version],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, events_up_to(pool, checkpoint).await, "every event up to the checkpoint applied exactly once");
+}
+
+/// How many events the log holds up to `checkpoint` in read order.
+pub async fn events_up_to(pool: &Pool, checkpoint: Checkpoint) -> i64 {
+    let client = pool.get().await.unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM events WHERE (tx_id, global_position) <= ($1::text::xid8, $2)",
+            &[&checkpoint.tx_id.to_string(), &checkpoint.position],
+        )
+        .await
+        .unwrap()
+        .get(0)
 }
