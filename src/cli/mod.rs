@@ -1,5 +1,6 @@
 //! Subcommands. Each lives in its own module; this one parses and dispatches.
 
+mod audit;
 mod bench;
 mod project;
 mod rebuild;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(tenants::KeysCommand),
+    /// Read the raw event history: export a tenant's events as NDJSON or CSV.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 pub fn init_tracing(json: bool) {
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => verify::run(&database_url()?, args).await,
+        Command::Audit(command) => audit::run(&database_url()?, command).await,
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
         Command::Webhooks(command) => webhooks::run(&database_url()?, command).await,

@@ -196,7 +196,8 @@ const CSV_HEADER: [&str; 11] = [
     "hash",
 ];
 
-fn csv_rows(events: &[RecordedEvent], with_header: bool) -> Result<Bytes, csv::Error> {
+/// Events as CSV (RFC 4180, CRLF), with the header row first when `with_header`.
+pub fn csv_rows(events: &[RecordedEvent], with_header: bool) -> Result<Bytes, csv::Error> {
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     if with_header {
         writer.write_record(CSV_HEADER)?;
@@ -219,7 +220,8 @@ fn csv_rows(events: &[RecordedEvent], with_header: bool) -> Result<Bytes, csv::E
     writer.into_inner().map(Bytes::from).map_err(|e| e.into_error().into())
 }
 
-fn ndjson_rows(events: &[RecordedEvent]) -> Bytes {
+/// Events as NDJSON, one [`event_json`] per line.
+pub fn ndjson_rows(events: &[RecordedEvent]) -> Bytes {
     let mut out = Vec::with_capacity(events.len() * 512);
     for e in events {
         out.extend_from_slice(event_json(e).to_string().as_bytes());
