@@ -14,8 +14,24 @@ use crate::aggregate::PaymentAggregate;
 use crate::commands::load;
 use crate::error::{ApiError, ApiResult};
 
-/// Most payments one order may have: each is folded on every new payment and on a cancel.
+/// Most payments one order may have: each is folded, under the order's lock, on every new
+/// payment and on a cancel. A new payment beyond it is refused.
 pub const ORDER_MAX_PAYMENTS: usize = 100;
+
+/// Refuses a new payment on an order that has [`ORDER_MAX_PAYMENTS`] already.
+pub fn check_room_for_payment(payments: &OrderPayments) -> ApiResult<()> {
+    if payments.payments >= ORDER_MAX_PAYMENTS {
+        return Err(order_payment_limit());
+    }
+    Ok(())
+}
+
+fn order_payment_limit() -> ApiError {
+    ApiError::unprocessable(
+        "order_payment_limit_reached",
+        format!("an order may have at most {ORDER_MAX_PAYMENTS} payments"),
+    )
+}
 
 /// Uses the partial index `events_payments_by_order` (migration V7).
 const PAYMENT_STREAMS_OF_ORDER: &str = "SELECT stream_id FROM events
@@ -35,10 +51,8 @@ pub async fn tally_order_payments<C: GenericClient>(
         )
         .await?;
     if rows.len() > ORDER_MAX_PAYMENTS {
-        return Err(ApiError::unprocessable(
-            "order_payment_limit_reached",
-            format!("an order may have at most {ORDER_MAX_PAYMENTS} payments"),
-        ));
+        // Only an order from before the limit can get here.
+        return Err(order_payment_limit());
     }
     let mut payments: Vec<Payment> = Vec::with_capacity(rows.len());
     for row in &rows {

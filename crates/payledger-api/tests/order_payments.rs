@@ -192,3 +192,24 @@ async fn a_cancel_racing_a_payment_lets_exactly_one_of_them_in() {
         }
     }
 }
+
+/// At most 100 payments per order: the 101st is refused, and an order at the limit can still
+/// be cancelled once its payments are voided.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_takes_at_most_a_hundred_payments_and_can_still_be_cancelled() {
+    let app = Arc::new(spawn_app().await);
+    let order = id(&app.create_order(10_000, "USD").await);
+    let mut payments = Vec::new();
+    for _ in 0..100 {
+        let (status, body) = pay(&app, &order, 1).await;
+        assert_eq!(status, 201, "{body}");
+        payments.push(id(&body));
+    }
+    let (status, body) = pay(&app, &order, 1).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("order_payment_limit_reached")), "{body}");
+    for payment in &payments {
+        ok(&app, &format!("/v1/payments/{payment}/void"), json!({})).await;
+    }
+    let cancelled = ok(&app, &format!("/v1/orders/{order}/cancel"), json!({})).await;
+    assert_eq!(cancelled["status"], "cancelled");
+}

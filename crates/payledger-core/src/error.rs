@@ -16,7 +16,7 @@ pub enum DomainError {
     OrderNotFound,
     #[error("order is {}, not open", status.as_str())]
     OrderNotOpen { status: OrderStatus },
-    #[error("order has {count} payment(s) in progress; void them (failed ones too: they may be retried) or refund them in full before cancelling")]
+    #[error("order has {count} payment(s) in progress; void them (failed ones too: they may be retried), or settle their money (refunds, disputes), before cancelling")]
     OrderHasPaymentsInProgress { count: usize },
 
     #[error("payment already exists")]

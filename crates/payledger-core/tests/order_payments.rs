@@ -92,12 +92,31 @@ fn what_each_status_holds_of_the_order() {
     }
 }
 
+/// Captured money that is all refunded or lost to a dispute leaves nothing to wait for,
+/// though the status stays captured (refunded means all of it went back by refunds).
+#[test]
+fn a_captured_payment_with_nothing_left_is_no_longer_in_progress() {
+    let disputed = History::new()
+        .given(initiate(CaptureMethod::Manual))
+        .given(authorize())
+        .given(capture(None))
+        .given(request_refund(1, 4_000))
+        .given(PaymentCommand::SucceedRefund { refund_id: refund_id(1) })
+        .given(open_dispute(1, 6_000));
+    assert!(disputed.payment().is_in_progress_for_order(), "an open dispute may still be won");
+    let lost = disputed.given(resolve(1, payment::DisputeOutcome::Lost));
+    let payment = lost.payment();
+    assert_eq!(payment.status, PaymentStatus::Captured);
+    assert!(!payment.is_in_progress_for_order(), "nothing refundable, pending or disputed is left");
+    assert_eq!(payment.amount_committed_to_order().get(), 10_000, "it still took that money once");
+}
+
 #[test]
 fn the_tally_sums_the_payments() {
     let payments: Vec<Payment> = PaymentStatus::ALL.iter().map(|s| payment_in(*s)).collect();
     let tally = OrderPayments::tally(&payments);
     assert_eq!(tally.amount_committed.get(), 10_000 * 4 + 6_000);
-    assert_eq!(tally.in_progress, 5);
+    assert_eq!((tally.payments, tally.in_progress), (7, 5));
     assert_eq!(tally.amount_captured.get(), 4_000 + 6_000 + 10_000);
     assert_eq!(tally.amount_refunded.get(), 1_000 + 10_000);
     assert_eq!(OrderPayments::tally(&[]), OrderPayments::default());
@@ -200,6 +219,12 @@ proptest! {
             prop_assert!(tally.amount_committed.get() <= order_amount, "committed {:?} of {order_amount}", tally);
             let kept = tally.amount_captured.get() - tally.amount_refunded.get();
             prop_assert!(kept <= order_amount, "kept {kept} of {order_amount}");
+            // Independent of the tally: what the payments keep or may still capture.
+            let exposure: i64 = all
+                .iter()
+                .map(|p| p.amount_capturable().get() + p.amount_captured.get() - p.amount_refunded.get())
+                .sum();
+            prop_assert!(exposure <= order_amount, "kept or capturable {exposure} of {order_amount}");
         }
     }
 }

@@ -238,6 +238,7 @@ async fn a_race_lost_on_the_unique_key_names_the_stream_that_conflicted() {
         }
     });
     let observer = pool.get().await.unwrap();
+    let mut seen_waiting = false;
     for _ in 0..500 {
         let waiting: i64 = observer
             .query_one(
@@ -248,13 +249,19 @@ async fn a_race_lost_on_the_unique_key_names_the_stream_that_conflicted() {
             .unwrap()
             .get(0);
         if waiting > 0 {
+            seen_waiting = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    assert!(seen_waiting, "the loser never waited on the unique index");
     first_tx.commit().await.unwrap();
     let result = loser.await.unwrap();
-    assert!(matches!(result, Err(StoreError::Conflict { ref stream_id, .. }) if stream_id == "s-2"), "{result:?}");
+    // `actual: None` is the unique-key path (the head check would have seen version 1).
+    assert!(
+        matches!(result, Err(StoreError::Conflict { ref stream_id, actual: None, .. }) if stream_id == "s-2"),
+        "{result:?}"
+    );
     let count: i64 = observer.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0);
     assert_eq!(count, 1, "the loser's batch left nothing");
 }

@@ -14,6 +14,7 @@ use crate::auth::{Principal, COMMAND_ROLES};
 use crate::commands::{execute, CommandContext};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
+use crate::order_payments::check_room_for_payment;
 use crate::params;
 use crate::state::AppState;
 use crate::views::payment_view;
@@ -99,9 +100,11 @@ pub async fn create(
         move |_, related| {
             let order = related.order.as_ref().and_then(|o| o.as_ref());
             let order = order.ok_or_else(|| ApiError::from(DomainError::OrderNotFound).with_param("order_id"))?;
+            let payments = related.order_payments()?;
+            check_room_for_payment(&payments)?;
             Ok(PaymentCommand::Initiate {
                 payment_id,
-                order: order.snapshot(related.order_payments()?.amount_committed),
+                order: order.snapshot(payments.amount_committed),
                 amount_minor,
                 currency,
                 capture_method,

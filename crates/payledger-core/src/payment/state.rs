@@ -70,17 +70,21 @@ pub struct Dispute {
 }
 
 impl Payment {
-    /// Whether this payment may still take money or keeps money taken. A failed payment
-    /// counts: a declined authorization may be retried on it (see the table), so only a void
-    /// or a full refund ends it. Such a payment holds part of its order's amount and keeps
-    /// the order from being cancelled.
+    /// Whether this payment may still take money, or keeps money that is neither refunded
+    /// nor lost to a dispute, or waits on a pending refund or an open dispute. A failed
+    /// payment counts: a declined authorization may be retried on it (see the table), so a
+    /// void ends it. Such a payment keeps its order from being cancelled.
     pub fn is_in_progress_for_order(&self) -> bool {
         match self.status {
             PaymentStatus::Initiated
             | PaymentStatus::Authorized
             | PaymentStatus::PartiallyCaptured
-            | PaymentStatus::Captured
             | PaymentStatus::Failed => true,
+            PaymentStatus::Captured => {
+                !self.amount_refundable().is_zero()
+                    || !self.amount_refund_pending.is_zero()
+                    || self.disputes.iter().any(|d| d.status == DisputeStatus::Open)
+            }
             PaymentStatus::Refunded | PaymentStatus::Voided => false,
         }
     }
