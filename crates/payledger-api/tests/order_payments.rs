@@ -24,6 +24,13 @@ async fn ok(app: &TestApp, path: &str, body: Value) -> Value {
     response
 }
 
+/// A new payment of `amount` on the order that must be accepted; its id.
+async fn paid(app: &TestApp, order_id: &str, amount: i64) -> String {
+    let (status, body) = pay(app, order_id, amount).await;
+    assert_eq!(status, 201, "{body}");
+    id(&body)
+}
+
 fn id(body: &Value) -> String {
     body["id"].as_str().unwrap_or_else(|| panic!("no id in {body}")).to_owned()
 }
@@ -32,26 +39,14 @@ fn id(body: &Value) -> String {
 async fn a_payment_takes_at_most_what_the_other_payments_leave() {
     let app = spawn_app().await;
     let order = id(&app.create_order(10_000, "USD").await);
-    let first = id(&ok(
-        &app,
-        "/v1/payments",
-        json!({"order_id": order, "amount": 6_000, "currency": "USD",
-        "capture_method": "manual", "provider": "generic"}),
-    )
-    .await);
+    let first = paid(&app, &order, 6_000).await;
 
     let (status, body) = pay(&app, &order, 4_001).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "amount_exceeds_order");
     assert_eq!(body["error"]["param"], "amount");
     assert!(body["error"]["message"].as_str().unwrap().contains("4000 of 10000"), "{body}");
-    let second = id(&ok(
-        &app,
-        "/v1/payments",
-        json!({"order_id": order, "amount": 4_000, "currency": "USD",
-        "capture_method": "manual", "provider": "generic"}),
-    )
-    .await);
+    let second = paid(&app, &order, 4_000).await;
     assert_eq!(pay(&app, &order, 1).await.0, 422, "the order is fully held");
 
     // A declined payment keeps its share (it may be retried); voiding it frees it.
@@ -69,13 +64,7 @@ async fn a_payment_takes_at_most_what_the_other_payments_leave() {
 async fn an_order_with_a_payment_in_progress_is_not_cancelled() {
     let app = spawn_app().await;
     let order = id(&app.create_order(10_000, "USD").await);
-    let payment = id(&ok(
-        &app,
-        "/v1/payments",
-        json!({"order_id": order, "amount": 10_000, "currency": "USD",
-        "capture_method": "manual", "provider": "generic"}),
-    )
-    .await);
+    let payment = paid(&app, &order, 10_000).await;
     ok(&app, &format!("/v1/payments/{payment}/authorize"), json!({})).await;
     let events_before = app.count_events().await;
 
@@ -98,13 +87,7 @@ async fn the_cancel_answer_shows_the_orders_money_as_the_read_model_does() {
     let app = spawn_app().await;
     let _projector = start_projector(&app);
     let order = id(&app.create_order(10_000, "USD").await);
-    let payment = id(&ok(
-        &app,
-        "/v1/payments",
-        json!({"order_id": order, "amount": 10_000, "currency": "USD",
-        "capture_method": "manual", "provider": "generic"}),
-    )
-    .await);
+    let payment = paid(&app, &order, 10_000).await;
     ok(&app, &format!("/v1/payments/{payment}/authorize"), json!({})).await;
     ok(&app, &format!("/v1/payments/{payment}/capture"), json!({"amount": 7_000, "final": true})).await;
     let refund = id(&ok(&app, &format!("/v1/payments/{payment}/refunds"), json!({"amount": 7_000})).await);
@@ -201,9 +184,7 @@ async fn an_order_takes_at_most_a_hundred_payments_and_can_still_be_cancelled() 
     let order = id(&app.create_order(10_000, "USD").await);
     let mut payments = Vec::new();
     for _ in 0..100 {
-        let (status, body) = pay(&app, &order, 1).await;
-        assert_eq!(status, 201, "{body}");
-        payments.push(id(&body));
+        payments.push(paid(&app, &order, 1).await);
     }
     let (status, body) = pay(&app, &order, 1).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("order_payment_limit_reached")), "{body}");
