@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
+use payledger_projector::checkpoint_of_position;
 use payledger_store::{read_all, Checkpoint, ReadAllFilter, READ_MAX_BATCH};
 use serde_json::json;
 use uuid::Uuid;
@@ -66,7 +67,9 @@ async fn export(database_url: &str, args: ExportArgs) -> anyhow::Result<ExitCode
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
     let client = pool.get().await?;
     let mut after = match args.starting_after {
-        Some(position) => checkpoint_of(&client, args.tenant, position).await?,
+        Some(position) => checkpoint_of_position(&**client, Some(args.tenant), position)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the tenant has no event at position {position}"))?,
         None => Checkpoint::START,
     };
     let filter = ReadAllFilter {
@@ -101,21 +104,4 @@ async fn export(database_url: &str, args: ExportArgs) -> anyhow::Result<ExitCode
     out.flush()?;
     eprintln!("{}", json!({ "object": "audit_export", "events": exported, "last_position": last_position }));
     Ok(ExitCode::SUCCESS)
-}
-
-/// The read-order coordinates of one of the tenant's events, to continue after it.
-async fn checkpoint_of(
-    client: &deadpool_postgres::Object,
-    tenant_id: Uuid,
-    position: i64,
-) -> anyhow::Result<Checkpoint> {
-    let row = client
-        .query_opt(
-            "SELECT tx_id::text FROM events WHERE global_position = $1 AND tenant_id = $2",
-            &[&position, &tenant_id],
-        )
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the tenant has no event at position {position}"))?;
-    let tx_text: String = row.try_get(0)?;
-    Ok(Checkpoint { tx_id: tx_text.parse()?, position })
 }

@@ -20,7 +20,7 @@ pub const ORDER_MAX_PAYMENTS: usize = 100;
 
 /// Refuses a new payment on an order that has [`ORDER_MAX_PAYMENTS`] already.
 pub fn check_room_for_payment(payments: &OrderPayments) -> ApiResult<()> {
-    if payments.payments >= ORDER_MAX_PAYMENTS {
+    if payments.count >= ORDER_MAX_PAYMENTS {
         return Err(order_payment_limit());
     }
     Ok(())

@@ -116,7 +116,7 @@ fn the_tally_sums_the_payments() {
     let payments: Vec<Payment> = PaymentStatus::ALL.iter().map(|s| payment_in(*s)).collect();
     let tally = OrderPayments::tally(&payments);
     assert_eq!(tally.amount_committed.get(), 10_000 * 4 + 6_000);
-    assert_eq!((tally.payments, tally.in_progress), (7, 5));
+    assert_eq!((tally.count, tally.in_progress), (7, 5));
     assert_eq!(tally.amount_captured.get(), 4_000 + 6_000 + 10_000);
     assert_eq!(tally.amount_refunded.get(), 1_000 + 10_000);
     assert_eq!(OrderPayments::tally(&[]), OrderPayments::default());

@@ -60,12 +60,10 @@ pub struct BuildStatus {
 pub async fn projection_status<C: GenericClient>(client: &C) -> Result<Vec<ProjectionStatus>, ProjectorError> {
     let versions = current_versions(client).await?;
     let live = versions.iter().find(|v| v.name == PROJECTION && v.state == "live");
-    let abandoned = !maintenance_running(client).await?;
-    let building: Vec<BuildStatus> = versions
-        .iter()
-        .filter(|v| v.name == PROJECTION && v.state == "building")
-        .map(|v| build_status(v, abandoned))
-        .collect();
+    let being_built: Vec<&VersionInfo> =
+        versions.iter().filter(|v| v.name == PROJECTION && v.state == "building").collect();
+    let abandoned = !being_built.is_empty() && !maintenance_running(client).await?;
+    let building: Vec<BuildStatus> = being_built.into_iter().map(|v| build_status(v, abandoned)).collect();
     let (lag_events, lag_events_capped, lag_seconds) = match live {
         Some(v) => lag(client, v.checkpoint).await?,
         None => (0, false, 0.0),

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use futures::stream;
+use payledger_projector::checkpoint_of_position;
 use payledger_store::{read_all, Checkpoint, ReadAllFilter, RecordedEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use crate::auth::{Principal, EVENT_READ_ROLES};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryParams;
+use crate::routes::queries::projector_error;
 use crate::state::AppState;
 
 /// Largest page of a JSON listing.
@@ -152,16 +154,10 @@ async fn respond(
 async fn cursor_checkpoint(state: &AppState, tenant_id: Uuid, position: Option<i64>) -> ApiResult<Checkpoint> {
     let Some(position) = position else { return Ok(Checkpoint::START) };
     let client = state.pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT tx_id::text FROM events WHERE global_position = $1 AND tenant_id = $2",
-            &[&position, &tenant_id],
-        )
-        .await?
-        .ok_or_else(|| ApiError::invalid_param("starting_after", "cursor_invalid", "no event at that position"))?;
-    let tx_text: String = row.try_get(0)?;
-    let tx_id = tx_text.parse().map_err(|_| ApiError::internal(format!("tx_id {tx_text:?}")))?;
-    Ok(Checkpoint { tx_id, position })
+    checkpoint_of_position(&**client, Some(tenant_id), position)
+        .await
+        .map_err(projector_error)?
+        .ok_or_else(|| ApiError::invalid_param("starting_after", "cursor_invalid", "no event at that position"))
 }
 
 /// The JSON shape of one event.

@@ -6,7 +6,7 @@ use crate::payment::Payment;
 /// payments under the order's lock and passes this to `decide`, which stays pure.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OrderPayments {
-    pub payments: usize,
+    pub count: usize,
     pub amount_committed: MinorUnits,
     pub in_progress: usize,
     /// Sums over all the payments, as the order read-model shows them.
@@ -17,7 +17,7 @@ pub struct OrderPayments {
 impl OrderPayments {
     pub fn tally<'a>(payments: impl IntoIterator<Item = &'a Payment>) -> OrderPayments {
         payments.into_iter().fold(OrderPayments::default(), |sum, payment| OrderPayments {
-            payments: sum.payments + 1,
+            count: sum.count + 1,
             amount_committed: sum.amount_committed.saturating_add(payment.amount_committed_to_order()),
             in_progress: sum.in_progress + usize::from(payment.is_in_progress_for_order()),
             amount_captured: sum.amount_captured.saturating_add(payment.amount_captured),
