@@ -17,6 +17,8 @@ pub enum MoneyError {
     Negative(i64),
     #[error("amount overflows a 64-bit count of minor units")]
     Overflow,
+    #[error("amount must be at most 999999999999999 minor units, got {0}")]
+    TooLarge(i64),
     #[error("currency must be three uppercase ISO 4217 letters, got {0:?}")]
     MalformedCurrency(String),
     #[error("unknown ISO 4217 currency {0:?}")]
@@ -30,6 +32,7 @@ impl MoneyError {
             MoneyError::NotPositive(_) => "amount_not_positive",
             MoneyError::Negative(_) => "amount_negative",
             MoneyError::Overflow => "amount_overflow",
+            MoneyError::TooLarge(_) => "amount_too_large",
             MoneyError::MalformedCurrency(_) => "currency_malformed",
             MoneyError::UnknownCurrency(_) => "currency_unknown",
         }

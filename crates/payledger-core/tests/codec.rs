@@ -77,6 +77,7 @@ fn payment_events() -> Vec<PaymentEvent> {
             currency: usd,
             provider_reference: None,
             report_key: key(),
+            from_total_minor: MinorUnits::ZERO,
         },
         PaymentEvent::RefundFailed {
             refund_id: refund_id(1),
@@ -112,7 +113,35 @@ fn payment_events() -> Vec<PaymentEvent> {
             provider_reference: "re_A".into(),
             report_key: "evt_3".into(),
         },
+        PaymentEvent::RefundAttributed {
+            refund_id: refund_id(3),
+            amount_minor: minor(400),
+            from_total_minor: MinorUnits::new(100).unwrap(),
+            currency: usd,
+            provider_reference: "re_3".into(),
+            refunded_at: at(5),
+            report_key: "evt_5".into(),
+        },
+        PaymentEvent::RefundTotalReported {
+            amount_minor: minor(300),
+            currency: usd,
+            charge_reference: "ch_1".into(),
+            report_key: "evt_4".into(),
+        },
+        PaymentEvent::RefundSucceeded {
+            refund_id: refund_id(2),
+            amount_minor: minor(500),
+            currency: usd,
+            provider_reference: Some("re_2".into()),
+            report_key: key(),
+            from_total_minor: MinorUnits::new(300).unwrap(),
+        },
         PaymentEvent::WebhookIgnored { report_key: "evt_2".into(), reason: "duplicate: report evt_2".into() },
+        PaymentEvent::PaymentAuthorizationReleased {
+            amount_released_minor: minor(500),
+            currency: usd,
+            report_key: key(),
+        },
     ]
 }
 
@@ -260,7 +289,9 @@ fn refund_reference_learned_payload_shape_is_stable() {
 #[test]
 fn each_event_type_has_its_own_schema_version() {
     for event in payment_events() {
-        let expected = if event.event_type() == "RefundReferenceLearned" { 1 } else { 2 };
+        let added_later =
+            ["RefundReferenceLearned", "PaymentAuthorizationReleased", "RefundTotalReported", "RefundAttributed"];
+        let expected = if added_later.contains(&event.event_type()) { 1 } else { 2 };
         assert_eq!(event.schema_version(), expected, "{}", event.event_type());
         assert_eq!(PaymentEvent::current_schema_version(event.event_type()), Some(expected));
         assert!(event.schema_version() <= PaymentEvent::CURRENT_SCHEMA_VERSION);

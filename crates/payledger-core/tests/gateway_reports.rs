@@ -485,3 +485,125 @@ fn a_chargeback_on_a_voided_payment_is_ignored() {
     let events = history.when(report("d", dispute_opened("dp_1", 100))).unwrap();
     assert!(ignored_reason(&events).starts_with("payment_not_disputable:"), "{events:?}");
 }
+
+fn refunded_in_total(total: i64) -> ReportKind {
+    ReportKind::RefundedInTotal { charge_reference: "ch_1".into(), total_refunded_minor: minor(total) }
+}
+
+/// Delivers `reports` in `order`, optionally each twice and all again in reverse.
+fn deliver(start: &History, reports: &[PaymentCommand], order: &[usize], duplicate: bool) -> History {
+    let mut history = start.clone();
+    for &i in order {
+        history.record(reports[i].clone()).unwrap();
+        if duplicate {
+            history.record(reports[i].clone()).unwrap();
+        }
+    }
+    if duplicate {
+        for &i in order.iter().rev() {
+            history.record(reports[i].clone()).unwrap();
+        }
+    }
+    history
+}
+
+/// A Stripe endpoint receives `charge.refunded` (the charge's running total, no refund list)
+/// and `refund.created` / `refund.updated` (the refund itself) for the same refund: in every
+/// order and with redeliveries it is one refund of the right amount, counted once.
+#[test]
+fn a_charge_refunded_total_and_the_refund_events_count_one_refund_in_every_order() {
+    for amount in [2_500, 10_000] {
+        let captured = manual().given(authorize()).given(capture(None));
+        let reports = [
+            report("evt_charge_refunded", refunded_in_total(amount)),
+            report("evt_refund_created", refunded("re_1", amount)),
+            report("evt_refund_updated", refunded("re_1", amount)),
+        ];
+        for order in permutations(reports.len()) {
+            for duplicate in [false, true] {
+                let history = deliver(&captured, &reports, &order, duplicate);
+                let p = history.payment();
+                let case = format!("amount={amount} order={order:?} duplicate={duplicate}");
+                assert_eq!(p.amount_refunded, units(amount), "{case}");
+                assert_eq!(p.amount_refunded_unattributed, units(0), "{case}");
+                assert_eq!(p.refunds.len(), 1, "{case}: {:?}", p.refunds);
+                let refund = &p.refunds[0];
+                assert_eq!((refund.status, refund.amount_minor), (RefundStatus::Succeeded, minor(amount)), "{case}");
+                assert_eq!(refund.provider_reference.as_deref(), Some("re_1"), "{case}");
+                let expected = if amount == 10_000 { PaymentStatus::Refunded } else { PaymentStatus::Captured };
+                assert_eq!(p.status, expected, "{case}");
+                assert_eq!(usd(&history, Account::Refunds), i128::from(amount), "{case}");
+                assert_journal_balances(&history);
+            }
+        }
+    }
+}
+
+/// Two refunds, each reported by its own events and by the charge's growing running total
+/// (3 000 then 5 000): every one of the 120 orders counts 5 000, once.
+#[test]
+fn running_totals_of_several_refunds_and_their_own_reports_converge_in_every_order() {
+    let captured = manual().given(authorize()).given(capture(None));
+    let reports = [
+        report("evt_total_1", refunded_in_total(3_000)),
+        report("evt_total_2", refunded_in_total(5_000)),
+        report("evt_re_1", refunded("re_1", 3_000)),
+        report("evt_re_2", refunded("re_2", 2_000)),
+        report("evt_re_2_again", refunded("re_2", 2_000)),
+    ];
+    for order in permutations(reports.len()) {
+        let history = deliver(&captured, &reports, &order, false);
+        let p = history.payment();
+        assert_eq!(p.amount_refunded, units(5_000), "order={order:?}");
+        assert_eq!(p.amount_refunded_unattributed, units(0), "order={order:?}");
+        let mut refunds: Vec<_> =
+            p.refunds.iter().map(|r| (r.provider_reference.clone(), r.amount_minor.get(), r.status)).collect();
+        refunds.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            refunds,
+            [
+                (Some("re_1".into()), 3_000, RefundStatus::Succeeded),
+                (Some("re_2".into()), 2_000, RefundStatus::Succeeded)
+            ],
+            "order={order:?}"
+        );
+        assert_eq!(usd(&history, Account::Refunds), 5_000, "order={order:?}");
+        assert_journal_balances(&history);
+    }
+}
+
+/// A running total before its refunds are known counts at once (money is never late), and a
+/// total that does not grow is stale.
+#[test]
+fn a_running_total_counts_what_no_refund_explains_yet() {
+    let history = manual().given(authorize()).given(capture(None)).given(report("t1", refunded_in_total(4_000)));
+    let p = history.payment();
+    assert_eq!((p.amount_refunded, p.amount_refunded_unattributed), (units(4_000), units(4_000)));
+    assert!(p.refunds.is_empty(), "no refund is invented for a total");
+    assert!(matches!(history.events.last(), Some(PaymentEvent::RefundTotalReported { .. })));
+    assert!(ignored_reason(&history.when(report("t2", refunded_in_total(4_000))).unwrap()).starts_with("stale_refund:"));
+    // The refund it was: claimed from the total, no new money posted.
+    let history = history.given(report("r1", refunded("re_1", 4_000)));
+    assert_eq!(history.payment().amount_refunded, units(4_000));
+    assert_eq!(usd(&history, Account::Refunds), 4_000);
+    assert!(matches!(
+        history.events.last(),
+        Some(PaymentEvent::RefundAttributed { from_total_minor, .. }) if *from_total_minor == units(4_000)
+    ));
+    assert_eq!(postings_for(history.events.last().unwrap()), None, "the money was posted with the total");
+}
+
+/// A running total settles the pending API refund it covers instead of counting it again.
+#[test]
+fn a_running_total_settles_the_pending_refund_it_covers() {
+    let history = manual().given(authorize()).given(capture(None)).given(request_refund(1, 1_500));
+    let history = history.given(report("t1", refunded_in_total(1_500)));
+    let p = history.payment();
+    assert_eq!((p.amount_refunded, p.amount_refund_pending), (units(1_500), units(0)));
+    assert_eq!(p.refunds[0].status, RefundStatus::Succeeded);
+    // The gateway's own report of that refund later changes nothing.
+    let history = history.given(report("r1", refunded("re_9", 1_500)));
+    assert_eq!(history.payment().amount_refunded, units(1_500));
+    assert_eq!(history.payment().refunds.len(), 1);
+    assert_journal_balances(&history);
+}

@@ -95,8 +95,31 @@ fn void_releases_the_authorization_only_before_capture() {
         events.as_slice(),
         [PaymentEvent::PaymentVoided { amount_released_minor, .. }] if *amount_released_minor == units(10_000)
     ));
-    let captured = authorized.given(capture(Some(1)));
+    let captured = authorized.given(capture(None));
     assert_eq!(captured.when(PaymentCommand::Void).unwrap_err().code(), "payment_not_voidable");
+}
+
+#[test]
+fn void_after_a_partial_capture_releases_the_rest_and_keeps_what_was_captured() {
+    let mut history = manual().given(authorize()).given(capture(Some(3_000)));
+    let events = history.when(PaymentCommand::Void).unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [PaymentEvent::PaymentAuthorizationReleased { amount_released_minor, .. }]
+            if amount_released_minor.get() == 7_000
+    ));
+    history.record(PaymentCommand::Void).unwrap();
+    let payment = history.payment();
+    assert_eq!(payment.status, PaymentStatus::Captured);
+    assert_eq!((payment.amount_captured, payment.amount_capturable()), (units(3_000), units(0)));
+    assert!(payment.capture_complete());
+    // Capture is closed; the captured money is refundable as usual.
+    assert_eq!(history.when(capture(Some(1))).unwrap_err().code(), "payment_not_capturable");
+    assert_eq!(history.when(PaymentCommand::Void).unwrap_err().code(), "payment_not_voidable");
+    history.record(request_refund(1, 3_000)).unwrap();
+    history.record(PaymentCommand::SucceedRefund { refund_id: refund_id(1) }).unwrap();
+    assert_eq!(history.payment().status, PaymentStatus::Refunded);
+    assert!(!history.payment().is_in_progress_for_order(), "a fully refunded payment frees its order");
 }
 
 #[test]

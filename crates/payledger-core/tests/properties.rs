@@ -409,3 +409,81 @@ proptest! {
         prop_assert_eq!(payment::fold(&history.events), Some(p));
     }
 }
+
+/// Stripe refunds reported twice over: each by its own `refund.*` report and by the charge's
+/// running total after it (`charge.refunded`). Any subset of those reports, shuffled and
+/// redelivered, leaves `amount_refunded` at max(largest total delivered, sum of the refunds
+/// delivered): never the same money twice, never less than the gateway said. When every
+/// report arrives, each refund is there once with its own reference and nothing is left
+/// unattributed.
+#[derive(Debug, Clone)]
+struct TotalsStory {
+    refunds: Vec<i64>,
+    /// (report index, delivered?) shuffled; index < 2 * refunds.len()
+    order: Vec<proptest::sample::Index>,
+    keep: Vec<bool>,
+    duplicates: Vec<proptest::sample::Index>,
+}
+
+fn totals_story() -> impl Strategy<Value = TotalsStory> {
+    (
+        proptest::collection::vec(prop::sample::select(vec![300i64, 500, 1_200, 2_000]), 1..5),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 8),
+        proptest::collection::vec(any::<bool>(), 8),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 0..4),
+    )
+        .prop_map(|(refunds, order, keep, duplicates)| TotalsStory { refunds, order, keep, duplicates })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn running_totals_and_refund_reports_never_count_money_twice(story in totals_story(), all in any::<bool>()) {
+        let mut reports = Vec::new();
+        let mut total = 0;
+        for (i, amount) in story.refunds.iter().enumerate() {
+            total += amount;
+            let own = ReportKind::Refunded { provider_refund_reference: format!("re_{i}"), amount_minor: minor(*amount) };
+            let running = ReportKind::RefundedInTotal { charge_reference: "ch_1".into(), total_refunded_minor: minor(total) };
+            reports.push((report(&format!("evt_re_{i}"), own), Some(*amount), None));
+            reports.push((report(&format!("evt_total_{i}"), running), None, Some(total)));
+        }
+        let n = reports.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, story.order[i].index(i + 1));
+        }
+        let kept: Vec<usize> = order.into_iter().enumerate().filter(|(k, _)| all || story.keep[*k]).map(|(_, i)| i).collect();
+        let mut deliveries = kept.clone();
+        for d in &story.duplicates {
+            if !kept.is_empty() {
+                deliveries.push(kept[d.index(kept.len())]);
+            }
+        }
+        let mut history = History::new().given(initiate(CaptureMethod::Manual)).given(authorize()).given(capture(None));
+        for &i in &deliveries {
+            let events = history.record(reports[i].0.clone()).expect("never refused");
+            for transaction in events.iter().filter_map(postings_for) {
+                prop_assert!(transaction.is_balanced());
+            }
+        }
+        let largest_total = kept.iter().filter_map(|&i| reports[i].2).max().unwrap_or(0);
+        let own_sum: i64 = kept.iter().filter_map(|&i| reports[i].1).sum();
+        let p = history.payment();
+        prop_assert_eq!(p.check_invariants(), Ok(()));
+        prop_assert_eq!(p.amount_refunded.get(), largest_total.max(own_sum), "{:?}", story);
+        let balances = history.balances();
+        prop_assert!(balances.trial_balance_is_zero());
+        prop_assert_eq!(balances.balance(Account::Refunds, Currency::USD), i128::from(p.amount_refunded.get()));
+        if all {
+            prop_assert_eq!(p.amount_refunded_unattributed, MinorUnits::ZERO);
+            let mut got: Vec<_> = p.refunds.iter().map(|r| (r.provider_reference.clone(), r.amount_minor.get())).collect();
+            got.sort();
+            let mut want: Vec<_> = story.refunds.iter().enumerate().map(|(i, a)| (Some(format!("re_{i}")), *a)).collect();
+            want.sort();
+            prop_assert_eq!(got, want);
+        }
+        prop_assert_eq!(payment::fold(&history.events), Some(p));
+    }
+}

@@ -76,7 +76,7 @@ pub async fn apply_to_payment(
     if payment.applied_report_keys.contains(report_key) {
         return Ok(Applied::AlreadyApplied);
     }
-    let events = match decide(notification, payment, received_at) {
+    let events = match decide(notification, received_at) {
         Decision::Apply(report) => {
             PaymentAggregate::decide(&state, PaymentCommand::ApplyGatewayReport(report)).map_err(ApiError::from)?
         }

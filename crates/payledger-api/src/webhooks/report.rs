@@ -11,13 +11,13 @@
 //! | `DisputeOpened` / `DisputeClosed` (Stripe `charge.dispute.*`, Adyen `CHARGEBACK*`) | the same |
 //!
 //! A cumulative refund (Stripe `charge.refunded` without a refund list: "refunded so far
-//! is N") becomes a refund of what is missing (N minus the succeeded refunds), named
-//! `{charge}:{N}`; if nothing is missing it is stale. An endpoint should therefore receive
-//! either `charge.refunded` or `refund.*` events for a payment, not both: the two name the
-//! same refund differently and cannot be matched.
+//! is N") becomes `RefundedInTotal`: the core records only what is missing and lets the
+//! gateway's own `refund.*` report of each refund claim it, so an endpoint may receive both
+//! kinds of event for a payment, in any order, and each refund counts once (see
+//! `payledger_core::payment::GatewayReport`).
 
 use chrono::{DateTime, Utc};
-use payledger_core::payment::{GatewayReport, Payment, ReportKind};
+use payledger_core::payment::{GatewayReport, ReportKind};
 use payledger_core::{AmountMinor, Currency};
 use payledger_gateways::{Notification, NotificationKind};
 
@@ -53,15 +53,15 @@ pub enum Decision {
     Ignore(String),
 }
 
-/// The report for `payment`; `received_at` dates it when the provider does not.
-pub fn decide(notification: &Notification, payment: &Payment, received_at: DateTime<Utc>) -> Decision {
-    match report(notification, payment, received_at) {
+/// The report to apply to the payment; `received_at` dates it when the provider does not.
+pub fn decide(notification: &Notification, received_at: DateTime<Utc>) -> Decision {
+    match report(notification, received_at) {
         Ok(report) => Decision::Apply(report),
         Err(reason) => Decision::Ignore(reason),
     }
 }
 
-fn report(notification: &Notification, payment: &Payment, received_at: DateTime<Utc>) -> Result<GatewayReport, String> {
+fn report(notification: &Notification, received_at: DateTime<Utc>) -> Result<GatewayReport, String> {
     let occurred_at =
         notification.occurred_at_unix_s.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0)).unwrap_or(received_at);
     let (kind, currency) = match &notification.kind {
@@ -77,10 +77,19 @@ fn report(notification: &Notification, payment: &Payment, received_at: DateTime<
             (ReportKind::Failed { code, message }, None)
         }
         NotificationKind::Canceled => (ReportKind::Canceled, None),
-        NotificationKind::Refunded { refund_reference, amount_minor, currency, cumulative } => {
-            let amount_minor =
-                if *cumulative { missing_refund(payment, *amount_minor)? } else { amount(*amount_minor)? };
-            (ReportKind::Refunded { provider_refund_reference: refund_reference.clone(), amount_minor }, Some(currency))
+        NotificationKind::Refunded { refund_reference, amount_minor, currency, cumulative: true } => {
+            let kind = ReportKind::RefundedInTotal {
+                charge_reference: charge_of_total(refund_reference).to_owned(),
+                total_refunded_minor: amount(*amount_minor)?,
+            };
+            (kind, Some(currency))
+        }
+        NotificationKind::Refunded { refund_reference, amount_minor, currency, cumulative: false } => {
+            let kind = ReportKind::Refunded {
+                provider_refund_reference: refund_reference.clone(),
+                amount_minor: amount(*amount_minor)?,
+            };
+            (kind, Some(currency))
         }
         NotificationKind::RefundFailed { refund_reference } => {
             (ReportKind::RefundFailed { provider_refund_reference: refund_reference.clone() }, None)
@@ -113,14 +122,9 @@ fn amount(minor: i64) -> Result<AmountMinor, String> {
     AmountMinor::new(minor).map_err(|e| format!("amount_invalid: {minor}: {e}"))
 }
 
-/// "At least `total` is refunded": the part not yet refunded, if any.
-fn missing_refund(payment: &Payment, total: i64) -> Result<AmountMinor, String> {
-    let refunded = payment.amount_refunded.get();
-    let missing = total.saturating_sub(refunded);
-    if missing <= 0 {
-        return Err(format!("stale_refund: gateway reports {total} refunded in total; {refunded} already is"));
-    }
-    amount(missing)
+/// The charge a running total names (`{charge}:{total}`, see the Stripe parser).
+fn charge_of_total(reference: &str) -> &str {
+    reference.rsplit_once(':').map_or(reference, |(charge, _)| charge)
 }
 
 fn bounded(text: Option<&str>, default: &str, max_chars: usize) -> String {
@@ -131,29 +135,6 @@ fn bounded(text: Option<&str>, default: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use payledger_core::payment::{evolve, CaptureMethod, PaymentEvent, Provider};
-    use payledger_core::{MinorUnits, OrderId, PaymentId};
-
-    fn payment(refunded: i64) -> Payment {
-        let usd = Currency::parse("USD").unwrap();
-        let mut p = evolve(
-            None,
-            &PaymentEvent::PaymentInitiated {
-                payment_id: PaymentId::new(),
-                order_id: OrderId::new(),
-                amount_minor: AmountMinor::new(2000).unwrap(),
-                currency: usd,
-                capture_method: CaptureMethod::Manual,
-                provider: Provider::Stripe,
-                provider_reference: Some("pi_1".into()),
-                initiated_at: Utc::now(),
-            },
-        )
-        .unwrap();
-        p.amount_refunded = MinorUnits::new(refunded).unwrap();
-        p
-    }
-
     fn notification(kind: NotificationKind) -> Notification {
         Notification {
             dedupe_key: "evt_1".into(),
@@ -165,42 +146,36 @@ mod tests {
     }
 
     #[test]
-    fn cumulative_refunds_apply_what_is_missing() {
+    fn cumulative_refunds_are_totals_of_their_charge() {
         let n = notification(NotificationKind::Refunded {
             refund_reference: "ch_1:800".into(),
             amount_minor: 800,
             currency: "USD".into(),
             cumulative: true,
         });
-        let Decision::Apply(report) = decide(&n, &payment(500), Utc::now()) else { panic!("applies") };
+        let Decision::Apply(report) = decide(&n, Utc::now()) else { panic!("applies") };
         assert_eq!(
             report.kind,
-            ReportKind::Refunded {
-                provider_refund_reference: "ch_1:800".into(),
-                amount_minor: AmountMinor::new(300).unwrap()
+            ReportKind::RefundedInTotal {
+                charge_reference: "ch_1".into(),
+                total_refunded_minor: AmountMinor::new(800).unwrap()
             }
         );
         assert_eq!(report.occurred_at.timestamp(), 1_700_000_000);
-        let Decision::Ignore(reason) = decide(&n, &payment(800), Utc::now()) else { panic!("stale") };
-        assert!(reason.starts_with("stale_refund:"), "{reason}");
     }
 
     #[test]
     fn unusable_amounts_and_currencies_are_ignored_with_a_reason() {
         let zero = notification(NotificationKind::Authorized { amount_minor: 0, currency: "USD".into() });
-        assert!(
-            matches!(decide(&zero, &payment(0), Utc::now()), Decision::Ignore(r) if r.starts_with("amount_invalid"))
-        );
+        assert!(matches!(decide(&zero, Utc::now()), Decision::Ignore(r) if r.starts_with("amount_invalid")));
         let odd = notification(NotificationKind::Authorized { amount_minor: 5, currency: "XXQ".into() });
-        assert!(
-            matches!(decide(&odd, &payment(0), Utc::now()), Decision::Ignore(r) if r.starts_with("currency_invalid"))
-        );
+        assert!(matches!(decide(&odd, Utc::now()), Decision::Ignore(r) if r.starts_with("currency_invalid")));
     }
 
     #[test]
     fn failures_get_a_code_and_a_message() {
         let n = notification(NotificationKind::Failed { code: None, message: Some("  ".into()) });
-        let Decision::Apply(report) = decide(&n, &payment(0), Utc::now()) else { panic!("applies") };
+        let Decision::Apply(report) = decide(&n, Utc::now()) else { panic!("applies") };
         assert_eq!(
             report.kind,
             ReportKind::Failed { code: DEFAULT_FAILURE_CODE.into(), message: DEFAULT_FAILURE_MESSAGE.into() }

@@ -90,7 +90,16 @@ pub fn postings_for(event: &PaymentEvent) -> Option<JournalTransaction> {
         PaymentEvent::PaymentCaptured { amount_minor, currency, .. } => {
             Some(transfer(JournalKind::Capture, GatewayReceivable, SalesRevenue, *amount_minor, *currency))
         }
-        PaymentEvent::RefundSucceeded { amount_minor, currency, .. } => {
+        PaymentEvent::RefundSucceeded { amount_minor, currency, from_total_minor, .. } => {
+            // The part counted from the gateway's running total was posted then.
+            let new_money = amount_minor.excess_over(*from_total_minor)?;
+            Some(transfer(JournalKind::Refund, Refunds, GatewayReceivable, new_money, *currency))
+        }
+        PaymentEvent::RefundAttributed { amount_minor, currency, from_total_minor, .. } => {
+            let new_money = amount_minor.excess_over(*from_total_minor)?;
+            Some(transfer(JournalKind::Refund, Refunds, GatewayReceivable, new_money, *currency))
+        }
+        PaymentEvent::RefundTotalReported { amount_minor, currency, .. } => {
             Some(transfer(JournalKind::Refund, Refunds, GatewayReceivable, *amount_minor, *currency))
         }
         PaymentEvent::DisputeOpened { amount_minor, currency, .. } => {
@@ -107,6 +116,7 @@ pub fn postings_for(event: &PaymentEvent) -> Option<JournalTransaction> {
         | PaymentEvent::PaymentAuthorizationConfirmed { .. }
         | PaymentEvent::PaymentCaptureConfirmed { .. }
         | PaymentEvent::PaymentVoided { .. }
+        | PaymentEvent::PaymentAuthorizationReleased { .. }
         | PaymentEvent::PaymentFailed { .. }
         | PaymentEvent::RefundRequested { .. }
         | PaymentEvent::RefundFailed { .. }

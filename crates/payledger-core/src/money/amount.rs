@@ -6,17 +6,26 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::{Currency, MoneyError};
 
 /// A strictly positive amount in minor units (cents for USD, yen for JPY,
-/// fils for KWD). Zero and negative amounts cannot be built, so a command or
-/// event holding one never moves "nothing" or "less than nothing".
+/// fils for KWD), at most [`AmountMinor::MAX`]. Zero and negative amounts
+/// cannot be built, so a command or event holding one never moves "nothing"
+/// or "less than nothing".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AmountMinor(i64);
 
 impl AmountMinor {
+    /// The largest amount: fifteen nines of minor units (about 10^13 USD, far beyond any
+    /// real payment). The bound leaves i64 room for a running total of 9 000 such
+    /// amounts, so per-payment and per-order sums can never overflow; balances across
+    /// payments are summed wider (i128, numeric) anyway.
+    pub const MAX: i64 = 999_999_999_999_999;
+
     pub fn new(amount_minor: i64) -> Result<AmountMinor, MoneyError> {
-        if amount_minor > 0 {
-            Ok(AmountMinor(amount_minor))
-        } else {
+        if amount_minor <= 0 {
             Err(MoneyError::NotPositive(amount_minor))
+        } else if amount_minor > AmountMinor::MAX {
+            Err(MoneyError::TooLarge(amount_minor))
+        } else {
+            Ok(AmountMinor(amount_minor))
         }
     }
 
@@ -25,7 +34,7 @@ impl AmountMinor {
     }
 
     pub fn checked_add(self, other: AmountMinor) -> Result<AmountMinor, MoneyError> {
-        self.0.checked_add(other.0).map(AmountMinor).ok_or(MoneyError::Overflow)
+        self.0.checked_add(other.0).ok_or(MoneyError::Overflow).and_then(AmountMinor::new)
     }
 
     /// `None` when the difference is zero or negative: it would not be an amount.
@@ -204,7 +213,16 @@ mod tests {
         assert_eq!(AmountMinor::new(0), Err(MoneyError::NotPositive(0)));
         assert_eq!(AmountMinor::new(-1), Err(MoneyError::NotPositive(-1)));
         assert_eq!(AmountMinor::new(1).map(AmountMinor::get), Ok(1));
-        assert_eq!(AmountMinor::new(i64::MAX).map(AmountMinor::get), Ok(i64::MAX));
+    }
+
+    #[test]
+    fn new_refuses_more_than_the_maximum() {
+        assert_eq!(AmountMinor::new(AmountMinor::MAX).map(AmountMinor::get), Ok(999_999_999_999_999));
+        assert_eq!(AmountMinor::new(AmountMinor::MAX + 1), Err(MoneyError::TooLarge(AmountMinor::MAX + 1)));
+        assert_eq!(AmountMinor::new(i64::MAX), Err(MoneyError::TooLarge(i64::MAX)));
+        assert_eq!(MoneyError::TooLarge(i64::MAX).code(), "amount_too_large");
+        // A running total of the largest amounts stays far inside i64.
+        assert!(AmountMinor::MAX.checked_mul(9_000).is_some());
     }
 
     #[test]
@@ -217,7 +235,9 @@ mod tests {
         assert!(amount("1e3").unwrap_err().contains("floating point"));
         assert!(amount("\"100\"").is_err());
         assert!(amount("null").is_err());
-        assert!(amount("9223372036854775807").is_ok());
+        assert!(amount("999999999999999").is_ok());
+        assert!(amount("1000000000000000").unwrap_err().contains("at most"));
+        assert!(amount("9223372036854775807").unwrap_err().contains("at most"));
         assert!(amount("9223372036854775808").unwrap_err().contains("overflows"));
         // Beyond u64 serde_json reads a float: still refused, never rounded.
         assert!(amount("99999999999999999999999").is_err());
@@ -239,11 +259,11 @@ mod tests {
 
     #[test]
     fn checked_arithmetic_never_overflows() {
-        let max = AmountMinor::new(i64::MAX).unwrap();
+        let max = AmountMinor::new(AmountMinor::MAX).unwrap();
         let one = AmountMinor::new(1).unwrap();
-        assert_eq!(max.checked_add(one), Err(MoneyError::Overflow));
+        assert_eq!(max.checked_add(one), Err(MoneyError::TooLarge(AmountMinor::MAX + 1)));
         assert_eq!(one.checked_sub(one), None);
-        assert_eq!(max.checked_sub(one).map(AmountMinor::get), Some(i64::MAX - 1));
+        assert_eq!(max.checked_sub(one).map(AmountMinor::get), Some(AmountMinor::MAX - 1));
         let total = MinorUnits::new(i64::MAX).unwrap();
         assert_eq!(total.checked_add(one), None);
         assert_eq!(MinorUnits::ZERO.checked_sub(one), None);

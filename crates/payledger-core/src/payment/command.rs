@@ -79,10 +79,13 @@ pub enum CommandKind {
     /// A dispute the gateway reports (a chargeback): a fact to record, not a
     /// request. No `PaymentCommand` has this kind; gateway reports use it.
     RecordDispute,
+    /// A refund the gateway reports while a running total has counted unattributed refund
+    /// money (see `PaymentEvent::RefundAttributed`): a fact to record, not a request.
+    RecordRefund,
 }
 
 impl CommandKind {
-    pub const ALL: [CommandKind; 11] = [
+    pub const ALL: [CommandKind; 12] = [
         CommandKind::Initiate,
         CommandKind::Authorize,
         CommandKind::Capture,
@@ -94,6 +97,7 @@ impl CommandKind {
         CommandKind::OpenDispute,
         CommandKind::ResolveDispute,
         CommandKind::RecordDispute,
+        CommandKind::RecordRefund,
     ];
 }
 

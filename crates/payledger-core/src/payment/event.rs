@@ -64,6 +64,15 @@ pub enum PaymentEvent {
         #[serde(default)]
         report_key: Option<String>,
     },
+    /// The uncaptured rest of a partially captured authorization released (a void of the
+    /// remainder, as Stripe's cancel of a partially captured PaymentIntent): capture closes,
+    /// what was captured stays. Moves no money and posts nothing.
+    PaymentAuthorizationReleased {
+        amount_released_minor: AmountMinor,
+        currency: Currency,
+        #[serde(default)]
+        report_key: Option<String>,
+    },
     PaymentFailed {
         code: String,
         message: String,
@@ -83,7 +92,7 @@ pub enum PaymentEvent {
         #[serde(default)]
         report_key: Option<String>,
     },
-    /// Posts DR refunds / CR gateway_receivable.
+    /// Posts DR refunds / CR gateway_receivable for `amount_minor` minus `from_total_minor`.
     RefundSucceeded {
         refund_id: RefundId,
         amount_minor: AmountMinor,
@@ -94,6 +103,10 @@ pub enum PaymentEvent {
         provider_reference: Option<String>,
         #[serde(default)]
         report_key: Option<String>,
+        /// The part of this refund already counted from the gateway's running total
+        /// (`RefundTotalReported`), so counted once: the unattributed amount shrinks by it.
+        #[serde(default, skip_serializing_if = "no_units")]
+        from_total_minor: MinorUnits,
     },
     /// Releases the reservation.
     RefundFailed {
@@ -142,9 +155,31 @@ pub enum PaymentEvent {
     /// that no other gateway refund can match it. Moves no money and posts
     /// nothing. (A pending refund learns its reference from `RefundSucceeded`.)
     RefundReferenceLearned { refund_id: RefundId, provider_reference: String, report_key: String },
+    /// The gateway's running total of refunds on its charge (Stripe `charge.refunded` without
+    /// its refund list) exceeds what is known by `amount_minor`: money refunded but not yet
+    /// attributed to a refund. Each later `RefundSucceeded` claims from it first. Posts DR
+    /// refunds / CR gateway_receivable.
+    RefundTotalReported { amount_minor: AmountMinor, currency: Currency, charge_reference: String, report_key: String },
+    /// A refund the gateway reports while a running total has counted money no refund
+    /// explained: recorded as succeeded, its first `from_total_minor` claimed from that
+    /// unattributed money. Posts DR refunds / CR gateway_receivable for the rest, if any.
+    RefundAttributed {
+        refund_id: RefundId,
+        amount_minor: AmountMinor,
+        from_total_minor: MinorUnits,
+        currency: Currency,
+        provider_reference: String,
+        refunded_at: DateTime<Utc>,
+        report_key: String,
+    },
     /// A gateway report that changed nothing: duplicate, stale, or impossible.
     /// `reason` starts with a stable snake_case code, then a colon.
     WebhookIgnored { report_key: String, reason: String },
+}
+
+/// Absent from the payload when zero, so events without it keep their shape.
+fn no_units(units: &MinorUnits) -> bool {
+    units.is_zero()
 }
 
 impl PaymentEvent {
@@ -165,6 +200,7 @@ impl PaymentEvent {
             PaymentEvent::PaymentCaptured { .. } => "PaymentCaptured",
             PaymentEvent::PaymentCaptureConfirmed { .. } => "PaymentCaptureConfirmed",
             PaymentEvent::PaymentVoided { .. } => "PaymentVoided",
+            PaymentEvent::PaymentAuthorizationReleased { .. } => "PaymentAuthorizationReleased",
             PaymentEvent::PaymentFailed { .. } => "PaymentFailed",
             PaymentEvent::RefundRequested { .. } => "RefundRequested",
             PaymentEvent::RefundSucceeded { .. } => "RefundSucceeded",
@@ -173,6 +209,8 @@ impl PaymentEvent {
             PaymentEvent::DisputeWon { .. } => "DisputeWon",
             PaymentEvent::DisputeLost { .. } => "DisputeLost",
             PaymentEvent::RefundReferenceLearned { .. } => "RefundReferenceLearned",
+            PaymentEvent::RefundTotalReported { .. } => "RefundTotalReported",
+            PaymentEvent::RefundAttributed { .. } => "RefundAttributed",
             PaymentEvent::WebhookIgnored { .. } => "WebhookIgnored",
         }
     }
@@ -195,10 +233,13 @@ impl PaymentEvent {
             PaymentEvent::PaymentAuthorizationConfirmed { report_key, .. }
             | PaymentEvent::PaymentCaptureConfirmed { report_key, .. }
             | PaymentEvent::RefundReferenceLearned { report_key, .. }
+            | PaymentEvent::RefundTotalReported { report_key, .. }
+            | PaymentEvent::RefundAttributed { report_key, .. }
             | PaymentEvent::WebhookIgnored { report_key, .. } => Some(report_key),
             PaymentEvent::PaymentAuthorized { report_key, .. }
             | PaymentEvent::PaymentCaptured { report_key, .. }
             | PaymentEvent::PaymentVoided { report_key, .. }
+            | PaymentEvent::PaymentAuthorizationReleased { report_key, .. }
             | PaymentEvent::PaymentFailed { report_key, .. }
             | PaymentEvent::RefundRequested { report_key, .. }
             | PaymentEvent::RefundSucceeded { report_key, .. }
@@ -244,10 +285,13 @@ enum EventType {
     DisputeLost,
     RefundReferenceLearned,
     WebhookIgnored,
+    PaymentAuthorizationReleased,
+    RefundTotalReported,
+    RefundAttributed,
 }
 
 impl EventType {
-    const ALL: [EventType; 15] = [
+    const ALL: [EventType; 18] = [
         EventType::PaymentInitiated,
         EventType::PaymentAuthorized,
         EventType::PaymentAuthorizationConfirmed,
@@ -263,10 +307,13 @@ impl EventType {
         EventType::DisputeLost,
         EventType::RefundReferenceLearned,
         EventType::WebhookIgnored,
+        EventType::PaymentAuthorizationReleased,
+        EventType::RefundTotalReported,
+        EventType::RefundAttributed,
     ];
 
-    const NAMES: [&'static str; 15] = {
-        let mut names = [""; 15];
+    const NAMES: [&'static str; 18] = {
+        let mut names = [""; 18];
         let mut i = 0;
         while i < names.len() {
             names[i] = EventType::ALL[i].name();
@@ -292,6 +339,9 @@ impl EventType {
             EventType::DisputeLost => "DisputeLost",
             EventType::RefundReferenceLearned => "RefundReferenceLearned",
             EventType::WebhookIgnored => "WebhookIgnored",
+            EventType::PaymentAuthorizationReleased => "PaymentAuthorizationReleased",
+            EventType::RefundTotalReported => "RefundTotalReported",
+            EventType::RefundAttributed => "RefundAttributed",
         }
     }
 
@@ -316,6 +366,9 @@ impl EventType {
             PaymentEvent::DisputeLost { .. } => EventType::DisputeLost,
             PaymentEvent::RefundReferenceLearned { .. } => EventType::RefundReferenceLearned,
             PaymentEvent::WebhookIgnored { .. } => EventType::WebhookIgnored,
+            PaymentEvent::PaymentAuthorizationReleased { .. } => EventType::PaymentAuthorizationReleased,
+            PaymentEvent::RefundTotalReported { .. } => EventType::RefundTotalReported,
+            PaymentEvent::RefundAttributed { .. } => EventType::RefundAttributed,
         }
     }
 
@@ -337,7 +390,10 @@ impl EventType {
             | EventType::DisputeWon
             | EventType::DisputeLost
             | EventType::WebhookIgnored => 2,
-            EventType::RefundReferenceLearned => 1,
+            EventType::RefundReferenceLearned
+            | EventType::PaymentAuthorizationReleased
+            | EventType::RefundTotalReported
+            | EventType::RefundAttributed => 1,
         }
     }
 
@@ -380,10 +436,12 @@ fn upcast(event_type: EventType, version: i32, payload: Value) -> Result<Upcast,
             2 => Ok(Upcast::Current(payload)),
             i32::MIN..=0 | 3..=i32::MAX => Err(event_type.unsupported(version)),
         },
-        T::RefundReferenceLearned => match version {
-            1 => Ok(Upcast::Current(payload)),
-            i32::MIN..=0 | 2..=i32::MAX => Err(event_type.unsupported(version)),
-        },
+        T::RefundReferenceLearned | T::PaymentAuthorizationReleased | T::RefundTotalReported | T::RefundAttributed => {
+            match version {
+                1 => Ok(Upcast::Current(payload)),
+                i32::MIN..=0 | 2..=i32::MAX => Err(event_type.unsupported(version)),
+            }
+        }
     }
 }
 

@@ -35,6 +35,7 @@ pub fn evolve(state: PaymentState, event: &PaymentEvent) -> PaymentState {
             amount_capture_unconfirmed: MinorUnits::ZERO,
             capture_final: false,
             amount_refunded: MinorUnits::ZERO,
+            amount_refunded_unattributed: MinorUnits::ZERO,
             amount_refund_pending: MinorUnits::ZERO,
             amount_disputed: MinorUnits::ZERO,
             failure_code: None,
@@ -93,6 +94,10 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
             payment.amount_capture_unconfirmed = sub(payment.amount_capture_unconfirmed, *amount_minor);
         }
         PaymentEvent::PaymentVoided { .. } => payment.status = PaymentStatus::Voided,
+        PaymentEvent::PaymentAuthorizationReleased { .. } => {
+            payment.capture_final = true;
+            payment.status = payment.status_from_amounts();
+        }
         PaymentEvent::PaymentFailed { code, message, .. } => {
             payment.status = PaymentStatus::Failed;
             payment.failure_code = Some(code.clone());
@@ -111,13 +116,45 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
             });
             payment.amount_refund_pending = add(payment.amount_refund_pending, *amount_minor);
         }
-        PaymentEvent::RefundSucceeded { refund_id, amount_minor, provider_reference, .. } => {
+        PaymentEvent::RefundSucceeded { refund_id, amount_minor, provider_reference, from_total_minor, .. } => {
             if let Some(refund) = settle_refund(payment, *refund_id, RefundStatus::Succeeded) {
                 if provider_reference.is_some() {
                     refund.provider_reference = provider_reference.clone();
                 }
             }
+            debug_assert!(*from_total_minor <= payment.amount_refunded_unattributed);
             payment.amount_refund_pending = sub(payment.amount_refund_pending, *amount_minor);
+            payment.amount_refunded_unattributed =
+                payment.amount_refunded_unattributed.saturating_sub(*from_total_minor);
+            payment.amount_refunded = add(payment.amount_refunded, *amount_minor).saturating_sub(*from_total_minor);
+            payment.status = payment.status_from_amounts();
+        }
+        PaymentEvent::RefundAttributed {
+            refund_id,
+            amount_minor,
+            from_total_minor,
+            provider_reference,
+            refunded_at,
+            ..
+        } => {
+            payment.refunds.push(Refund {
+                id: *refund_id,
+                amount_minor: *amount_minor,
+                status: RefundStatus::Succeeded,
+                reason: None,
+                provider_reference: Some(provider_reference.clone()),
+                requested_at: *refunded_at,
+                failure_code: None,
+                failure_message: None,
+            });
+            debug_assert!(*from_total_minor <= payment.amount_refunded_unattributed);
+            payment.amount_refunded_unattributed =
+                payment.amount_refunded_unattributed.saturating_sub(*from_total_minor);
+            payment.amount_refunded = add(payment.amount_refunded, *amount_minor).saturating_sub(*from_total_minor);
+            payment.status = payment.status_from_amounts();
+        }
+        PaymentEvent::RefundTotalReported { amount_minor, .. } => {
+            payment.amount_refunded_unattributed = add(payment.amount_refunded_unattributed, *amount_minor);
             payment.amount_refunded = add(payment.amount_refunded, *amount_minor);
             payment.status = payment.status_from_amounts();
         }

@@ -32,11 +32,21 @@ use crate::money::{AmountMinor, Currency};
 ///
 /// Matching: a `Refunded` report settles the refund with the same provider
 /// reference; else the oldest refund without a reference and of the same
-/// amount (requested through the API before the gateway assigned one),
-/// pending first, which then learns the reference (a pending one with its
-/// `RefundSucceeded`, a succeeded one with `RefundReferenceLearned`), so it is
-/// never matched by amount again; else it records a new refund (requested
-/// and succeeded) whose id derives from the reference. `RefundFailed` and
+/// amount (requested through the API before the gateway assigned one, or
+/// recorded from a running total), pending first, which then learns the
+/// reference (a pending one with its `RefundSucceeded`, a succeeded one with
+/// `RefundReferenceLearned`), so it is never matched by amount again; else
+/// the part of a larger refund recorded from a running total
+/// (`RefundAttributed`); else it records a new refund (requested and
+/// succeeded) whose id derives from the reference.
+///
+/// Running totals: a `RefundedInTotal` report counts only what is missing
+/// (the total minus what has succeeded). The missing part first settles
+/// pending refunds, oldest first, while they fit in it; the rest is recorded
+/// as a refund without a reference, marked `from_gateway_total`, which the
+/// gateway's own per-refund reports claim later. So a Stripe endpoint that
+/// receives both `charge.refunded` and `refund.*` counts each refund once, in
+/// any order. A total at or below what has succeeded is stale. `RefundFailed` and
 /// disputes match by provider reference only. A `DisputeClosed` for a
 /// dispute never opened is ignored (gateways report openings first).
 ///
@@ -93,6 +103,13 @@ pub enum ReportKind {
     Refunded {
         provider_refund_reference: String,
         amount_minor: AmountMinor,
+    },
+    /// "Refunded so far on this charge: `total_refunded_minor`" (Stripe `charge.refunded`
+    /// without its refund list), naming no refund. `charge_reference` seeds the id of a
+    /// refund recorded for the part not yet known.
+    RefundedInTotal {
+        charge_reference: String,
+        total_refunded_minor: AmountMinor,
     },
     RefundFailed {
         provider_refund_reference: String,

@@ -80,6 +80,9 @@ impl Plan {
             ReportKind::Refunded { provider_refund_reference, amount_minor } => {
                 self.refunded(provider_refund_reference, *amount_minor, report.occurred_at, key)
             }
+            ReportKind::RefundedInTotal { charge_reference, total_refunded_minor } => {
+                self.refunded_in_total(charge_reference, *total_refunded_minor, key)
+            }
             ReportKind::RefundFailed { provider_refund_reference } => {
                 self.refund_failed(provider_refund_reference, key)
             }
@@ -196,29 +199,85 @@ impl Plan {
                 }]);
                 Ok(())
             }
-            None => {
-                let refund_id = RefundId::for_gateway_refund(self.payment.id, reference);
-                // Refunds share their pool with disputes (`Payment::amount_refundable`).
-                let taken = self
-                    .payment
-                    .amount_refunded
-                    .saturating_add(self.payment.amount_refund_pending)
-                    .saturating_add(self.payment.amount_disputed);
-                self.infer_capture_covering(amount, taken, key);
-                let request = NewRefund {
-                    refund_id,
-                    amount_minor: amount,
-                    reason: None,
-                    provider_reference: Some(reference.to_owned()),
-                    at,
-                };
-                let events = steps::request_refund(&self.payment, request, Source::Gateway(key))?;
-                self.push(events);
-                let events = steps::succeed_refund(&self.payment, refund_id, None, Source::Gateway(key))?;
-                self.push(events);
-                Ok(())
-            }
+            None => self.record_gateway_refund(reference, amount, at, key),
         }
+    }
+
+    /// "`total` is refunded so far": records only the part not yet succeeded.
+    fn refunded_in_total(&mut self, charge: &str, total: AmountMinor, key: &str) -> Result<(), Ignore> {
+        self.within_payment_amount(total)?;
+        let refunded = self.payment.amount_refunded;
+        let missing = total.excess_over(refunded).ok_or_else(|| {
+            ignore("stale_refund", format!("gateway reports {total} refunded in total; {refunded} already is"))
+        })?;
+        // Pending refunds are what the gateway most likely completed: settle them, oldest
+        // first, while they fit in what is missing.
+        let mut rest = MinorUnits::from(missing);
+        let settling: Vec<RefundId> = self
+            .payment
+            .refunds
+            .iter()
+            .filter(|refund| refund.status == RefundStatus::Pending)
+            .filter(|refund| match rest.checked_sub(refund.amount_minor) {
+                Some(left) => {
+                    rest = left;
+                    true
+                }
+                None => false,
+            })
+            .map(|refund| refund.id)
+            .collect();
+        for refund_id in settling {
+            let events = steps::succeed_refund(&self.payment, refund_id, None, Source::Gateway(key))?;
+            self.push(events);
+        }
+        // Settling claims what earlier totals counted: what is still missing is counted now.
+        let Some(unknown) = total.excess_over(self.payment.amount_refunded) else { return Ok(()) };
+        self.infer_capture_covering(unknown, self.refund_pool_taken(), key);
+        let events = steps::report_refund_total(&self.payment, charge, unknown, key)?;
+        self.push(events);
+        Ok(())
+    }
+
+    /// A refund first learnt from the gateway: requested and succeeded at once, or, while a
+    /// running total counted money no refund explains, recorded claiming that money first.
+    fn record_gateway_refund(
+        &mut self,
+        reference: &str,
+        amount: AmountMinor,
+        at: DateTime<Utc>,
+        key: &str,
+    ) -> Result<(), Ignore> {
+        let refund_id = RefundId::for_gateway_refund(self.payment.id, reference);
+        // Money the running total counted is this refund's, not more money to cover.
+        let taken = self.refund_pool_taken().saturating_sub(self.payment.amount_refunded_unattributed);
+        self.infer_capture_covering(amount, taken, key);
+        let request = NewRefund {
+            refund_id,
+            amount_minor: amount,
+            reason: None,
+            provider_reference: Some(reference.to_owned()),
+            at,
+        };
+        if !self.payment.amount_refunded_unattributed.is_zero() {
+            let events = steps::attribute_refund(&self.payment, request, key)?;
+            self.push(events);
+            return Ok(());
+        }
+        let events = steps::request_refund(&self.payment, request, Source::Gateway(key))?;
+        self.push(events);
+        let events = steps::succeed_refund(&self.payment, refund_id, None, Source::Gateway(key))?;
+        self.push(events);
+        Ok(())
+    }
+
+    /// What refunds and disputes already take of the captured money (their shared pool,
+    /// `Payment::amount_refundable`).
+    fn refund_pool_taken(&self) -> MinorUnits {
+        self.payment
+            .amount_refunded
+            .saturating_add(self.payment.amount_refund_pending)
+            .saturating_add(self.payment.amount_disputed)
     }
 
     fn refund_failed(&mut self, reference: &str, key: &str) -> Result<(), Ignore> {

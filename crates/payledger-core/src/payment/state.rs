@@ -32,8 +32,11 @@ pub struct Payment {
     pub amount_capture_unconfirmed: MinorUnits,
     /// A final capture released the rest of the authorization.
     pub capture_final: bool,
-    /// Refunds succeeded.
+    /// Refunds succeeded, plus `amount_refunded_unattributed`.
     pub amount_refunded: MinorUnits,
+    /// Refunded per the gateway's running total but not yet attributed to a refund
+    /// (`RefundTotalReported`); the next succeeded refunds claim it first.
+    pub amount_refunded_unattributed: MinorUnits,
     /// Reserved by pending refunds.
     pub amount_refund_pending: MinorUnits,
     /// Held by open disputes plus lost to lost ones.
@@ -220,8 +223,9 @@ impl Payment {
             (refunds <= self.amount_captured, "refunded + pending exceeds captured"),
             (self.amount_disputed <= self.amount_captured, "disputed exceeds captured"),
             (
-                self.refund_total(RefundStatus::Succeeded) == self.amount_refunded,
-                "refunded differs from succeeded refunds",
+                self.refund_total(RefundStatus::Succeeded).saturating_add(self.amount_refunded_unattributed)
+                    == self.amount_refunded,
+                "refunded differs from succeeded refunds plus unattributed",
             ),
             (
                 self.refund_total(RefundStatus::Pending) == self.amount_refund_pending,

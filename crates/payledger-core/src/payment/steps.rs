@@ -9,7 +9,7 @@ use super::table::{transition, Next};
 use super::{CaptureMethod, CommandKind, DisputeOutcome, DisputeStatus, Payment, PaymentEvent, Refund, RefundStatus};
 use crate::error::DomainError;
 use crate::ids::{DisputeId, RefundId};
-use crate::money::AmountMinor;
+use crate::money::{AmountMinor, MinorUnits};
 
 /// Who asks for a step; decides which flags and report key its events carry.
 #[derive(Debug, Clone, Copy)]
@@ -114,14 +114,26 @@ pub(super) fn capture(
     Ok(landed(payment, next, events))
 }
 
+/// Voids the payment; once part of it is captured, voids only the uncaptured rest of the
+/// authorization: capture closes and the captured money stays (see the table).
 pub(super) fn void(payment: &Payment, source: Source) -> Result<Vec<PaymentEvent>, DomainError> {
     let next = transition(Some(payment.status), CommandKind::Void)?;
-    let events = vec![PaymentEvent::PaymentVoided {
-        amount_released_minor: payment.amount_authorized.saturating_sub(payment.amount_captured),
-        currency: payment.currency,
-        report_key: source.report_key(),
-    }];
-    Ok(landed(payment, next, events))
+    let released = payment.amount_authorized.saturating_sub(payment.amount_captured);
+    let event = match (payment.amount_captured.is_zero(), released.to_amount()) {
+        (true, _) => PaymentEvent::PaymentVoided {
+            amount_released_minor: released,
+            currency: payment.currency,
+            report_key: source.report_key(),
+        },
+        (false, Some(amount_released_minor)) => PaymentEvent::PaymentAuthorizationReleased {
+            amount_released_minor,
+            currency: payment.currency,
+            report_key: source.report_key(),
+        },
+        // Partially captured always has authorization left; the table allows nothing else.
+        (false, None) => return Err(DomainError::PaymentNotVoidable { status: payment.status }),
+    };
+    Ok(landed(payment, next, vec![event]))
 }
 
 pub(super) fn fail(
@@ -179,6 +191,68 @@ pub(super) fn succeed_refund(
         currency: payment.currency,
         provider_reference: provider_reference.or_else(|| refund.provider_reference.clone()),
         report_key: source.report_key(),
+        // Money the gateway's running total already counted is this refund's first.
+        from_total_minor: MinorUnits::from(refund.amount_minor).min(payment.amount_refunded_unattributed),
+    }];
+    Ok(landed(payment, next, events))
+}
+
+/// Counts `unknown` more refunded money that the gateway's running total of refunds on
+/// `charge` reports and no known refund accounts for. Refundable money bounds it, as a refund.
+pub(super) fn report_refund_total(
+    payment: &Payment,
+    charge: &str,
+    unknown: AmountMinor,
+    report_key: &str,
+) -> Result<Vec<PaymentEvent>, DomainError> {
+    let next = transition(Some(payment.status), CommandKind::RequestRefund)?;
+    let refundable = payment.amount_refundable();
+    if !refundable.covers(unknown) {
+        return Err(DomainError::AmountExceedsRefundable {
+            requested: unknown,
+            available: refundable,
+            currency: payment.currency,
+        });
+    }
+    let events = vec![PaymentEvent::RefundTotalReported {
+        amount_minor: unknown,
+        currency: payment.currency,
+        charge_reference: charge.to_owned(),
+        report_key: report_key.to_owned(),
+    }];
+    Ok(landed(payment, next, events))
+}
+
+/// Records the gateway's refund `request` as succeeded, claiming first what a running total
+/// counted and no refund explained yet (`Payment::amount_refunded_unattributed`).
+pub(super) fn attribute_refund(
+    payment: &Payment,
+    request: NewRefund,
+    report_key: &str,
+) -> Result<Vec<PaymentEvent>, DomainError> {
+    let next = transition(Some(payment.status), CommandKind::RecordRefund)?;
+    if payment.refund(request.refund_id).is_some() {
+        return Err(DomainError::RefundAlreadyExists { refund_id: request.refund_id });
+    }
+    let from_total_minor = MinorUnits::from(request.amount_minor).min(payment.amount_refunded_unattributed);
+    if let Some(new_money) = request.amount_minor.excess_over(from_total_minor) {
+        let refundable = payment.amount_refundable();
+        if !refundable.covers(new_money) {
+            return Err(DomainError::AmountExceedsRefundable {
+                requested: new_money,
+                available: refundable,
+                currency: payment.currency,
+            });
+        }
+    }
+    let events = vec![PaymentEvent::RefundAttributed {
+        refund_id: request.refund_id,
+        amount_minor: request.amount_minor,
+        from_total_minor,
+        currency: payment.currency,
+        provider_reference: request.provider_reference.unwrap_or_default(),
+        refunded_at: request.at,
+        report_key: report_key.to_owned(),
     }];
     Ok(landed(payment, next, events))
 }

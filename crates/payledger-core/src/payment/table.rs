@@ -35,7 +35,8 @@ pub fn transition(from: Option<PaymentStatus>, command: CommandKind) -> Result<N
             | C::FailRefund
             | C::OpenDispute
             | C::ResolveDispute
-            | C::RecordDispute,
+            | C::RecordDispute
+            | C::RecordRefund,
         ) => Err(DomainError::PaymentNotFound),
         (Some(Initiated | Authorized | PartiallyCaptured | Captured | Refunded | Voided | Failed), C::Initiate) => {
             Err(DomainError::PaymentAlreadyExists)
@@ -54,11 +55,13 @@ pub fn transition(from: Option<PaymentStatus>, command: CommandKind) -> Result<N
             Err(DomainError::PaymentNotCapturable { status })
         }
 
-        // Void: abandon before any money is captured.
+        // Void: abandon before any money is captured. After a partial capture,
+        // void releases the uncaptured rest (Stripe's cancel of a partially
+        // captured PaymentIntent does the same): capture closes, the captured
+        // money stays, and the payment lands on captured (or refunded).
         (Some(Initiated | Authorized | Failed), C::Void) => Ok(Next::Status(Voided)),
-        (Some(status @ (PartiallyCaptured | Captured | Refunded | Voided)), C::Void) => {
-            Err(DomainError::PaymentNotVoidable { status })
-        }
+        (Some(PartiallyCaptured), C::Void) => Ok(Next::FromAmounts),
+        (Some(status @ (Captured | Refunded | Voided)), C::Void) => Err(DomainError::PaymentNotVoidable { status }),
 
         // Fail: the authorization attempt was declined. Once authorized, the
         // way out is void (or a final capture), not failure.
@@ -83,6 +86,14 @@ pub fn transition(from: Option<PaymentStatus>, command: CommandKind) -> Result<N
         (Some(PartiallyCaptured | Captured | Refunded), C::RecordDispute) => Ok(Next::FromAmounts),
         (Some(status @ (Initiated | Authorized | Voided | Failed)), C::RecordDispute) => {
             Err(DomainError::PaymentNotDisputable { status })
+        }
+
+        // A refund the gateway reports after a running total counted its money: it
+        // may land on refunded money (the total made the payment refunded first).
+        // The new money it brings, if any, is bounded by the refundable amount.
+        (Some(PartiallyCaptured | Captured | Refunded), C::RecordRefund) => Ok(Next::FromAmounts),
+        (Some(status @ (Initiated | Authorized | Voided | Failed)), C::RecordRefund) => {
+            Err(DomainError::PaymentNotRefundable { status })
         }
 
         // Settling a refund or a dispute: its own status decides (not found,
