@@ -1,8 +1,10 @@
 //! API keys: `Authorization: Bearer pl_test_...`. A key belongs to one tenant and has one
 //! role; routes state which roles they admit.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use rand::distributions::{Alphanumeric, DistString};
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
@@ -101,24 +103,51 @@ const AUTH_HEADER_MAX_LEN: usize = 200;
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
+    /// The principal [`gate`] found, else the key is looked up here.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthenticated("missing Authorization: Bearer <api key>"))?;
-        let key = header
-            .to_str()
-            .ok()
-            .filter(|h| h.len() <= AUTH_HEADER_MAX_LEN)
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| ApiError::unauthenticated("malformed Authorization header; use Bearer <api key>"))?;
-        let principal = authenticate(&state.pool, key)
-            .await?
-            .ok_or_else(|| ApiError::unauthenticated("unknown or revoked API key"))?;
-        tracing::Span::current().record("tenant_id", tracing::field::display(principal.tenant_id));
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(principal.clone());
+        }
+        let principal = principal_of(&parts.headers, state).await?;
+        parts.extensions.insert(principal.clone());
         Ok(principal)
     }
+}
+
+/// Route middleware: authenticates and checks the role before the handler reads anything
+/// of the request (its path, query or body), so a caller without the role learns nothing
+/// from how its input would have been judged.
+pub async fn gate(
+    State((state, roles)): State<(AppState, &'static [Role])>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = match principal_of(request.headers(), &state).await {
+        Ok(principal) => principal,
+        Err(err) => return err.into_response(),
+    };
+    if let Err(err) = principal.require(roles) {
+        return err.into_response();
+    }
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiResult<Principal> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthenticated("missing Authorization: Bearer <api key>"))?;
+    let key = header
+        .to_str()
+        .ok()
+        .filter(|h| h.len() <= AUTH_HEADER_MAX_LEN)
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthenticated("malformed Authorization header; use Bearer <api key>"))?;
+    let principal =
+        authenticate(&state.pool, key).await?.ok_or_else(|| ApiError::unauthenticated("unknown or revoked API key"))?;
+    tracing::Span::current().record("tenant_id", tracing::field::display(principal.tenant_id));
+    Ok(principal)
 }
 
 /// SHA-256 of the whole key: keys carry ~190 random bits, so a slow hash buys nothing.

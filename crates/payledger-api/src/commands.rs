@@ -14,6 +14,7 @@ use payledger_store::{
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio_postgres::GenericClient;
+use tracing::Instrument;
 
 use crate::aggregate::Aggregate;
 use crate::auth::Principal;
@@ -39,6 +40,9 @@ pub struct CommandContext {
     /// An order whose payments the command weighs: folded after the order's stream is locked
     /// (as `related_order` or as the command's own stream), so none can appear meanwhile.
     pub payments_of_order: Option<OrderId>,
+    /// The request's id, taken here: the command runs in a task of its own, where the
+    /// request's task-local is not set.
+    pub request_id: Option<String>,
 }
 
 /// What a command may read besides its own stream, loaded under lock in its transaction.
@@ -70,6 +74,7 @@ impl CommandContext {
             idempotency_key,
             related_order: None,
             payments_of_order: None,
+            request_id: request_id::current(),
             fingerprint: CommandContext::fingerprint(route, body_fingerprint),
         }
     }
@@ -88,8 +93,8 @@ impl CommandContext {
         json!({
             "source": "api",
             "actor": format!("api_key:{}", self.principal.key_id),
-            "request_id": request_id::current(),
-            "correlation_id": request_id::current(),
+            "request_id": self.request_id,
+            "correlation_id": self.request_id,
             "idempotency_key": self.idempotency_key,
         })
     }
@@ -135,7 +140,10 @@ where
     F: Fn(&A::State, &Related) -> ApiResult<A::Command> + Send + 'static,
     R: Fn(&A::State, &Related) -> ApiResult<Value> + Send + 'static,
 {
-    let work = tokio::spawn(execute_here::<A, F, R>(ctx, stream, success, make_command, respond));
+    // The task keeps the request's span and id, so its logs and errors still name the request.
+    let work = execute_here::<A, F, R>(ctx, stream, success, make_command, respond);
+    let work = request_id::scope(request_id::current(), work).instrument(tracing::Span::current());
+    let work = tokio::spawn(work);
     match work.await {
         Ok(result) => result,
         Err(join_error) => Err(ApiError::internal(format!("command task failed: {join_error}"))),

@@ -166,9 +166,34 @@ impl From<StoreError> for ApiError {
             | StoreError::Db(_)
             | StoreError::Config(_)
             | StoreError::Migration(_)
-            | StoreError::Corrupt(_)) => ApiError::internal(other),
+            | StoreError::Corrupt(_)) => ApiError::internal(describe_store_error(&other)),
         }
     }
+}
+
+/// A store error for the log: a database error with PostgreSQL's own words (tokio-postgres
+/// displays only "db error" for those), anything else as it displays itself.
+pub fn describe_store_error(err: &StoreError) -> String {
+    match err {
+        StoreError::Db(e) => describe_db_error(e),
+        other => other.to_string(),
+    }
+}
+
+/// PostgreSQL's code, message, detail and hint when the server answered; else the client's error.
+pub fn describe_db_error(err: &tokio_postgres::Error) -> String {
+    let Some(db) = err.as_db_error() else { return format!("database error: {err}") };
+    let mut text = format!("database error {}: {}", db.code().code(), db.message());
+    if let Some(detail) = db.detail() {
+        text.push_str(&format!("; detail: {detail}"));
+    }
+    if let Some(hint) = db.hint() {
+        text.push_str(&format!("; hint: {hint}"));
+    }
+    if let Some(place) = db.where_() {
+        text.push_str(&format!("; where: {place}"));
+    }
+    text
 }
 
 /// Timeouts, cancellations, serialization failures and deadlocks: the request did not take
@@ -199,3 +224,71 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Longest plain-text error body carried over into the shaped message.
+const STRAY_MESSAGE_MAX_BYTES: usize = 512;
+
+/// Outermost net: an error response that something other than [`ApiError`] produced (an
+/// axum rejection, a layer) is rewritten in the error shape, keeping its status.
+///
+/// What cannot be shaped: hyper answers some requests itself before any service runs, with a
+/// bare status line, `content-length: 0` and a closed connection (hyper 1,
+/// `proto::h1::role::Server::on_error`, which has no hook): 400 for an unparsable request
+/// line or header (a control byte in a header, a space in the target, a bad method or
+/// version), 414 for a request target over 65534 bytes, and 431 for more than 100 headers or
+/// a head larger than its read buffer (about 400 KiB). Below those, [`crate::extract::head_limits`]
+/// answers 414 and 431 in the shape.
+pub async fn shape_stray_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, STRAY_MESSAGE_MAX_BYTES)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
+    let (error_type, code) = stray_class(status);
+    let message = if status.is_server_error() {
+        // Server-side detail stays in the log.
+        tracing::error!(%status, detail = %text, "unshaped error response");
+        status.canonical_reason().unwrap_or("server error").to_lowercase()
+    } else {
+        text
+    };
+    let shaped = ApiError::new(status, error_type, code, message);
+    let mut shaped = shaped.into_response();
+    for name in [axum::http::header::RETRY_AFTER, axum::http::header::ALLOW] {
+        if let Some(value) = parts.headers.get(&name) {
+            shaped.headers_mut().insert(name, value.clone());
+        }
+    }
+    shaped
+}
+
+fn stray_class(status: StatusCode) -> (ErrorType, &'static str) {
+    match status {
+        StatusCode::UNAUTHORIZED => (ErrorType::Authentication, "invalid_api_key"),
+        StatusCode::FORBIDDEN => (ErrorType::Permission, "insufficient_role"),
+        StatusCode::NOT_FOUND => (ErrorType::NotFound, "route_not_found"),
+        StatusCode::METHOD_NOT_ALLOWED => (ErrorType::InvalidRequest, "method_not_allowed"),
+        StatusCode::PAYLOAD_TOO_LARGE => (ErrorType::InvalidRequest, "body_too_large"),
+        StatusCode::URI_TOO_LONG => (ErrorType::InvalidRequest, "uri_too_long"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorType::InvalidRequest, "unsupported_media_type"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (ErrorType::InvalidRequest, "headers_too_large"),
+        StatusCode::UNPROCESSABLE_ENTITY => (ErrorType::RuleViolation, "unprocessable"),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+            (ErrorType::Overloaded, "overloaded")
+        }
+        s if s.is_server_error() => (ErrorType::Internal, "internal_error"),
+        _ => (ErrorType::InvalidRequest, "invalid_request"),
+    }
+}

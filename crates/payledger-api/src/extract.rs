@@ -1,5 +1,6 @@
 //! Request extractors that answer bad input in the API's error format: wrong content type
-//! (415), body too large (413), malformed JSON or unknown fields (400).
+//! (415), body too large (413), malformed JSON, unknown or repeated fields, NUL characters
+//! (400). Each kind of input (body, query, path, header) is checked here, once.
 
 use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
@@ -11,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, ErrorType};
 use crate::state::AppState;
+use crate::strict_json::{self, BodyError};
 
 /// A JSON request body, parsed strictly, with a fingerprint of its content for idempotency.
 pub struct JsonBody<T> {
@@ -58,8 +60,19 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
 /// Parses a body; an empty body is read as `{}` so that `POST .../void` needs none.
 pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<JsonBody<T>, ApiError> {
     let raw: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
-    let value: serde_json::Value = serde_json::from_slice(raw)
-        .map_err(|e| ApiError::invalid("malformed_json", format!("the body is not valid JSON: {e}")))?;
+    let value = strict_json::parse(raw).map_err(|e| match e {
+        BodyError::Malformed(e) => ApiError::invalid("malformed_json", format!("the body is not valid JSON: {e}")),
+        BodyError::DuplicateField { param } => ApiError::invalid_param(
+            &param,
+            "duplicate_field",
+            format!("{param} is given more than once; send each field once"),
+        ),
+        BodyError::NulCharacter { param } => ApiError::invalid_param(
+            &param,
+            "invalid_characters",
+            format!("{param} contains a NUL character (\\u0000), which is not accepted"),
+        ),
+    })?;
     if !value.is_object() {
         return Err(ApiError::invalid("malformed_json", "the body must be a JSON object"));
     }
@@ -131,7 +144,7 @@ where
     }
 }
 
-/// Query parameters, parsed strictly (unknown parameters refused), with errors in the API's
+/// Query parameters, parsed strictly by [`crate::query::parse`], with errors in the API's
 /// format instead of axum's plain-text rejection.
 pub struct QueryParams<T>(pub T);
 
@@ -139,14 +152,63 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str::<T>(query).map(QueryParams).map_err(|e| {
-            let message = e.to_string();
-            let param = message.split('`').nth(1).map(str::to_owned);
-            let code = if message.starts_with("unknown field") { "unknown_parameter" } else { "invalid_parameter" };
-            let mut err = ApiError::invalid(code, format!("query string: {message}"));
-            err.param = param;
-            err
-        })
+        crate::query::parse(parts.uri.query()).map(QueryParams)
     }
+}
+
+/// A path parameter as text: percent-decoded, valid UTF-8 and free of NUL (400 otherwise).
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state).await.map_err(|rejection| {
+            ApiError::invalid(
+                "invalid_characters",
+                format!("the path is not valid UTF-8 text: {}", rejection.body_text()),
+            )
+        })?;
+        let (name, value) = params.iter().next().ok_or_else(|| ApiError::internal("route without a path parameter"))?;
+        if value.contains('\0') {
+            return Err(ApiError::invalid_param(
+                name,
+                "invalid_characters",
+                format!("{name} contains a NUL character, which is not accepted"),
+            ));
+        }
+        Ok(PathText(value.to_owned()))
+    }
+}
+
+/// Longest URI served; longer ones are refused with 414 in the error shape. (Beyond 65534
+/// bytes hyper itself answers 414, with no body, before any of this code runs.)
+pub const URI_MAX_BYTES: usize = 8 * 1024;
+/// Largest header section served (names and values); larger is 431 in the error shape.
+pub const HEADERS_MAX_BYTES: usize = 32 * 1024;
+
+/// Refuses an over-long URI or header section before any handler sees the request.
+pub async fn head_limits(request: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let uri_bytes = request.uri().to_string().len();
+    if uri_bytes > URI_MAX_BYTES {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            ErrorType::InvalidRequest,
+            "uri_too_long",
+            format!("the URI is {uri_bytes} bytes; at most {URI_MAX_BYTES} are accepted"),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if header_bytes > HEADERS_MAX_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ErrorType::InvalidRequest,
+            "headers_too_large",
+            format!("the headers hold {header_bytes} bytes; at most {HEADERS_MAX_BYTES} are accepted"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }

@@ -14,9 +14,11 @@ pub mod metrics;
 pub mod openapi;
 pub mod order_payments;
 pub mod params;
+pub mod query;
 pub mod request_id;
 pub mod routes;
 pub mod state;
+pub mod strict_json;
 mod trace;
 pub mod views;
 pub mod webhooks;
@@ -33,44 +35,65 @@ use tower::ServiceBuilder;
 use crate::error::{ApiError, ErrorType};
 pub use crate::state::{ApiConfig, AppState};
 
-/// Every route of the API.
+/// Every route of the API, grouped by the roles admitted (checked before a handler runs).
 pub fn router(state: AppState) -> Router {
+    use auth::{ADMIN_ROLES, COMMAND_ROLES, EVENT_READ_ROLES, PROJECTION_ROLES, READ_MODEL_ROLES};
     use routes::*;
     let config = state.config.clone();
-    let api = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(crate::openapi::serve))
-        .route("/v1/orders", post(orders::create).get(queries::list_orders))
-        .route("/v1/orders/{id}", get(queries::get_order))
+    let roles = |roles: &'static [auth::Role]| axum::middleware::from_fn_with_state((state.clone(), roles), auth::gate);
+    let commands = Router::new()
+        .route("/v1/orders", post(orders::create))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
-        .route("/v1/payments", post(payments::create).get(queries::list_payments))
-        .route("/v1/payments/{id}", get(queries::get_payment))
+        .route("/v1/payments", post(payments::create))
         .route("/v1/payments/{id}/authorize", post(payments::authorize))
         .route("/v1/payments/{id}/capture", post(payments::capture))
         .route("/v1/payments/{id}/void", post(payments::void))
         .route("/v1/payments/{id}/fail", post(payments::fail))
         .route("/v1/payments/{id}/refunds", post(refunds::create))
-        .route("/v1/refunds", get(queries::list_refunds))
-        .route("/v1/refunds/{id}", get(queries::get_refund))
         .route("/v1/refunds/{id}/succeed", post(refunds::succeed))
         .route("/v1/refunds/{id}/fail", post(refunds::fail))
         .route("/v1/payments/{id}/disputes", post(disputes::open))
         .route("/v1/disputes/{id}/resolve", post(disputes::resolve))
-        .route("/v1/events", get(events::list_events))
-        .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
+        .route_layer(roles(COMMAND_ROLES));
+    let read_models = Router::new()
+        .route("/v1/orders", get(queries::list_orders))
+        .route("/v1/orders/{id}", get(queries::get_order))
+        .route("/v1/payments", get(queries::list_payments))
+        .route("/v1/payments/{id}", get(queries::get_payment))
+        .route("/v1/refunds", get(queries::list_refunds))
+        .route("/v1/refunds/{id}", get(queries::get_refund))
         .route("/v1/ledger/accounts", get(queries::list_ledger_accounts))
         .route("/v1/ledger/entries", get(queries::list_ledger_entries))
+        .route_layer(roles(READ_MODEL_ROLES));
+    let events = Router::new()
+        .route("/v1/events", get(events::list_events))
+        .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
+        .route_layer(roles(EVENT_READ_ROLES));
+    let projections = Router::new()
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/rebuild", post(projections::rebuild))
         .route("/v1/projections/verify", post(projections::verify))
-        .route("/v1/webhooks/{provider}/{endpoint_id}", post(webhooks::receive))
+        .route_layer(roles(PROJECTION_ROLES));
+    let admin = Router::new()
         .route("/v1/admin/webhook-endpoints", post(webhook_endpoints::create).get(webhook_endpoints::list))
         .route("/v1/admin/webhook-endpoints/{id}/secrets", post(webhook_endpoints::add_secret))
         .route("/v1/admin/webhook-endpoints/{id}/secrets/{secret_id}/retire", post(webhook_endpoints::retire_secret))
         .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
+        .route_layer(roles(ADMIN_ROLES));
+    let public = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(crate::openapi::serve))
+        .route("/v1/webhooks/{provider}/{endpoint_id}", post(webhooks::receive));
+    let api = Router::new()
+        .merge(public)
+        .merge(commands)
+        .merge(read_models)
+        .merge(events)
+        .merge(projections)
+        .merge(admin)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -84,7 +107,9 @@ pub fn router(state: AppState) -> Router {
     api.layer(overload)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(extract::head_limits))
         .layer(axum::middleware::from_fn(trace::span))
+        .layer(axum::middleware::from_fn(error::shape_stray_errors))
         .layer(axum::middleware::from_fn(request_id::middleware))
 }
 

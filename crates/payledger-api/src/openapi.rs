@@ -89,6 +89,7 @@ pub struct CreateOrder {
     /// ISO 4217, uppercase.
     pub currency: String,
     pub reference: String,
+    /// Returned exactly as sent. Numbers in it must be integers from -2^63 to 2^64-1 without fraction or exponent (others: 400 `metadata_number_inexact`; send them as strings).
     pub metadata: Option<serde_json::Value>,
 }
 

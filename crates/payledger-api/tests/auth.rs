@@ -96,3 +96,31 @@ async fn a_revoked_key_is_401_and_admins_manage_keys() {
     assert_eq!(status, 200);
     assert!(list.to_string().find(&key).is_none(), "plain keys are never listed");
 }
+
+/// The role is checked before the path, query or body is looked at: a key without the role
+/// learns nothing from how its input would have been judged, and no body is parsed for it.
+#[tokio::test]
+async fn the_role_is_checked_before_the_request_is_read() {
+    let app = common::spawn_app().await;
+    let bad_json = "{\"amount\": 1,";
+    for (role, method, path, body) in [
+        ("auditor", Method::POST, "/v1/orders", Some(bad_json)),
+        ("finance", Method::POST, "/v1/orders", Some("{\"amount\":1,\"amount\":2}")),
+        ("auditor", Method::POST, "/v1/payments/not-a-uuid/capture", Some(bad_json)),
+        ("writer", Method::GET, "/v1/events?limit=abc", None),
+        ("writer", Method::GET, "/v1/streams/%FF/events", None),
+        ("writer", Method::POST, "/v1/admin/keys", Some(bad_json)),
+        ("writer", Method::POST, "/v1/projections/verify", Some(bad_json)),
+    ] {
+        let mut req = app.http.request(method, format!("{}{path}", app.base_url)).bearer_auth(app.key(role));
+        if let Some(body) = body {
+            req = req.header("content-type", "text/plain").body(body);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 403, "{role} {path}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "insufficient_role", "{role} {path}");
+    }
+    let r = app.http.post(format!("{}/v1/orders", app.base_url)).body(bad_json).send().await.unwrap();
+    assert_eq!(r.status(), 401, "no key: 401 before the body too");
+}

@@ -158,3 +158,30 @@ async fn bad_query_strings_are_json_400s() {
         assert_eq!(err["error"]["code"], code, "{query}: {err}");
     }
 }
+
+#[tokio::test]
+async fn query_errors_name_the_parameter_in_plain_words() {
+    let app = common::spawn_app().await;
+    for (role, path, code, param, words) in [
+        ("auditor", "/v1/events?limit=abc", "invalid_parameter", "limit", "limit must be a whole number"),
+        ("writer", "/v1/orders?limit=abc", "invalid_parameter", "limit", "limit must be a whole number"),
+        (
+            "writer",
+            "/v1/orders?created_gte=yesterday",
+            "invalid_parameter",
+            "created_gte",
+            "created_gte must be an RFC 3339",
+        ),
+        ("writer", "/v1/payments?order_id=7", "invalid_parameter", "order_id", "order_id must be a formatted UUID"),
+        ("writer", "/v1/orders?colour=red", "unknown_parameter", "colour", "colour is not a parameter"),
+        ("auditor", "/v1/events?limit=1&limit=2", "duplicate_parameter", "limit", "limit is given more than once"),
+        ("admin", "/v1/admin/webhook-endpoints?limit=x", "invalid_parameter", "limit", "limit must be a whole number"),
+    ] {
+        let (status, err) = app.get_as(role, path).await;
+        assert_eq!(status, 400, "{path}: {err}");
+        assert_eq!(err["error"]["code"], code, "{path}: {err}");
+        assert_eq!(err["error"]["param"], param, "{path}: {err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(words), "{path}: {message}");
+    }
+}

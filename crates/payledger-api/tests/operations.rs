@@ -63,3 +63,69 @@ async fn a_sane_request_id_is_echoed_and_a_missing_one_is_made() {
         .unwrap();
     assert!(r.headers()["x-request-id"].to_str().unwrap().starts_with("req_"));
 }
+
+/// Every command route, each with its own `X-Request-Id`: every event it appended carries
+/// that id as `request_id` and `correlation_id`.
+#[tokio::test]
+async fn every_command_records_the_request_id_in_its_events() {
+    let app = common::spawn_app().await;
+    let mut sent = Vec::new();
+    let mut command = |path: String, body: Value| {
+        let request_id = format!("req-test-{}", sent.len());
+        sent.push(request_id.clone());
+        let app = &app;
+        async move {
+            let r = app
+                .http
+                .post(format!("{}{path}", app.base_url))
+                .bearer_auth(app.key("writer"))
+                .header("x-request-id", &request_id)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            assert!(status == 200 || status == 201, "{path}: {status} {body}");
+            body
+        }
+    };
+    let manual = |order: &Value| json!({"order_id": order["id"], "amount": 1000, "currency": "USD", "capture_method": "manual", "provider": "stripe"});
+    let order = command("/v1/orders".into(), json!({"amount": 3000, "currency": "USD", "reference": "r"})).await;
+    let payment = command("/v1/payments".into(), manual(&order)).await;
+    let p = payment["id"].as_str().unwrap().to_owned();
+    command(format!("/v1/payments/{p}/authorize"), json!({})).await;
+    command(format!("/v1/payments/{p}/capture"), json!({})).await;
+    let refund = command(format!("/v1/payments/{p}/refunds"), json!({"amount": 100})).await;
+    command(format!("/v1/refunds/{}/succeed", refund["id"].as_str().unwrap()), json!({})).await;
+    let refund = command(format!("/v1/payments/{p}/refunds"), json!({"amount": 100})).await;
+    command(format!("/v1/refunds/{}/fail", refund["id"].as_str().unwrap()), json!({})).await;
+    let dispute = command(format!("/v1/payments/{p}/disputes"), json!({"amount": 50})).await;
+    command(format!("/v1/disputes/{}/resolve", dispute["id"].as_str().unwrap()), json!({"outcome": "won"})).await;
+    let voided = command("/v1/payments".into(), manual(&order)).await;
+    command(format!("/v1/payments/{}/void", voided["id"].as_str().unwrap()), json!({})).await;
+    let failed = command("/v1/payments".into(), manual(&order)).await;
+    command(format!("/v1/payments/{}/fail", failed["id"].as_str().unwrap()), json!({"code": "c", "message": "m"}))
+        .await;
+    let other = command("/v1/orders".into(), json!({"amount": 10, "currency": "USD", "reference": "o"})).await;
+    command(format!("/v1/orders/{}/cancel", other["id"].as_str().unwrap()), json!({})).await;
+
+    let client = app.pool.get().await.unwrap();
+    let rows = client
+        .query(
+            "SELECT metadata->>'request_id', metadata->>'correlation_id', count(*) FROM events
+             GROUP BY 1, 2 ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut recorded: Vec<String> = Vec::new();
+    for row in &rows {
+        let (request_id, correlation_id): (Option<String>, Option<String>) = (row.get(0), row.get(1));
+        assert_eq!(request_id, correlation_id);
+        let request_id = request_id.unwrap_or_else(|| panic!("{} events without a request id", row.get::<_, i64>(2)));
+        recorded.push(request_id);
+    }
+    sent.sort();
+    assert_eq!(recorded, sent, "each request's id, on its events and no others");
+}

@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{KeyMode, Principal, Role, ADMIN_ROLES};
+use crate::auth::{KeyMode, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId};
 use crate::keys;
@@ -29,7 +29,6 @@ pub async fn create_key(
     principal: Principal,
     body: JsonBody<CreateKey>,
 ) -> ApiResult<Response> {
-    principal.require(ADMIN_ROLES)?;
     let request = body.value;
     let role = Role::parse(&request.role)
         .ok_or_else(|| ApiError::invalid_param("role", "role_invalid", "role is writer, finance, auditor or admin"))?;
@@ -46,7 +45,6 @@ pub async fn create_key(
 }
 
 pub async fn list_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
-    principal.require(ADMIN_ROLES)?;
     let client = state.pool.get().await?;
     let data = keys::list_keys(&**client, principal.tenant_id).await?;
     Ok(Json(json!({ "data": data, "has_more": false })).into_response())
@@ -57,7 +55,6 @@ pub async fn revoke_key(
     principal: Principal,
     PathId(id): PathId,
 ) -> ApiResult<Response> {
-    principal.require(ADMIN_ROLES)?;
     let client = state.pool.get().await?;
     let revoked = keys::revoke_key(&**client, id, Some(principal.tenant_id))
         .await?

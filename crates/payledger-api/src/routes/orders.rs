@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::aggregate::OrderAggregate;
-use crate::auth::{Principal, COMMAND_ROLES};
+use crate::auth::Principal;
 use crate::commands::{execute, CommandContext};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
@@ -34,12 +34,11 @@ pub async fn create(
     IdempotencyKey(idempotency_key): IdempotencyKey,
     body: JsonBody<CreateOrder>,
 ) -> ApiResult<Response> {
-    principal.require(COMMAND_ROLES)?;
     let request = body.value;
     let amount_minor = params::amount(&request.amount, "amount")?;
     let currency = params::currency(&request.currency)?;
     let order_id = OrderId::new();
-    let metadata = request.metadata.unwrap_or_else(|| Value::Object(Default::default()));
+    let metadata = params::metadata(request.metadata)?;
     let ctx = CommandContext::new(&state, &principal, idempotency_key, "POST /v1/orders", &body.fingerprint);
     let at = crate::commands::now();
     execute::<OrderAggregate, _, _>(
@@ -79,7 +78,6 @@ pub async fn cancel(
     IdempotencyKey(idempotency_key): IdempotencyKey,
     body: JsonBody<CancelOrder>,
 ) -> ApiResult<Response> {
-    principal.require(COMMAND_ROLES)?;
     let reason = params::text(body.value.reason, "reason")?;
     let order_id = OrderId::from(id);
     let mut ctx = CommandContext::new(

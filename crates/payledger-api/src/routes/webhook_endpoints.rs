@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::auth::{Principal, ADMIN_ROLES};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId, QueryParams};
 use crate::params;
@@ -41,7 +41,6 @@ pub async fn create(
     principal: Principal,
     body: JsonBody<CreateEndpoint>,
 ) -> ApiResult<Response> {
-    principal.require(ADMIN_ROLES)?;
     let request = body.value;
     let provider: Provider = request
         .provider
@@ -71,7 +70,6 @@ pub async fn list(
     principal: Principal,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> ApiResult<Response> {
-    principal.require(ADMIN_ROLES)?;
     let limit = query.limit.unwrap_or(LIST_MAX_LIMIT);
     if !(1..=LIST_MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid_param(
@@ -102,7 +100,6 @@ pub async fn add_secret(
     PathId(endpoint_id): PathId,
     body: JsonBody<AddSecret>,
 ) -> ApiResult<Response> {
-    principal.require(ADMIN_ROLES)?;
     let created =
         endpoints::add_secret(&state.pool, principal.tenant_id, endpoint_id, body.value.secret.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
@@ -113,7 +110,6 @@ pub async fn retire_secret(
     principal: Principal,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
-    principal.require(ADMIN_ROLES)?;
     let Path((endpoint_id, secret_id)) = path.map_err(|_| ApiError::from(WebhookError::EndpointNotFound))?;
     let endpoint_id: Uuid = endpoint_id.parse().map_err(|_| ApiError::from(WebhookError::EndpointNotFound))?;
     let secret_id: Uuid = secret_id.parse().map_err(|_| ApiError::from(WebhookError::SecretNotFound))?;
