@@ -4,9 +4,14 @@
 #   scripts/pg.sh start      start the cluster under target/pg (if not running); print its URL
 #   scripts/pg.sh stop       stop it
 #   scripts/pg.sh url        print its URL
-#   scripts/pg.sh with CMD.. run CMD with DATABASE_URL set. If DATABASE_URL is already set it is
+#   scripts/pg.sh reset      drop and recreate the local database (all its data is lost)
+#   scripts/pg.sh with [--dev] CMD..
+#                            run CMD with DATABASE_URL set. If DATABASE_URL is already set it is
 #                            used as is. Otherwise the local cluster is started, and stopped
-#                            afterwards only if this call started it.
+#                            when CMD ends (however it ends) if this call started it. With --dev,
+#                            `--dev` is appended to CMD only when the local cluster is used, so
+#                            a dev tenant is never created in a database given by DATABASE_URL.
+#                            SIGTERM, SIGINT and SIGHUP are passed on to CMD, which is waited for.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,11 +47,11 @@ choose_port() {
 find_bindir() {
   if command -v pg_config >/dev/null 2>&1; then
     local d; d="$(pg_config --bindir 2>/dev/null || true)"
-    if [[ -x "$d/initdb" ]]; then echo "$d"; return; fi
+    if [[ -x "$d/initdb" ]]; then echo "$d"; return 0; fi
   fi
   local d
   for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r) /usr/local/pgsql/bin /usr/bin; do
-    if [[ -x "$d/initdb" && -x "$d/pg_ctl" ]]; then echo "$d"; return; fi
+    if [[ -x "$d/initdb" && -x "$d/pg_ctl" ]]; then echo "$d"; return 0; fi
   done
   echo "payledger: PostgreSQL server binaries (initdb, pg_ctl) not found." >&2
   echo "  Install them, e.g.:  apt-get install postgresql   (Debian/Ubuntu)" >&2
@@ -84,6 +89,8 @@ start() {
       || as_pg "$BINDIR/initdb" -D "$PG_DATA" -U postgres --auth=trust --encoding=UTF8 --no-locale >"$PG_HOME/initdb.log" 2>&1 \
       || { echo "payledger: initdb failed, see $PG_HOME/initdb.log" >&2; cat "$PG_HOME/initdb.log" >&2; exit 1; }
   fi
+  # From here on the cluster is ours to stop, even if a signal cuts this function short.
+  STARTED=1
   # Loopback only, its own port, socket in the data dir; sized for a parallel test suite.
   as_pg "$BINDIR/pg_ctl" -D "$PG_DATA" -l "$PG_HOME/server.log" -w -t 60 start \
     -o "-h 127.0.0.1 -p $port -k $PG_DATA -c max_connections=500 -c shared_buffers=256MB -c fsync=${PAYLEDGER_PG_FSYNC:-on} -c synchronous_commit=${PAYLEDGER_PG_SYNC_COMMIT:-on}" >/dev/null \
@@ -101,27 +108,93 @@ ensure_database() {
 }
 
 stop() {
-  BINDIR="$(find_bindir)"
+  BINDIR="${BINDIR:-$(find_bindir)}"
   if is_running; then as_pg "$BINDIR/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null; fi
+}
+
+reset_database() {
+  local admin="postgres://postgres@127.0.0.1:$(pg_port)/postgres"
+  "$BINDIR/psql" -X -q "$admin" -c "DROP DATABASE IF EXISTS $PG_DATABASE WITH (FORCE)" >/dev/null
+  ensure_database
+}
+
+# The URL without its password, for messages.
+redacted() {
+  sed -E 's#(://[^:/@]+):[^@/]*@#\1:***@#' <<<"$1"
+}
+
+pass_on() {
+  GOT_SIGNAL=1
+  kill -"$1" -- -"$CHILD" 2>/dev/null || true
+}
+
+# Runs CMD in its own process group, passes SIGTERM/SIGINT/SIGHUP on to that group and
+# waits for CMD to end; returns CMD's status.
+run_child() {
+  set -m
+  "$@" &
+  CHILD=$!
+  set +m
+  trap 'pass_on TERM' TERM
+  trap 'pass_on INT' INT
+  trap 'pass_on HUP' HUP
+  local status=0 before
+  while :; do
+    GOT_SIGNAL=0; before=$status
+    status=0; wait "$CHILD" || status=$?
+    # A trapped signal ends `wait` early, with 128+signal: wait again for CMD's own status
+    # (127 then means CMD had ended just before the signal: its status was the one before).
+    if [[ $GOT_SIGNAL == 0 ]]; then break; fi
+  done
+  if [[ $status == 127 ]] && (( before < 128 )); then status=$before; fi
+  return "$status"
+}
+
+# On exit, however it comes: stop the cluster if this call started it.
+cleanup() {
+  local status=$?
+  set +e
+  if [[ "${STARTED:-0}" == 1 ]]; then stop; fi
+  exit "$status"
 }
 
 cmd="${1:-}"; shift || true
 # Checked here, at top level, so that a missing install stops the script with its hint
 # (inside `if start` below, `set -e` would not stop it).
-if [[ "$cmd" == "start" || ( "$cmd" == "with" && -z "${DATABASE_URL:-}" ) ]]; then
+if [[ "$cmd" == "start" || "$cmd" == "reset" || ( "$cmd" == "with" && -z "${DATABASE_URL:-}" ) ]]; then
   BINDIR="$(find_bindir)"
 fi
 case "$cmd" in
   start) start || true; ensure_database; pg_url ;;
   stop) stop ;;
   url) pg_url ;;
-  with)
-    if [[ -n "${DATABASE_URL:-}" ]]; then exec "$@"; fi
-    started=0
-    if start; then started=1; fi
-    if [[ $started == 1 ]]; then trap stop EXIT; fi
-    ensure_database
-    DATABASE_URL="$(pg_url)" "$@"
+  reset)
+    if ! is_running; then echo "payledger: the local cluster is not running; start it with: make db" >&2; exit 1; fi
+    reset_database
+    echo "payledger: database $PG_DATABASE dropped and created again at $(pg_url)" >&2
     ;;
-  *) echo "usage: scripts/pg.sh start|stop|url|with CMD..." >&2; exit 2 ;;
+  with)
+    dev=0
+    if [[ "${1:-}" == "--dev" ]]; then dev=1; shift; fi
+    if [[ $# == 0 ]]; then echo "usage: scripts/pg.sh with [--dev] CMD..." >&2; exit 2; fi
+    if [[ -n "${DATABASE_URL:-}" ]]; then
+      echo "payledger: PostgreSQL at $(redacted "$DATABASE_URL") (from DATABASE_URL)" >&2
+      if [[ $dev == 1 ]]; then
+        echo "payledger: DATABASE_URL is set, so no dev mode: no dev tenant or keys are created" >&2
+      fi
+      exec "$@"
+    fi
+    STARTED=0
+    trap cleanup EXIT
+    # A signal before CMD runs: exit, and the EXIT trap stops what was started.
+    trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
+    start || true
+    ensure_database
+    if [[ $dev == 1 ]]; then set -- "$@" --dev; fi
+    if [[ $STARTED == 1 ]]; then how="stopped when this command ends"; else how="already running; left running"; fi
+    echo "payledger: PostgreSQL at $(pg_url) (local cluster under $PG_HOME, $how)" >&2
+    export DATABASE_URL; DATABASE_URL="$(pg_url)"
+    run_child "$@"
+    ;;
+  *) echo "usage: scripts/pg.sh start|stop|url|reset|with [--dev] CMD..." >&2; exit 2 ;;
 esac

@@ -11,7 +11,7 @@ async fn main() -> std::process::ExitCode {
     match cli::run(args).await {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("payledger: {err:#}");
+            eprintln!("payledger: {}", cli::error_chain(&err));
             std::process::ExitCode::FAILURE
         }
     }

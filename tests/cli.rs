@@ -111,7 +111,9 @@ async fn audit_export_writes_a_tenants_events_in_read_order() {
     use payledger_store::{append, ExpectedVersion, NewEvent, StreamKey};
     let db = TestDb::new().await;
     let pool = db.pool(2);
-    let (tenant, other) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let client = pool.get().await.unwrap();
+    let tenant = payledger_api::keys::create_tenant(&**client, "audited").await.unwrap().id;
+    let other = payledger_api::keys::create_tenant(&**client, "other").await.unwrap().id;
     let event = |n: i64| NewEvent::new("Tested", 1, json!({ "n": n }));
     for (stream, n) in [("order-a", 1), ("order-b", 2), ("order-a", 3), ("order-b", 4), ("order-a", 5)] {
         append(&pool, &StreamKey::new(tenant, stream), ExpectedVersion::Any, vec![event(n)]).await.unwrap();
@@ -151,4 +153,91 @@ async fn audit_export_writes_a_tenants_events_in_read_order() {
 
     let (ok, _, err) = export(&["--starting-after", "999999"]);
     assert!(!ok && err.contains("no event at position 999999"), "{err}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A taken listen address is named, with the two ways to choose another.
+#[tokio::test]
+async fn serve_on_a_taken_address_names_it_and_how_to_change_it() {
+    let db = TestDb::new().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (ok, _, err) = payledger(&db, &["serve", "--listen", &addr]);
+    assert!(!ok);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(err.contains("already in use") && err.contains("--listen") && err.contains("PAYLEDGER_LISTEN"), "{err}");
+}
+
+/// An unreachable PostgreSQL is named by host and port, and the cause is said once.
+#[test]
+fn an_unreachable_database_is_named_once_by_host_and_port() {
+    let port = free_port();
+    for args in [&["tenants", "list"][..], &["serve", "--listen", "127.0.0.1:0"], &["verify"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_payledger"))
+            .args(args)
+            .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:{port}/payledger"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}")), "{args:?}: {err}");
+        assert_eq!(err.matches("error connecting to server").count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches("Connection refused").count(), 1, "{args:?}: {err}");
+    }
+}
+
+/// `--tenant` is a name or an id for every command; `tenants list` shows them all. An id
+/// wins over another tenant's name that spells it.
+#[tokio::test]
+async fn every_tenant_option_takes_a_name_or_an_id() {
+    let db = TestDb::new().await;
+    let (ok, _, err) = payledger(&db, &["migrate"]);
+    assert!(ok, "{err}");
+    let create = |name: &str| {
+        let (ok, out, err) = payledger(&db, &["tenants", "create", name, "--json"]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let shop_id = create("shop");
+    // A tenant whose name is the other one's id: `--tenant <that id>` still means "shop".
+    let lookalike_id = create(&shop_id);
+    let (ok, out, err) = payledger(&db, &["keys", "create", "--tenant", &shop_id, "--role", "writer", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["tenant_id"], json!(shop_id));
+
+    for tenant in ["shop", shop_id.as_str()] {
+        for args in [
+            &["verify", "--tenant", tenant][..],
+            &["verify", "--chains-only", "--tenant", tenant],
+            &["audit", "export", "--tenant", tenant],
+            &["keys", "list", "--tenant", tenant],
+            &["webhooks", "list", "--tenant", tenant],
+        ] {
+            let (ok, out, err) = payledger(&db, args);
+            assert!(ok, "{args:?}: {out} {err}");
+        }
+    }
+    let (ok, out, _) = payledger(&db, &["keys", "list", "--tenant", &shop_id]);
+    assert!(ok);
+    let keys: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1, "shop's key, not the lookalike's none: {keys}");
+
+    for args in [&["verify", "--tenant", "nosuch"][..], &["audit", "export", "--tenant", "nosuch"]] {
+        let (ok, _, err) = payledger(&db, args);
+        assert!(!ok && err.contains("no tenant \"nosuch\""), "{args:?}: {err}");
+    }
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let (ok, _, err) = payledger(&db, &["audit", "export", "--tenant", &unknown]);
+    assert!(!ok && err.contains("no tenant"), "{err}");
+
+    let (ok, out, err) = payledger(&db, &["tenants", "list", "--json"]);
+    assert!(ok, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [lookalike_id.as_str(), shop_id.as_str()], "by name: {list}");
+    let (ok, out, _) = payledger(&db, &["tenants", "list"]);
+    assert!(ok && out.lines().any(|l| l.starts_with(&format!("shop\t{shop_id}\t"))), "{out}");
 }

@@ -11,7 +11,6 @@ use clap::{Args, Subcommand, ValueEnum};
 use payledger_projector::checkpoint_of_position;
 use payledger_store::{read_all, Checkpoint, ReadAllFilter, READ_MAX_BATCH};
 use serde_json::json;
-use uuid::Uuid;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -29,9 +28,9 @@ pub enum ExportFormat {
 #[command(after_help = "Events committed behind a still running transaction are not exported yet (the \
     read is gap-free); the summary on stderr gives the last position, to continue with --starting-after.")]
 pub struct ExportArgs {
-    /// The tenant's id.
+    /// Tenant name or id.
     #[arg(long)]
-    pub tenant: Uuid,
+    pub tenant: String,
     /// Only this stream, e.g. payment-0190...
     #[arg(long)]
     pub stream: Option<String>,
@@ -47,6 +46,7 @@ pub struct ExportArgs {
     /// Continue after the event at this position (the last one of a previous export).
     #[arg(long)]
     pub starting_after: Option<i64>,
+    /// ndjson (one JSON event a line) or csv.
     #[arg(long, value_enum, default_value = "ndjson")]
     pub format: ExportFormat,
     /// Write here instead of stdout.
@@ -66,14 +66,15 @@ pub async fn run(database_url: &str, command: AuditCommand) -> anyhow::Result<Ex
 async fn export(database_url: &str, args: ExportArgs) -> anyhow::Result<ExitCode> {
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
     let client = pool.get().await?;
+    let tenant_id = super::tenants::resolve_tenant(&**client, &args.tenant).await?.id;
     let mut after = match args.starting_after {
-        Some(position) => checkpoint_of_position(&**client, Some(args.tenant), position)
+        Some(position) => checkpoint_of_position(&**client, Some(tenant_id), position)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the tenant has no event at position {position}"))?,
         None => Checkpoint::START,
     };
     let filter = ReadAllFilter {
-        tenant_id: Some(args.tenant),
+        tenant_id: Some(tenant_id),
         stream_id: args.stream.clone(),
         event_type: args.event_type.clone(),
         recorded_from: args.recorded_from,

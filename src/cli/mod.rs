@@ -2,6 +2,7 @@
 
 mod audit;
 mod bench;
+mod database;
 mod project;
 mod rebuild;
 mod serve;
@@ -69,11 +70,12 @@ pub fn init_tracing(json: bool) {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let database_url = || {
-        cli.database_url.clone().ok_or_else(|| {
-            anyhow::anyhow!("DATABASE_URL is not set (or pass --database-url); `make run` starts a local PostgreSQL")
-        })
-    };
+    let url = cli.database_url.clone().ok_or_else(|| {
+        anyhow::anyhow!("DATABASE_URL is not set (or pass --database-url); `make run` starts a local PostgreSQL")
+    })?;
+    // One early connection, so that an unreachable server is reported once, by host and port.
+    database::check_reachable(&url).await?;
+    let database_url = || anyhow::Ok(url.clone());
     match cli.command {
         Command::Serve(args) => serve::run(&database_url()?, args).await,
         Command::Migrate => {
@@ -90,6 +92,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,
     }
+}
+
+/// The error and its causes, "a: b: c", each cause once: some wrap an error of their own
+/// kind ("error connecting to server: error connecting to server: ...").
+pub fn error_chain(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        let repeated = parts.last().is_some_and(|last| last == &text || last.ends_with(&format!(": {text}")));
+        if !repeated {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }
 
 /// Resolves on Ctrl-C or SIGTERM. `serve` then stops accepting and finishes in-flight
@@ -111,4 +127,32 @@ pub async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
     tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every subcommand, listed as "path --flag".
+    fn undescribed(command: &clap::Command, path: &str, found: &mut Vec<String>) {
+        if command.get_about().is_none() {
+            found.push(format!("{path} (the command itself)"));
+        }
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id != "help" && id != "version" && arg.get_help().is_none() {
+                found.push(format!("{path} --{id}"));
+            }
+        }
+        for sub in command.get_subcommands() {
+            undescribed(sub, &format!("{path} {}", sub.get_name()), found);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_flag_has_a_help_text() {
+        let mut found = Vec::new();
+        undescribed(&super::Cli::command(), "payledger", &mut found);
+        assert!(found.is_empty(), "no --help text for: {found:#?}");
+    }
 }

@@ -42,6 +42,8 @@ pub struct ServeArgs {
 }
 
 pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // First, so that a taken address fails before anything else starts.
+    let listener = bind(&args.listen).await?;
     let applied = payledger_store::migrate(database_url).await?;
     if !applied.is_empty() {
         tracing::info!(?applied, "migrations applied");
@@ -68,7 +70,6 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     }));
     let webhook_processor = payledger_api::webhooks::spawn_processor(state.clone());
 
-    let listener = tokio::net::TcpListener::bind(&args.listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "payledger serving");
     payledger_api::serve(listener, state, super::shutdown_signal()).await?;
     pruner.abort();
@@ -79,6 +80,22 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     }
     tracing::info!("payledger stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await.map_err(|err| {
+        let why = match err.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "the address is already in use (another payledger serve, or another program)"
+            }
+            std::io::ErrorKind::PermissionDenied => "permission denied (ports below 1024 need privileges)",
+            _ => "it cannot be bound",
+        };
+        anyhow::Error::new(err).context(format!(
+            "cannot listen on {listen}: {why}; choose another address with --listen ADDR or PAYLEDGER_LISTEN=ADDR \
+             (e.g. 127.0.0.1:8081)"
+        ))
+    })
 }
 
 /// Deletes expired idempotency records in small batches, every minute.

@@ -1,12 +1,14 @@
-//! `payledger tenants create NAME`, `payledger keys create|revoke|list`.
+//! `payledger tenants create|list`, `payledger keys create|revoke|list`, and the one way
+//! every command finds the tenant given by `--tenant` (a name or an id).
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use payledger_api::auth::{KeyMode, Role};
-use payledger_api::keys;
+use payledger_api::keys::{self, Tenant};
 use serde_json::json;
+use tokio_postgres::GenericClient;
 
 #[derive(Debug, Subcommand)]
 pub enum TenantsCommand {
@@ -18,6 +20,12 @@ pub enum TenantsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List every tenant, by name.
+    List {
+        /// Print one JSON object, {"data": [...]}.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,12 +34,15 @@ pub enum KeysCommand {
     Create(CreateKeyArgs),
     /// Revoke an API key by id.
     Revoke {
+        /// The key's id (from `keys list` or `keys create`).
         id: uuid::Uuid,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// List a tenant's keys (never their secrets).
     List {
+        /// Tenant name or id.
         #[arg(long)]
         tenant: String,
     },
@@ -48,10 +59,31 @@ pub struct CreateKeyArgs {
     /// test or live.
     #[arg(long, default_value = "test")]
     pub mode: String,
+    /// A note to recognise the key by in `keys list`.
     #[arg(long)]
     pub label: Option<String>,
+    /// Print one JSON object (it holds the secret).
     #[arg(long)]
     pub json: bool,
+}
+
+/// The tenant named, or with this id. An id wins over another tenant's name that spells it.
+pub async fn resolve_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> anyhow::Result<Tenant> {
+    let id = name_or_id.parse::<uuid::Uuid>().ok();
+    let row = client
+        .query_opt(
+            "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $2 OR name = $1
+             ORDER BY tenant_id IS NOT DISTINCT FROM $2 DESC LIMIT 1",
+            &[&name_or_id, &id],
+        )
+        .await?;
+    let row = row.with_context(|| format!("no tenant {name_or_id:?} (`payledger tenants list` shows them)"))?;
+    Ok(Tenant { id: row.try_get(0)?, name: row.try_get(1)?, created_at: row.try_get(2)? })
+}
+
+async fn list_tenants<C: GenericClient>(client: &C) -> anyhow::Result<Vec<Tenant>> {
+    let rows = client.query("SELECT tenant_id, name, created_at FROM tenants ORDER BY name", &[]).await?;
+    rows.iter().map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).collect()
 }
 
 async fn client(database_url: &str) -> anyhow::Result<deadpool_postgres::Object> {
@@ -71,6 +103,17 @@ pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow:
             }
             Ok(ExitCode::SUCCESS)
         }
+        TenantsCommand::List { json } => {
+            let tenants = list_tenants(&**client(database_url).await?).await?;
+            if json {
+                println!("{}", serde_json::to_string(&json!({ "data": tenants }))?);
+            } else {
+                for tenant in &tenants {
+                    println!("{}\t{}\t{}", tenant.name, tenant.id, tenant.created_at.to_rfc3339());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -80,9 +123,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
         KeysCommand::Create(args) => {
             let role = Role::parse(&args.role).context("role is writer, finance, auditor or admin")?;
             let mode = KeyMode::parse(&args.mode).context("mode is test or live")?;
-            let tenant = keys::find_tenant(&**client, &args.tenant)
-                .await?
-                .with_context(|| format!("no tenant {:?}", args.tenant))?;
+            let tenant = resolve_tenant(&**client, &args.tenant).await?;
             let created = keys::create_key(&**client, tenant.id, role, mode, args.label.as_deref()).await?;
             if args.json {
                 println!("{}", serde_json::to_string(&created)?);
@@ -100,8 +141,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             }
         }
         KeysCommand::List { tenant } => {
-            let tenant =
-                keys::find_tenant(&**client, &tenant).await?.with_context(|| format!("no tenant {tenant:?}"))?;
+            let tenant = resolve_tenant(&**client, &tenant).await?;
             let list = keys::list_keys(&**client, tenant.id).await?;
             println!("{}", serde_json::to_string_pretty(&json!({ "data": list }))?);
         }

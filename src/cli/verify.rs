@@ -10,9 +10,9 @@ use serde_json::json;
 #[command(after_help = "Exit status: 0 all is well; 1 a chain is broken or the read-models differ from a \
     fresh fold; 2 the read-models differed and --repair rebuilt them (verified clean afterwards).")]
 pub struct VerifyArgs {
-    /// Only this tenant's streams and read-models.
+    /// Only this tenant's streams and read-models (tenant name or id).
     #[arg(long)]
-    pub tenant: Option<uuid::Uuid>,
+    pub tenant: Option<String>,
 
     /// When the read-models differ, rebuild them, then verify again.
     #[arg(long)]
@@ -31,9 +31,13 @@ pub struct VerifyArgs {
 /// report on stdout and each difference on stderr.
 pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
-    let chains = {
+    let (tenant_id, chains) = {
         let client = pool.get().await?;
-        payledger_store::verify_chains(&**client, args.tenant).await?
+        let tenant_id = match &args.tenant {
+            Some(tenant) => Some(super::tenants::resolve_tenant(&**client, tenant).await?.id),
+            None => None,
+        };
+        (tenant_id, payledger_store::verify_chains(&**client, tenant_id).await?)
     };
     for link in &chains.broken {
         eprintln!(
@@ -47,7 +51,7 @@ pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCod
     }
 
     require_migrated(database_url).await?;
-    let options = VerifyOptions { tenant_id: args.tenant, max_differences: args.max_differences, ..Default::default() };
+    let options = VerifyOptions { tenant_id, max_differences: args.max_differences, ..Default::default() };
     let read_models = payledger_projector::verify(database_url, &options).await?;
     print_differences(&read_models);
 

@@ -8,12 +8,13 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use payledger_api::keys;
 use payledger_api::webhooks::endpoints::{self, LIST_MAX_LIMIT};
 use payledger_api::webhooks::{reprocess, RetryPolicy, Scope};
 use payledger_gateways::Provider;
 use serde_json::json;
 use uuid::Uuid;
+
+use super::tenants::resolve_tenant;
 
 #[derive(Debug, Subcommand)]
 pub enum WebhooksCommand {
@@ -29,6 +30,7 @@ pub enum WebhooksCommand {
         /// stdin. Optional for generic: one is generated and printed once.
         #[arg(long)]
         secret: Option<String>,
+        /// A note to recognise the endpoint by in `webhooks list`.
         #[arg(long)]
         label: Option<String>,
         /// Print one JSON object.
@@ -37,25 +39,31 @@ pub enum WebhooksCommand {
     },
     /// List a tenant's endpoints and their secrets (never the secrets themselves).
     List {
+        /// Tenant name or id.
         #[arg(long)]
         tenant: String,
     },
     /// Add a signing secret: the old and the new one both verify until the old is retired.
     AddSecret {
+        /// The endpoint's id.
         #[arg(long)]
         endpoint: Uuid,
         /// As for `create`.
         #[arg(long)]
         secret: Option<String>,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
     /// Retire a signing secret by id; it stops verifying at once.
     RetireSecret {
+        /// The endpoint's id.
         #[arg(long)]
         endpoint: Uuid,
+        /// The secret's id (from `webhooks list`).
         #[arg(long)]
         secret_id: Uuid,
+        /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -79,8 +87,7 @@ pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result
         WebhooksCommand::Create { tenant, provider, secret, label, json } => {
             let provider: Provider = provider.parse()?;
             let client = pool.get().await?;
-            let tenant =
-                keys::find_tenant(&**client, &tenant).await?.with_context(|| format!("no tenant {tenant:?}"))?;
+            let tenant = resolve_tenant(&**client, &tenant).await?;
             drop(client);
             let secret = read_secret(secret)?;
             let created =
@@ -99,8 +106,7 @@ pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result
         }
         WebhooksCommand::List { tenant } => {
             let client = pool.get().await?;
-            let tenant =
-                keys::find_tenant(&**client, &tenant).await?.with_context(|| format!("no tenant {tenant:?}"))?;
+            let tenant = resolve_tenant(&**client, &tenant).await?;
             let (data, has_more) = endpoints::list_endpoints(&**client, tenant.id, LIST_MAX_LIMIT, None).await?;
             println!("{}", serde_json::to_string_pretty(&json!({ "data": data, "has_more": has_more }))?);
         }
