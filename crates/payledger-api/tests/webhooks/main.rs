@@ -5,6 +5,7 @@ mod common;
 mod support;
 
 mod concurrency;
+mod nul;
 mod ordering;
 mod reprocess;
 mod rotation;
