@@ -65,23 +65,30 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/projections", get(projections::list))
         .route("/v1/projections/rebuild", post(projections::rebuild))
         .route("/v1/projections/verify", post(projections::verify))
-        .route("/v1/webhooks/{provider}/{endpoint_id}", post(webhooks::receive))
         .route("/v1/admin/webhook-endpoints", post(webhook_endpoints::create).get(webhook_endpoints::list))
         .route("/v1/admin/webhook-endpoints/{id}/secrets", post(webhook_endpoints::add_secret))
         .route("/v1/admin/webhook-endpoints/{id}/secrets/{secret_id}/retire", post(webhook_endpoints::retire_secret))
         .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .fallback(not_found);
 
+    // Applied to each route on its own (axum layers every route separately).
     let overload = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
         .concurrency_limit(config.max_in_flight_requests)
         .timeout(Duration::from_millis(config.request_timeout_ms));
+    // Webhook deliveries come from anyone: they are bounded per endpoint instead
+    // (webhooks::admission), so a flood cannot fill a limit genuine deliveries need.
+    let webhook_timeout = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .timeout(Duration::from_millis(config.request_timeout_ms));
+    let webhook_route = webhooks::route(&state).layer(webhook_timeout);
 
     api.layer(overload)
+        .route("/v1/webhooks/{provider}/{endpoint_id}", webhook_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(trace::span))

@@ -4,6 +4,7 @@
 mod common;
 mod support;
 
+mod abuse;
 mod concurrency;
 mod nul;
 mod ordering;
