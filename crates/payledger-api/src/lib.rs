@@ -79,14 +79,14 @@ pub fn router(state: AppState) -> Router {
         .concurrency_limit(config.max_in_flight_requests)
         .timeout(Duration::from_millis(config.request_timeout_ms));
     // Webhook deliveries come from anyone: they are bounded per endpoint instead
-    // (webhooks::admission), so a flood cannot fill a limit genuine deliveries need.
-    let webhook_timeout = ServiceBuilder::new()
+    // (crate::webhooks::admission), so a flood cannot fill a limit genuine deliveries need.
+    let hook_timeout = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .timeout(Duration::from_millis(config.request_timeout_ms));
-    let webhook_route = webhooks::route(&state).layer(webhook_timeout);
+    let hooks = webhooks::WebhookState::new(&state);
 
     api.layer(overload)
-        .route("/v1/webhooks/{provider}/{endpoint_id}", webhook_route)
+        .route("/v1/webhooks/{provider}/{endpoint_id}", post(webhooks::receive).layer(hook_timeout).with_state(hooks))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -9,7 +9,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, MethodRouter};
 use axum::Json;
 use chrono::Utc;
 use payledger_gateways::{verify, Provider, SignatureError, ADYEN_ACCEPTED_REPLY};
@@ -34,10 +33,11 @@ pub struct WebhookState {
     pub admission: Arc<Admission>,
 }
 
-/// The receiving route, with its own admission bounds.
-pub fn route<S: Clone + Send + Sync + 'static>(app: &AppState) -> MethodRouter<S> {
-    let admission = Arc::new(Admission::new(&app.config));
-    post(receive).with_state(WebhookState { app: app.clone(), admission })
+impl WebhookState {
+    /// The route's state, with fresh admission bounds (one per server).
+    pub fn new(app: &AppState) -> Self {
+        WebhookState { app: app.clone(), admission: Arc::new(Admission::new(&app.config)) }
+    }
 }
 
 pub async fn receive(

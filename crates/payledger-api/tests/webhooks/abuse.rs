@@ -12,13 +12,11 @@ use uuid::Uuid;
 use crate::common::{spawn_app_with, TestApp};
 use crate::support::*;
 
-const BODY_TIMEOUT_MS: u64 = 1_500;
-
 /// A server whose API routes allow few requests in flight, so a small flood would fill them.
-async fn small_app() -> TestApp {
+async fn small_app(body_timeout_ms: u64) -> TestApp {
     spawn_app_with(ApiConfig {
         max_in_flight_requests: 64,
-        webhook_body_timeout_ms: BODY_TIMEOUT_MS,
+        webhook_body_timeout_ms: body_timeout_ms,
         ..ApiConfig::default()
     })
     .await
@@ -70,7 +68,8 @@ fn assert_error(answer: &(u16, Value), status: u16, code: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_come_from_the_headers_at_once_and_a_slow_body_times_out() {
-    let app = small_app().await;
+    const BODY_TIMEOUT_MS: u64 = 1_500;
+    let app = small_app(BODY_TIMEOUT_MS).await;
     let endpoint_id = id_of(&create_endpoint(&app, "stripe", Some(STRIPE_SECRET)).await);
     let at_once = Duration::from_millis(500);
 
@@ -80,6 +79,10 @@ async fn refusals_come_from_the_headers_at_once_and_a_slow_body_times_out() {
         let answer = response(&mut stream, at_once).await.unwrap_or_else(|| panic!("{path}: no answer at once"));
         assert_error(&answer, 404, "resource_missing");
     }
+    let url = format!("{}/v1/webhooks/stripe/{endpoint_id}", app.base_url);
+    let wrong_method = app.http.get(url).send().await.unwrap();
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
     let mut stream = start_post(&app, &format!("/v1/webhooks/stripe/{endpoint_id}"), 10_000_000, "").await;
     let answer = response(&mut stream, at_once).await.expect("a declared 10 MB body is refused at once");
     assert_error(&answer, 413, "body_too_large");
@@ -94,7 +97,9 @@ async fn refusals_come_from_the_headers_at_once_and_a_slow_body_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_body_flood_does_not_starve_genuine_deliveries() {
-    let app = small_app().await;
+    // Long enough for the genuine deliveries to be sent while the flood is still held.
+    const BODY_TIMEOUT_MS: u64 = 5_000;
+    let app = small_app(BODY_TIMEOUT_MS).await;
     let endpoint_id = id_of(&create_endpoint(&app, "stripe", Some(STRIPE_SECRET)).await);
     let real_path = format!("/v1/webhooks/stripe/{endpoint_id}");
     let event = |n: usize| {
@@ -122,16 +127,17 @@ async fn a_slow_body_flood_does_not_starve_genuine_deliveries() {
         let (status, answer) =
             deliver(&app, "stripe", &endpoint_id, &stripe_headers(STRIPE_SECRET, &body), &body).await;
         assert_eq!(status, 200, "genuine delivery {n} during the flood: {answer}");
-        assert!(sent.elapsed() < Duration::from_secs(1), "delivery {n} took {:?}", sent.elapsed());
+        assert!(sent.elapsed() < Duration::from_secs(2), "delivery {n} took {:?}", sent.elapsed());
     }
     assert!(flood_started.elapsed() < Duration::from_millis(BODY_TIMEOUT_MS), "the flood was still held");
 
-    // Random ids were answered from their headers; the trickling bodies time out.
+    // Random ids were answered from their headers (404, or 503 from the bound on lookups of
+    // unknown endpoints); the trickling bodies time out.
     for stream in &mut random {
-        let answer = response(stream, Duration::from_millis(500)).await.expect("a 404 at once");
-        assert_eq!(answer.0, 404, "{}", answer.1);
+        let answer = response(stream, Duration::from_millis(500)).await.expect("an answer at once");
+        assert!(answer.0 == 404 || answer.1["error"]["code"] == "overloaded", "{answer:?}");
     }
-    let deadline = Duration::from_millis(BODY_TIMEOUT_MS * 3);
+    let deadline = Duration::from_millis(BODY_TIMEOUT_MS * 2);
     for stream in &mut real {
         let answer = response(stream, deadline.saturating_sub(flood_started.elapsed())).await.expect("a 408");
         assert_error(&answer, 408, "body_timeout");
