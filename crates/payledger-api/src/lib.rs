@@ -81,12 +81,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
         .route_layer(roles(ADMIN_ROLES));
+    // The webhook route is public too; it is added below, outside the overload layer.
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(crate::openapi::serve))
-        .route("/v1/webhooks/{provider}/{endpoint_id}", post(webhooks::receive));
+        .route("/openapi.json", get(crate::openapi::serve));
     let api = Router::new()
         .merge(public)
         .merge(commands)
@@ -94,17 +94,25 @@ pub fn router(state: AppState) -> Router {
         .merge(events)
         .merge(projections)
         .merge(admin)
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .fallback(not_found);
 
+    // Applied to each route on its own (axum layers every route separately).
     let overload = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
         .concurrency_limit(config.max_in_flight_requests)
         .timeout(Duration::from_millis(config.request_timeout_ms));
+    // Webhook deliveries come from anyone: they are bounded per endpoint instead
+    // (crate::webhooks::admission), so a flood cannot fill a limit genuine deliveries need.
+    let hook_timeout = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .timeout(Duration::from_millis(config.request_timeout_ms));
+    let hooks = webhooks::WebhookState::new(&state);
 
     api.layer(overload)
+        .route("/v1/webhooks/{provider}/{endpoint_id}", post(webhooks::receive).layer(hook_timeout).with_state(hooks))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(extract::head_limits))

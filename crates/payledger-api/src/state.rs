@@ -20,8 +20,16 @@ pub struct ApiConfig {
     pub webhook_tolerance_s: i64,
     /// Longest a request may run before it is answered 503.
     pub request_timeout_ms: u64,
-    /// Requests served at once before new ones are refused with 503.
+    /// Requests served at once, per route, before new ones are refused with 503 (webhook
+    /// deliveries have their own bounds, below).
     pub max_in_flight_requests: usize,
+    /// Longest a webhook sender may take to send its body (408 beyond).
+    pub webhook_body_timeout_ms: u64,
+    /// Webhook deliveries verified and recorded at once per endpoint (503 beyond).
+    pub webhook_max_in_flight_per_endpoint: usize,
+    /// Database lookups at once of webhook endpoints not seen recently (503 beyond), so
+    /// deliveries to random endpoint ids queue apart from those to known endpoints.
+    pub webhook_max_unknown_lookups: usize,
 }
 
 impl Default for ApiConfig {
@@ -35,6 +43,9 @@ impl Default for ApiConfig {
             webhook_tolerance_s: 300,
             request_timeout_ms: 30_000,
             max_in_flight_requests: 1_024,
+            webhook_body_timeout_ms: 5_000,
+            webhook_max_in_flight_per_endpoint: 16,
+            webhook_max_unknown_lookups: 16,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! `POST /v1/webhooks/{provider}/{endpoint_id}`: signature-authenticated, no API key.
-//! The flow is described in [`crate::webhooks`].
+//! The flow is described in [`crate::webhooks`]; its bounds in [`crate::webhooks::admission`].
 
-use axum::body::Body;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -14,7 +17,8 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::request_id;
-use crate::state::AppState;
+use crate::state::{ApiConfig, AppState};
+use crate::webhooks::admission::Admission;
 use crate::webhooks::endpoints::verification_keys;
 use crate::webhooks::inbox::kept_headers;
 use crate::webhooks::ingest::{ingest, VerifiedDelivery};
@@ -22,8 +26,22 @@ use crate::webhooks::metrics::{count_delivery, Outcome};
 use crate::webhooks::processor::{dispatch_inline, ProcessorConfig};
 use crate::webhooks::WebhookError;
 
+/// The route's state: the app's, and the admission bounds of this server.
+#[derive(Clone)]
+pub struct WebhookState {
+    pub app: AppState,
+    pub admission: Arc<Admission>,
+}
+
+impl WebhookState {
+    /// The route's state, with fresh admission bounds (one per server).
+    pub fn new(app: &AppState) -> Self {
+        WebhookState { app: app.clone(), admission: Arc::new(Admission::new(&app.config)) }
+    }
+}
+
 pub async fn receive(
-    State(state): State<AppState>,
+    State(hooks): State<WebhookState>,
     path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
     body: Body,
@@ -32,17 +50,52 @@ pub async fn receive(
     let Path((provider, endpoint_id)) = path.map_err(|_| not_found())?;
     let provider: Provider = provider.parse().map_err(|_| not_found())?;
     let endpoint_id: Uuid = endpoint_id.parse().map_err(|_| not_found())?;
-    let limit_bytes = state.config.body_limit_bytes;
-    let body = axum::body::to_bytes(body, limit_bytes).await.map_err(|_| WebhookError::BodyTooLarge { limit_bytes })?;
+    // Everything that can be refused from the headers alone is, before the body is read.
+    refuse_declared_length(&headers, hooks.app.config.body_limit_bytes)?;
+    let admitted = hooks.admission.admit(&hooks.app.pool, endpoint_id, provider).await?;
+    let body = read_body(body, &hooks.app.config).await?;
+    let _slot = admitted.start()?;
+    record(&hooks.app, provider, endpoint_id, &headers, &body).await
+}
 
-    // The only database work before verification: the endpoint's tenant and secrets.
+/// 413 at once for a declared length over the limit (a chunked body is cut while read).
+fn refuse_declared_length(headers: &HeaderMap, limit_bytes: usize) -> Result<(), WebhookError> {
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit_bytes as u64 => Err(WebhookError::BodyTooLarge { limit_bytes }),
+        _ => Ok(()),
+    }
+}
+
+async fn read_body(body: Body, config: &ApiConfig) -> Result<Bytes, WebhookError> {
+    let (limit_bytes, timeout_ms) = (config.body_limit_bytes, config.webhook_body_timeout_ms);
+    let read = tokio::time::timeout(Duration::from_millis(timeout_ms), axum::body::to_bytes(body, limit_bytes));
+    match read.await {
+        Err(_) => Err(WebhookError::BodyTimeout { timeout_ms }),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => match e.into_inner().is::<http_body_util::LengthLimitError>() {
+            true => Err(WebhookError::BodyTooLarge { limit_bytes }),
+            false => Err(WebhookError::BodyIncomplete),
+        },
+    }
+}
+
+/// Verifies the delivery against the endpoint's current secrets and records it.
+async fn record(
+    state: &AppState,
+    provider: Provider,
+    endpoint_id: Uuid,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<Response> {
+    // Read for every delivery, never cached: a new or retired secret counts at once.
     let keys = {
         let client = state.pool.get().await?;
         verification_keys(&**client, endpoint_id, provider).await?
     };
     let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let verified =
-        verify(provider, &lookup, &body, &keys.secrets, Utc::now().timestamp(), state.config.webhook_tolerance_s)
+        verify(provider, &lookup, body, &keys.secrets, Utc::now().timestamp(), state.config.webhook_tolerance_s)
             .map_err(|error| {
                 let outcome = match error {
                     SignatureError::TimestampStale { .. } => Outcome::Stale,
@@ -65,7 +118,7 @@ pub async fn receive(
         secret_id,
         signed_at_unix_s: verified.signed_at_unix_s,
         headers: kept_headers(provider, lookup),
-        body: &body,
+        body,
         request_id: request_id::current(),
     };
     let config = ProcessorConfig::default();
@@ -76,8 +129,11 @@ pub async fn receive(
     }
     let delivery_ids = ingested.new_delivery_ids.clone();
     dispatch_inline(state.pool.clone(), ingested.new_delivery_ids);
+    Ok(answer(provider, duplicate, &delivery_ids))
+}
 
-    Ok(match provider {
+fn answer(provider: Provider, duplicate: bool, delivery_ids: &[Uuid]) -> Response {
+    match provider {
         Provider::Adyen => {
             (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], ADYEN_ACCEPTED_REPLY)
                 .into_response()
@@ -91,5 +147,5 @@ pub async fn receive(
             })),
         )
             .into_response(),
-    })
+    }
 }

@@ -253,6 +253,13 @@ pub async fn verification_keys<C: GenericClient>(
     Ok(keys)
 }
 
+/// The endpoint's provider, if the endpoint exists.
+pub async fn endpoint_provider<C: GenericClient>(client: &C, endpoint_id: Uuid) -> WebhookResult<Option<Provider>> {
+    let row =
+        client.query_opt("SELECT provider FROM webhook_endpoints WHERE endpoint_id = $1", &[&endpoint_id]).await?;
+    row.map(|row| parse_provider(row.try_get(0)?)).transpose()
+}
+
 /// The tenant owning an endpoint (for operators, who name endpoints by id alone).
 pub async fn endpoint_tenant<C: GenericClient>(client: &C, endpoint_id: Uuid) -> WebhookResult<Uuid> {
     let row = client

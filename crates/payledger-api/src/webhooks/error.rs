@@ -28,6 +28,12 @@ pub enum WebhookError {
     Signature(#[from] SignatureError),
     #[error("webhook bodies are limited to {limit_bytes} bytes")]
     BodyTooLarge { limit_bytes: usize },
+    #[error("the body was not received within {timeout_ms} ms")]
+    BodyTimeout { timeout_ms: u64 },
+    #[error("the body ended before its declared length, or could not be read")]
+    BodyIncomplete,
+    #[error("too many deliveries in flight for {0}; retry shortly")]
+    Overloaded(&'static str),
     #[error("a tenant has at most {max} webhook endpoints")]
     TooManyEndpoints { max: i64 },
     /// Stored webhook data that cannot be read back (should never happen: we wrote it).
@@ -73,6 +79,11 @@ impl From<WebhookError> for ApiError {
             WebhookError::BodyTooLarge { .. } => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorType::InvalidRequest, "body_too_large", message)
             }
+            WebhookError::BodyTimeout { .. } => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, ErrorType::InvalidRequest, "body_timeout", message)
+            }
+            WebhookError::BodyIncomplete => ApiError::invalid("body_incomplete", message),
+            WebhookError::Overloaded(_) => ApiError::overloaded(message),
             WebhookError::TooManyEndpoints { .. } => ApiError::unprocessable("too_many_endpoints", message),
             WebhookError::Corrupt(_) => ApiError::internal(message),
             WebhookError::Store(e) => ApiError::from(e),

@@ -6,8 +6,11 @@
 //!   delivery and one per Adyen notification item, with dedupe key
 //!   `{provider}:{provider event id}` (Adyen: `adyen:{pspReference}:{eventCode}:{success}`),
 //!   so a redelivery is recognised by the store's unique dedupe index. The exact body is
-//!   kept as a string (`body`, or `body_base64` if it is not text), once per delivery: the
-//!   further items of an Adyen batch point at the event holding it (`body_event_id`).
+//!   kept once per delivery, byte for byte: as `body` (a JSON string) when it is UTF-8
+//!   without a NUL byte, otherwise as `body_base64`, which holds any bytes. JSON escapes
+//!   in it, `\u0000` included, are kept as the characters they are written with, so the
+//!   stored body is the signed one. The further items of an Adyen batch point at the event
+//!   holding it (`body_event_id`).
 //! - `WebhookIgnored` (the payment event's shape: `report_key`, `reason` starting with a
 //!   snake_case code, plus `received_event_id`): a delivery that could not be applied to any
 //!   payment (unknown event type, unknown payment, unparseable). Ignores decided by the

@@ -3,18 +3,25 @@
 //!
 //! # Receiving: `POST /v1/webhooks/{provider}/{endpoint_id}`
 //!
-//! 1. The endpoint's active secrets are loaded (an unknown endpoint and an endpoint of
-//!    another provider are the same 404), then the signature is verified over the exact raw
-//!    body, in constant time, before anything else touches the database. A bad, stale or
-//!    missing signature is answered 400/401 with a distinct code
+//! 1. From the path and headers alone, before any body byte is read ([`admission`]): an
+//!    unknown endpoint and an endpoint of another provider are the same 404; a declared
+//!    length over the body limit is 413. The body then has `webhook_body_timeout_ms` to
+//!    arrive (408 beyond), and the endpoint's share of in-flight work is bounded (503).
+//! 2. The endpoint's active secrets are loaded (fresh for every delivery), then the signature
+//!    is verified over the exact raw body, in constant time, before anything is recorded. A
+//!    bad, stale or missing signature is answered 400/401 with a distinct code
 //!    (`signature_header_missing`, `signature_header_malformed`, `signature_mismatch`,
-//!    `signature_timestamp_stale`, `payload_malformed`, `no_active_secret`); nothing is
-//!    recorded.
-//! 2. The delivery is appended as `WebhookReceived` to the stream
+//!    `signature_timestamp_stale`, `no_active_secret`, and `payload_malformed` for an Adyen
+//!    body whose items, which carry its signatures, cannot be read); nothing is recorded.
+//! 3. The delivery is appended as `WebhookReceived` to the stream
 //!    `webhook-inbox-{endpoint_id}` (see [`inbox`]), one event per provider event with the
 //!    provider's event id as dedupe key, together with its `webhook_deliveries` row, in one
-//!    transaction. A redelivery is answered 2xx and records nothing.
-//! 3. The answer goes out at once: `200 {"received": true, ...}`, or `[accepted]` for Adyen.
+//!    transaction. A redelivery is answered 2xx and records nothing. A verified body that
+//!    cannot be read as notifications (not JSON, a required field missing, a NUL in any
+//!    string, which PostgreSQL text cannot hold) is recorded too, as one event named
+//!    `sha256:{hex of the body}`, and then ignored with the reason `unparseable: ...`: the
+//!    gateway gets its 2xx and stops redelivering, and the evidence is kept exactly.
+//! 4. The answer goes out at once: `200 {"received": true, ...}`, or `[accepted]` for Adyen.
 //!
 //! # Interpreting
 //!
@@ -64,6 +71,7 @@
 //! In Rust, `payledger_gateways::signing::sign_generic_header(secret, t, body)` builds the
 //! header. Any 2xx means recorded (or already recorded); retry on anything else.
 
+pub mod admission;
 pub mod apply;
 pub mod endpoints;
 pub mod error;

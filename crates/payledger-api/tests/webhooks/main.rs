@@ -4,7 +4,9 @@
 mod common;
 mod support;
 
+mod abuse;
 mod concurrency;
+mod nul;
 mod ordering;
 mod reprocess;
 mod rotation;

@@ -8,7 +8,7 @@ use crate::adyen_hmac::notification_items;
 use crate::{Notification, NotificationKind};
 
 pub(super) fn parse(body: &[u8]) -> Result<Vec<Notification>, ParseError> {
-    let root: Value = serde_json::from_slice(body).map_err(|_| ParseError::NotJson)?;
+    let root: Value = super::json(body)?;
     notification_items(&root).map_err(|e| ParseError::Malformed(e.reason()))?.into_iter().map(parse_item).collect()
 }
 

@@ -10,7 +10,7 @@ use super::ParseError;
 use crate::{Notification, NotificationKind};
 
 pub(super) fn parse(body: &[u8]) -> Result<Notification, ParseError> {
-    let event: Value = serde_json::from_slice(body).map_err(|_| ParseError::NotJson)?;
+    let event: Value = super::json(body)?;
     if !event.is_object() {
         return Err(ParseError::Malformed("event is not a JSON object"));
     }
