@@ -76,6 +76,7 @@ mod batch;
 mod cache;
 mod diff;
 mod error;
+mod parked;
 mod projector;
 pub mod read;
 mod rebuild;
@@ -90,13 +91,16 @@ mod write;
 
 pub use diff::{Difference, DifferenceKind};
 pub use error::ProjectorError;
+pub use parked::{count_parked, list_parked, retry_parked, ParkedStream, RetryOptions, RetryOutcome, PARKED_LIST_MAX};
 pub use projector::{Projector, ProjectorConfig};
 pub use rebuild::{rebuild, Rebuild, RebuildOptions, RebuildPhase, RebuildProgress, RebuildReport};
 pub use registry::{
     current_versions, ensure_initialized, live_checkpoint, live_version, VersionInfo, PROJECTION, RETIRED_GRACE_SECONDS,
 };
-pub use rows::{AccountBalanceRow, DisputeRow, JournalEntryRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow};
+pub use rows::{
+    AccountBalanceRow, DisputeRow, JournalEntryRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow, WideMinor,
+};
 pub use session::projector_leader;
-pub use status::{projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
+pub use status::{projection_status, tenant_projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
 pub use verify::{verify, VerifyOptions, VerifyReport};
 pub use wait::{checkpoint_of_position, wait_for_checkpoint, wait_for_position, WaitOutcome};
