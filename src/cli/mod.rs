@@ -4,6 +4,7 @@ mod audit;
 mod bench;
 mod database;
 mod project;
+mod projections;
 mod rebuild;
 mod serve;
 mod tenants;
@@ -47,6 +48,9 @@ pub enum Command {
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Inspect and retry parked streams of the read-models.
+    #[command(subcommand)]
+    Projections(projections::ProjectionsCommand),
     /// Manage tenants.
     #[command(subcommand)]
     Tenants(tenants::TenantsCommand),
@@ -89,6 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
         Command::Webhooks(command) => webhooks::run(&database_url()?, command).await,
         Command::Bench(command) => bench::run(&database_url()?, command).await,
+        Command::Projections(command) => projections::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,
     }

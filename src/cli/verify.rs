@@ -88,6 +88,12 @@ fn print_differences(report: &VerifyReport) {
             d.table, d.kind, d.key, d.field, d.expected, d.actual
         );
     }
+    for p in &report.parked_streams {
+        eprintln!(
+            "parked stream: tenant={} {} from position {} ({} v{}): {}",
+            p.tenant_id, p.stream_id, p.event_position, p.event_type, p.stream_version, p.reason
+        );
+    }
     if report.truncated {
         eprintln!("... {} differences in all", report.differences_total);
     }

@@ -1,88 +1,218 @@
 //! One batch of events to the rows it changes: fold each touched stream with the core's
-//! `evolve`, post each money event's journal transaction, sum the balance movements.
-//! Streams other than `order-*` and `payment-*` (webhook inboxes, ...) are skipped.
+//! `evolve`, post each money event's journal transaction. Streams other than `order-*` and
+//! `payment-*` (webhook inboxes, ...) are skipped; so are the events of parked streams.
+//!
+//! A stream parks at the first event read (in the log's read order) whose fold needs an event
+//! that cannot be decoded: the undecodable event itself, or an event of a higher version read
+//! before it (see `cache.rs` for why the fold of a version needs every lower one). That event
+//! and every later one of the stream are skipped; what was read before it is applied. The
+//! rule depends only on the read order, never on where batches end, so every fold of the log
+//! parks the same streams at the same events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
-use payledger_core::ledger::{postings_for, Account, Side};
+use payledger_core::ledger::postings_for;
 use payledger_core::StreamRef;
 use payledger_store::{Checkpoint, RecordedEvent, StreamKey};
 use uuid::Uuid;
 
 use crate::cache::{decode, Decoded, StateCache, StreamPlan, StreamState};
 use crate::error::ProjectorError;
+use crate::parked::ParkedStream;
 use crate::rows::{account_type_str, side_str, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow};
 
-/// Debits and credits of one (tenant, account, currency) in a batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct BalanceDelta {
-    pub debit_minor: i64,
-    pub credit_minor: i64,
-    pub entries: i64,
-}
-
-/// Everything a batch writes.
-#[derive(Debug, Default)]
+/// Everything a batch writes (for one stream, or merged).
+#[derive(Debug, Default, Clone)]
 pub(crate) struct RowSet {
     pub orders: Vec<OrderRow>,
     pub payments: Vec<PaymentRow>,
     pub refunds: Vec<RefundRow>,
     pub disputes: Vec<DisputeRow>,
     pub journal: Vec<JournalEntryRow>,
-    pub balances: BTreeMap<(Uuid, Account, String), BalanceDelta>,
     /// Orders whose payment sums and status must be recomputed.
     pub touched_orders: BTreeSet<(Uuid, Uuid)>,
 }
 
+impl RowSet {
+    fn extend(&mut self, other: &RowSet) {
+        self.orders.extend_from_slice(&other.orders);
+        self.payments.extend_from_slice(&other.payments);
+        self.refunds.extend_from_slice(&other.refunds);
+        self.disputes.extend_from_slice(&other.disputes);
+        self.journal.extend_from_slice(&other.journal);
+        self.touched_orders.extend(other.touched_orders.iter().copied());
+    }
+}
+
 /// The outcome of applying a batch to the state cache.
 pub(crate) struct Applied {
-    pub rows: RowSet,
+    /// The rows of each stream, so that a stream whose rows the database refuses can be
+    /// parked alone (see `batch.rs`).
+    pub by_stream: BTreeMap<StreamKey, RowSet>,
+    /// Streams parked by this batch.
+    pub parked: Vec<ParkedStream>,
+    /// The first event of each stream in the batch (where it parks if its rows are refused).
+    pub first_events: BTreeMap<StreamKey, usize>,
     pub events: u64,
     pub skipped: u64,
     pub last: Option<(Checkpoint, DateTime<Utc>)>,
 }
 
+impl Applied {
+    /// All streams' rows together.
+    pub(crate) fn merged(&self) -> RowSet {
+        let mut all = RowSet::default();
+        for rows in self.by_stream.values() {
+            all.extend(rows);
+        }
+        all
+    }
+}
+
+/// What the batch does with one event.
+enum Slot {
+    /// Not an order or payment stream, or a stream parked before this batch.
+    Skip,
+    Event(StreamRef, Decoded),
+    /// An event of a domain stream that cannot be decoded.
+    Bad,
+}
+
 /// Folds `events` (in read order) into the cache and returns the rows they change; `schema`
-/// is the projection version's (see the cache's docs for what a stream's state is when the
-/// read order is not its version order). An event of an order or payment stream that cannot
-/// be decoded ends the batch just before it (so everything before it is applied); if it is
-/// the first, the batch fails with it.
+/// is the projection version's and `parked` the streams already parked in it. See the module
+/// docs for which events of a stream with an undecodable event are applied.
 pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
     client: &C,
     schema: &str,
     cache: &mut StateCache,
     events: &[RecordedEvent],
+    parked: &HashSet<StreamKey>,
 ) -> Result<Applied, ProjectorError> {
-    // The events this batch applies, decoded (`None`: a stream the read-models skip).
-    let mut decoded: Vec<Option<(StreamRef, Decoded)>> = Vec::with_capacity(events.len());
+    let mut skipped = 0;
+    let mut slots = Vec::with_capacity(events.len());
+    // The lowest undecodable version of each stream, and why.
+    let mut bad: BTreeMap<StreamKey, (i64, String)> = BTreeMap::new();
     for event in events {
-        let Ok(kind) = StreamRef::parse(&event.stream_id) else {
-            decoded.push(None);
-            continue;
+        let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
+        let slot = match StreamRef::parse(&event.stream_id) {
+            Ok(_) if parked.contains(&key) => Slot::Skip,
+            Ok(kind) => match decode(
+                kind,
+                &event.stream_id,
+                event.global_position,
+                &event.event_type,
+                event.schema_version,
+                &event.payload,
+            ) {
+                Ok(decoded) => Slot::Event(kind, decoded),
+                Err(err) => {
+                    let entry = bad.entry(key).or_insert((event.stream_version, err.to_string()));
+                    if event.stream_version < entry.0 {
+                        *entry = (event.stream_version, err.to_string());
+                    }
+                    Slot::Bad
+                }
+            },
+            Err(_) => Slot::Skip,
         };
-        match decode(
-            kind,
-            &event.stream_id,
-            event.global_position,
-            &event.event_type,
-            event.schema_version,
-            &event.payload,
-        ) {
-            Ok(d) => decoded.push(Some((kind, d))),
-            Err(err) if decoded.is_empty() => return Err(err),
-            Err(err) => {
-                tracing::warn!(error = %err, "stopping the batch before an undecodable event");
-                break;
+        if matches!(slot, Slot::Skip) {
+            skipped += 1;
+        }
+        slots.push(slot);
+    }
+
+    // Fold; a stream whose prefix in the log cannot be decoded is cut there too, and folded
+    // again up to just before its cut.
+    let cuts = loop {
+        let cuts = park_points(events, &slots, &bad);
+        let plans = plan(events, &slots, &cuts);
+        let failures = cache.advance(client, schema, &plans).await?;
+        if failures.is_empty() {
+            break cuts;
+        }
+        for (key, version, reason) in failures {
+            let entry = bad.entry(key).or_insert((version, reason.clone()));
+            if version < entry.0 {
+                *entry = (version, reason);
             }
         }
-    }
-    let events = &events[..decoded.len()];
+    };
 
-    let mut plans: BTreeMap<StreamKey, StreamPlan<'_>> = BTreeMap::new();
-    for (event, decoded) in events.iter().zip(&decoded) {
-        let Some((kind, decoded)) = decoded else { continue };
+    let mut by_stream: BTreeMap<StreamKey, RowSet> = BTreeMap::new();
+    let mut first_events: BTreeMap<StreamKey, usize> = BTreeMap::new();
+    for (index, (event, slot)) in events.iter().zip(&slots).enumerate() {
+        let Slot::Event(_, decoded) = slot else { continue };
         let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
+        if cuts.get(&key).is_some_and(|cut| index >= *cut) {
+            continue;
+        }
+        first_events.entry(key.clone()).or_insert(index);
+        let rows = by_stream.entry(key.clone()).or_default();
+        let Decoded::Payment(payment_event) = decoded else { continue };
+        let Some(transaction) = postings_for(payment_event) else { continue };
+        // The ids of a payment never change: the state folded up to any later version has them.
+        if let Some((_, StreamState::Payment(Some(payment)))) = cache.get(&key) {
+            let (payment_id, order_id) = (*payment.id.as_uuid(), *payment.order_id.as_uuid());
+            post(rows, event, payment_id, order_id, &transaction)?;
+        }
+    }
+    for (key, rows) in by_stream.iter_mut() {
+        collect_rows(cache, key, rows)?;
+    }
+
+    let mut parked_now = Vec::new();
+    for (key, cut) in &cuts {
+        let reason = bad.get(key).map(|(_, reason)| reason.clone()).unwrap_or_default();
+        parked_now.push(ParkedStream::at(&events[*cut], reason));
+        cache.forget(key);
+    }
+    Ok(Applied {
+        by_stream,
+        parked: parked_now,
+        first_events,
+        events: events.len() as u64,
+        skipped,
+        last: events.last().map(|e| (e.checkpoint(), e.recorded_at)),
+    })
+}
+
+/// For each stream with an undecodable version `v`, the index of its first event read whose
+/// fold needs `v` (the running highest version read reaches `v`).
+fn park_points(
+    events: &[RecordedEvent],
+    slots: &[Slot],
+    bad: &BTreeMap<StreamKey, (i64, String)>,
+) -> BTreeMap<StreamKey, usize> {
+    let mut highest: BTreeMap<StreamKey, i64> = BTreeMap::new();
+    let mut cuts = BTreeMap::new();
+    for (index, (event, slot)) in events.iter().zip(slots).enumerate() {
+        if matches!(slot, Slot::Skip) {
+            continue;
+        }
+        let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
+        let Some((bad_version, _)) = bad.get(&key) else { continue };
+        if cuts.contains_key(&key) {
+            continue;
+        }
+        let high = highest.entry(key.clone()).or_insert(0);
+        *high = (*high).max(event.stream_version);
+        if *high >= *bad_version {
+            cuts.insert(key, index);
+        }
+    }
+    cuts
+}
+
+/// The fold each stream needs: up to the highest version read before its cut, if any.
+fn plan<'a>(events: &[RecordedEvent], slots: &'a [Slot], cuts: &BTreeMap<StreamKey, usize>) -> Vec<StreamPlan<'a>> {
+    let mut plans: BTreeMap<StreamKey, StreamPlan<'a>> = BTreeMap::new();
+    for (index, (event, slot)) in events.iter().zip(slots).enumerate() {
+        let Slot::Event(kind, decoded) = slot else { continue };
+        let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
+        if cuts.get(&key).is_some_and(|cut| index >= *cut) {
+            continue;
+        }
         let plan = plans.entry(key.clone()).or_insert_with(|| StreamPlan {
             key,
             kind: *kind,
@@ -92,34 +222,7 @@ pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
         plan.target = plan.target.max(event.stream_version);
         plan.events.insert(event.stream_version, decoded);
     }
-    let plans: Vec<StreamPlan<'_>> = plans.into_values().collect();
-    cache.advance(client, schema, &plans).await?;
-
-    let mut rows = RowSet::default();
-    let mut skipped = 0;
-    for (event, decoded) in events.iter().zip(&decoded) {
-        let Some((_, decoded)) = decoded else {
-            skipped += 1;
-            continue;
-        };
-        let Decoded::Payment(payment_event) = decoded else { continue };
-        let Some(transaction) = postings_for(payment_event) else { continue };
-        let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
-        // The ids of a payment never change: the state folded up to any later version has them.
-        if let Some((_, StreamState::Payment(Some(payment)))) = cache.get(&key) {
-            let (payment_id, order_id) = (*payment.id.as_uuid(), *payment.order_id.as_uuid());
-            post(&mut rows, event, payment_id, order_id, &transaction)?;
-        }
-    }
-    for plan in &plans {
-        collect_rows(cache, &plan.key, &mut rows)?;
-    }
-    Ok(Applied {
-        rows,
-        events: events.len() as u64,
-        skipped,
-        last: events.last().map(|e| (e.checkpoint(), e.recorded_at)),
-    })
+    plans.into_values().collect()
 }
 
 fn post(
@@ -134,7 +237,6 @@ fn post(
     })?;
     for (index, line) in transaction.lines.iter().enumerate() {
         let line_no = i16::try_from(index).map_err(|_| ProjectorError::corrupt("too many posting lines"))?;
-        let amount = line.amount_minor.get();
         rows.journal.push(JournalEntryRow {
             tenant_id: event.tenant_id,
             event_position: event.global_position,
@@ -146,17 +248,10 @@ fn post(
             kind: transaction.kind.as_str().to_owned(),
             account: line.account.as_str().to_owned(),
             side: side_str(line.side).to_owned(),
-            amount_minor: amount,
+            amount_minor: line.amount_minor.get(),
             currency: line.currency.code().to_owned(),
             recorded_at: event.recorded_at,
         });
-        let delta = rows.balances.entry((event.tenant_id, line.account, line.currency.code().to_owned())).or_default();
-        let overflow = || ProjectorError::corrupt("a balance movement overflows i64 minor units");
-        match line.side {
-            Side::Debit => delta.debit_minor = delta.debit_minor.checked_add(amount).ok_or_else(overflow)?,
-            Side::Credit => delta.credit_minor = delta.credit_minor.checked_add(amount).ok_or_else(overflow)?,
-        }
-        delta.entries += 1;
     }
     Ok(())
 }
@@ -181,6 +276,6 @@ fn collect_rows(cache: &StateCache, key: &StreamKey, rows: &mut RowSet) -> Resul
 }
 
 /// The account type and normal side of a balance row.
-pub(crate) fn account_meta(account: Account) -> (&'static str, &'static str) {
+pub(crate) fn account_meta(account: payledger_core::ledger::Account) -> (&'static str, &'static str) {
     (account_type_str(account), side_str(account.normal_side()))
 }

@@ -9,9 +9,10 @@ use tokio_postgres::{Client, GenericClient};
 use crate::apply::apply_batch;
 use crate::cache::StateCache;
 use crate::error::ProjectorError;
+use crate::parked;
 use crate::registry::{self, Advance, PROJECTION};
 use crate::schema::schema_name;
-use crate::write::write_rows;
+use crate::write::write_isolating;
 
 /// Which version a batch writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,8 +131,13 @@ async fn apply_in_tx_inner<C: GenericClient>(
         return Ok(Step::CaughtUp { version, checkpoint });
     }
     let schema = schema_name(PROJECTION, version);
-    let applied = apply_batch(tx, &schema, cache, &events).await?;
-    write_rows(tx, &schema, &applied.rows).await?;
+    let already_parked = parked::parked_among(tx, version, &events).await?;
+    let mut applied = apply_batch(tx, &schema, cache, &events, &already_parked).await?;
+    write_isolating(tx, &schema, &events, &mut applied).await?;
+    parked::record(tx, version, &applied.parked).await?;
+    for stream in &applied.parked {
+        cache.forget(&stream.key());
+    }
     let (to, last_recorded_at) = applied.last.map(|(c, at)| (c, Some(at))).unwrap_or((checkpoint, None));
     let advance = Advance { from: checkpoint, to, events: applied.events, last_event_recorded_at: last_recorded_at };
     registry::advance_checkpoint(tx, version, &advance).await?;

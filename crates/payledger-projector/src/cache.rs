@@ -35,6 +35,10 @@ use uuid::Uuid;
 
 use crate::error::ProjectorError;
 
+/// A stream whose prefix in the log cannot be decoded: the stream, the lowest such version
+/// and why.
+pub(crate) type PrefixFailure = (StreamKey, i64, String);
+
 /// Streams loaded by one prefix query at most (a batch touching more loads in several).
 const PREFIX_LOAD_MAX_STREAMS: usize = 1_000;
 
@@ -149,12 +153,15 @@ impl StateCache {
     /// Brings each planned stream to the fold up to `max(target, what is already applied)`:
     /// from the batch's own events when they continue the cached state, else from the log.
     /// `schema` holds the read-model rows, whose `stream_version` says what was applied.
+    ///
+    /// Returns the streams whose earlier events in the log cannot be decoded (stream, lowest
+    /// such version, why), left out of the cache; the caller parks them.
     pub(crate) async fn advance<C: GenericClient>(
         &mut self,
         client: &C,
         schema: &str,
         plans: &[StreamPlan<'_>],
-    ) -> Result<(), ProjectorError> {
+    ) -> Result<Vec<PrefixFailure>, ProjectorError> {
         self.tick += 1;
         let mut misses = Vec::new();
         let mut loads: Vec<(StreamKey, StreamRef, i64)> = Vec::new();
@@ -194,10 +201,11 @@ impl StateCache {
                 }
             }
         }
+        let mut failures = Vec::new();
         for chunk in loads.chunks(PREFIX_LOAD_MAX_STREAMS) {
-            self.load_prefixes(client, chunk).await?;
+            failures.extend(self.load_prefixes(client, chunk).await?);
         }
-        Ok(())
+        Ok(failures)
     }
 
     /// Loads from the log the fold of each stream up to just before `first_version`.
@@ -205,7 +213,7 @@ impl StateCache {
         &mut self,
         client: &C,
         wanted: &[(StreamKey, StreamRef, i64)],
-    ) -> Result<(), ProjectorError> {
+    ) -> Result<Vec<PrefixFailure>, ProjectorError> {
         let tenants: Vec<Uuid> = wanted.iter().map(|(k, _, _)| k.tenant_id).collect();
         let streams: Vec<&str> = wanted.iter().map(|(k, _, _)| k.stream_id.as_str()).collect();
         let below: Vec<i64> = wanted.iter().map(|(_, _, v)| *v).collect();
@@ -223,12 +231,24 @@ impl StateCache {
         let mut states: HashMap<StreamKey, (i64, StreamState)> =
             wanted.iter().map(|(key, kind, _)| (key.clone(), (0, StreamState::empty(*kind)))).collect();
         let kinds: HashMap<&StreamKey, StreamRef> = wanted.iter().map(|(k, kind, _)| (k, *kind)).collect();
+        let mut failures: Vec<PrefixFailure> = Vec::new();
         for row in &rows {
             let key = StreamKey::new(row.try_get(0)?, row.try_get::<_, String>(1)?);
             let version: i64 = row.try_get(2)?;
             let kind = *kinds.get(&key).ok_or_else(|| ProjectorError::corrupt("prefix row of an unasked stream"))?;
+            if failures.iter().any(|(failed, _, _)| *failed == key) {
+                continue;
+            }
             let event =
-                decode(kind, &key.stream_id, row.try_get(6)?, row.try_get(3)?, row.try_get(4)?, &row.try_get(5)?)?;
+                match decode(kind, &key.stream_id, row.try_get(6)?, row.try_get(3)?, row.try_get(4)?, &row.try_get(5)?)
+                {
+                    Ok(event) => event,
+                    Err(err) => {
+                        states.remove(&key);
+                        failures.push((key, version, err.to_string()));
+                        continue;
+                    }
+                };
             let slot =
                 states.get_mut(&key).ok_or_else(|| ProjectorError::corrupt("prefix row of an unasked stream"))?;
             if version != slot.0 + 1 {
@@ -250,7 +270,12 @@ impl StateCache {
             }
             self.entries.insert(key.clone(), Entry { version, state, last_used: self.tick });
         }
-        Ok(())
+        Ok(failures)
+    }
+
+    /// Drops a stream's state (a parked stream: it is folded afresh if it is retried).
+    pub(crate) fn forget(&mut self, key: &StreamKey) {
+        self.entries.remove(key);
     }
 
     /// The latest state and version of a stream, if cached.

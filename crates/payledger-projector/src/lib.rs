@@ -25,10 +25,27 @@
 //! movements, recompute the touched orders' sums, and move the checkpoint with a
 //! compare-and-set (`WHERE checkpoint = old`). It commits entirely or not at all: a projector
 //! killed mid-batch leaves nothing behind, and two projectors never apply a batch twice.
-//! Streams other than `order-*` and `payment-*` (webhook inboxes, ...) are read and skipped;
-//! an undecodable event of an order or payment stream ends its batch just before it and then
-//! stops the projector there (it retries with back-off, the lag shows it) rather than
-//! silently dropping money.
+//! Streams other than `order-*` and `payment-*` (webhook inboxes, ...) are read and skipped.
+//!
+//! # Parked streams
+//!
+//! One bad stream never halts the read-models of everyone. A stream whose event cannot be
+//! projected (undecodable, or rows the database refuses: SQLSTATE classes 21, 22, 23) is
+//! parked: a row in `parked_streams` (migration V8) for that version (tenant, stream, the
+//! first skipped event's position, id, type and version, the reason, when), written in the
+//! batch transaction that moves the checkpoint, so exactly-once holds. Every later event of
+//! the stream is skipped in that version (still counted as applied); every other stream goes
+//! on. An undecodable event parks its stream at the first event read whose fold needs it
+//! (see `apply.rs`), which depends only on the read order: a rebuild or verify parks the same
+//! streams at the same events. Refused rows are found by writing the batch again stream by
+//! stream (savepoints); a refused stream parks at its first event of the batch. Parked
+//! streams show in `GET /v1/projections` (state `degraded`, a tenant sees only its own), in
+//! the `payledger_projector_parked_streams` gauge, and verify counts each as a difference.
+//! [`retry_parked`] (`payledger projections retry-parked`) folds a parked stream afresh up to
+//! the live checkpoint under the batch's locks: if it now succeeds its rows and the journal
+//! lines of its skipped events are written and it is un-parked; else it stays parked with
+//! the new reason. Sums over many amounts (balances, order totals) are `numeric`
+//! ([`WideMinor`]), so no sum of valid amounts overflows.
 //!
 //! # Leadership
 //!
@@ -76,6 +93,7 @@ mod batch;
 mod cache;
 mod diff;
 mod error;
+mod parked;
 mod projector;
 pub mod read;
 mod rebuild;
@@ -90,13 +108,16 @@ mod write;
 
 pub use diff::{Difference, DifferenceKind};
 pub use error::ProjectorError;
+pub use parked::{count_parked, list_parked, retry_parked, ParkedStream, RetryOptions, RetryOutcome, PARKED_LIST_MAX};
 pub use projector::{Projector, ProjectorConfig};
 pub use rebuild::{rebuild, Rebuild, RebuildOptions, RebuildPhase, RebuildProgress, RebuildReport};
 pub use registry::{
     current_versions, ensure_initialized, live_checkpoint, live_version, VersionInfo, PROJECTION, RETIRED_GRACE_SECONDS,
 };
-pub use rows::{AccountBalanceRow, DisputeRow, JournalEntryRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow};
+pub use rows::{
+    AccountBalanceRow, DisputeRow, JournalEntryRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow, WideMinor,
+};
 pub use session::projector_leader;
-pub use status::{projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
+pub use status::{projection_status, tenant_projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
 pub use verify::{verify, VerifyOptions, VerifyReport};
 pub use wait::{checkpoint_of_position, wait_for_checkpoint, wait_for_position, WaitOutcome};

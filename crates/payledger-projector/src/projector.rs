@@ -137,6 +137,10 @@ impl Projector {
                 Work::Idle => {
                     held_back_wait = HELD_BACK_FIRST_WAIT;
                     metrics::gauge!("payledger_projector_lag_seconds").set(0.0);
+                    if let Some(version) = registry::live_version(&session.client).await? {
+                        let parked = crate::parked::count_parked(&session.client, version, None).await?;
+                        metrics::gauge!("payledger_projector_parked_streams").set(parked as f64);
+                    }
                     if !wakeups.as_ref().is_some_and(ChangeListener::is_alive) {
                         wakeups = ChangeListener::listen(&self.database_url).await.ok();
                     }

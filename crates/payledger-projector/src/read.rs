@@ -75,7 +75,7 @@ struct Listed {
     columns: &'static str,
 }
 
-const ORDERS: Listed = Listed { table: "orders", id: "order_id", parent: None, columns: OrderRow::COLUMNS };
+const ORDERS: Listed = Listed { table: "orders", id: "order_id", parent: None, columns: OrderRow::SELECT_COLUMNS };
 const PAYMENTS: Listed =
     Listed { table: "payments", id: "payment_id", parent: Some("order_id"), columns: PaymentRow::COLUMNS };
 const REFUNDS: Listed =
@@ -214,7 +214,7 @@ impl ReadModels {
              WHERE tenant_id = $1 AND ($2::text IS NULL OR account = $2) AND ($3::text IS NULL OR currency = $3)
                AND ($4::text IS NULL OR (account, currency) > ($4, $5))
              ORDER BY account, currency LIMIT $6",
-            cols = AccountBalanceRow::COLUMNS,
+            cols = AccountBalanceRow::SELECT_COLUMNS,
             s = self.schema
         );
         let (after_account, after_currency) = cursor.unzip();

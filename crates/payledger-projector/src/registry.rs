@@ -7,6 +7,7 @@ use serde::Serialize;
 use tokio_postgres::{Client, GenericClient, Row};
 
 use crate::error::ProjectorError;
+use crate::parked;
 use crate::schema;
 
 /// The one projection of this crate: all six read-model tables, projected together so that
@@ -169,6 +170,7 @@ pub(crate) async fn discard_building_version(client: &mut Client, version: i32) 
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL lock_timeout = '5s'").await?;
     schema::drop_schema(&tx, PROJECTION, version).await?;
+    parked::forget_version(&tx, version).await?;
     tx.execute(
         "DELETE FROM projection_versions WHERE name = $1 AND version = $2 AND state = 'building'",
         &[&PROJECTION, &version],
@@ -213,6 +215,7 @@ async fn drop_retired_version(client: &mut Client, version: i32) -> Result<(), P
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL lock_timeout = '5s'").await?;
     schema::drop_schema(&tx, PROJECTION, version).await?;
+    parked::forget_version(&tx, version).await?;
     tx.execute(
         "UPDATE projection_versions SET state = 'dropped', dropped_at = now(), updated_at = now()
          WHERE name = $1 AND version = $2 AND state = 'retired'",

@@ -7,6 +7,7 @@ use payledger_core::order::{Order, OrderStatus};
 use payledger_core::payment::{Dispute, Payment, Refund};
 use serde::Serialize;
 use serde_json::Value;
+use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -45,7 +46,14 @@ impl OrderReadStatus {
     }
 
     /// The rule documented on the type.
-    pub fn derive(amount_minor: i64, cancelled: bool, captured_minor: i64, refunded_minor: i64) -> OrderReadStatus {
+    pub fn derive(
+        amount_minor: impl Into<i128>,
+        cancelled: bool,
+        captured_minor: impl Into<i128>,
+        refunded_minor: impl Into<i128>,
+    ) -> OrderReadStatus {
+        let (amount_minor, captured_minor, refunded_minor) =
+            (amount_minor.into(), captured_minor.into(), refunded_minor.into());
         if captured_minor > 0 && refunded_minor >= captured_minor {
             OrderReadStatus::Refunded
         } else if captured_minor > 0 && captured_minor >= amount_minor {
@@ -55,6 +63,58 @@ impl OrderReadStatus {
         } else {
             OrderReadStatus::Open
         }
+    }
+}
+
+/// A sum of many amounts, in minor units: wider than one amount (`i64`) so that no sum of
+/// amounts can overflow (numeric in PostgreSQL, read back as text). Serialized as a JSON
+/// number while it fits an `i64`, else as a decimal string (only a log holding amounts above
+/// the core's maximum gets there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WideMinor(pub i128);
+
+impl WideMinor {
+    pub fn get(self) -> i128 {
+        self.0
+    }
+}
+
+impl From<WideMinor> for i128 {
+    fn from(value: WideMinor) -> i128 {
+        value.0
+    }
+}
+
+impl From<i64> for WideMinor {
+    fn from(value: i64) -> WideMinor {
+        WideMinor(i128::from(value))
+    }
+}
+
+impl std::fmt::Display for WideMinor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for WideMinor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match i64::try_from(self.0) {
+            Ok(narrow) => serializer.serialize_i64(narrow),
+            Err(_) => serializer.collect_str(&self.0),
+        }
+    }
+}
+
+/// Read from a `numeric` column cast to `text` (see the `SELECT_COLUMNS` of the rows).
+impl<'a> FromSql<'a> for WideMinor {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<WideMinor, Box<dyn std::error::Error + Sync + Send>> {
+        let text = <&str as FromSql>::from_sql(ty, raw)?;
+        Ok(WideMinor(text.parse::<i128>().map_err(|e| format!("minor units {text:?}: {e}"))?))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <&str as FromSql>::accepts(ty)
     }
 }
 
@@ -68,8 +128,8 @@ pub struct OrderRow {
     pub reference: String,
     pub metadata: Value,
     /// Summed over the order's payments.
-    pub amount_captured_minor: i64,
-    pub amount_refunded_minor: i64,
+    pub amount_captured_minor: WideMinor,
+    pub amount_refunded_minor: WideMinor,
     pub created_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
@@ -81,6 +141,11 @@ impl OrderRow {
     pub(crate) const COLUMNS: &'static str =
         "tenant_id, order_id, status, amount_minor, currency, reference, metadata, \
          amount_captured_minor, amount_refunded_minor, created_at, cancelled_at, cancel_reason, stream_version";
+    /// The columns as read back (the numeric sums as text).
+    pub(crate) const SELECT_COLUMNS: &'static str =
+        "tenant_id, order_id, status, amount_minor, currency, reference, metadata, \
+         amount_captured_minor::text AS amount_captured_minor, amount_refunded_minor::text AS amount_refunded_minor, \
+         created_at, cancelled_at, cancel_reason, stream_version";
 
     /// The order's own fields; the payment sums and the status are filled in by the writer.
     pub(crate) fn from_state(tenant_id: Uuid, order: &Order, stream_version: i64) -> OrderRow {
@@ -93,8 +158,8 @@ impl OrderRow {
             currency: order.currency.code().to_owned(),
             reference: order.reference.clone(),
             metadata: order.metadata.clone(),
-            amount_captured_minor: 0,
-            amount_refunded_minor: 0,
+            amount_captured_minor: WideMinor(0),
+            amount_refunded_minor: WideMinor(0),
             created_at: order.created_at,
             cancelled_at: order.cancelled_at,
             cancel_reason: order.cancel_reason.clone(),
@@ -362,16 +427,18 @@ pub struct AccountBalanceRow {
     pub currency: String,
     pub account_type: String,
     pub normal_side: String,
-    pub debit_minor: i64,
-    pub credit_minor: i64,
+    pub debit_minor: WideMinor,
+    pub credit_minor: WideMinor,
     /// On the account's normal side (revenue shows positive).
-    pub balance_minor: i64,
+    pub balance_minor: WideMinor,
     pub entry_count: i64,
 }
 
 impl AccountBalanceRow {
-    pub(crate) const COLUMNS: &'static str =
-        "tenant_id, account, currency, account_type, normal_side, debit_minor, credit_minor, balance_minor, entry_count";
+    /// The columns as read back (the numeric sums as text).
+    pub(crate) const SELECT_COLUMNS: &'static str = "tenant_id, account, currency, account_type, normal_side, \
+         debit_minor::text AS debit_minor, credit_minor::text AS credit_minor, balance_minor::text AS balance_minor, \
+         entry_count";
 
     /// The account's public id, `{account}:{currency}`.
     pub fn id(&self) -> String {

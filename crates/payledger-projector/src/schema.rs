@@ -41,8 +41,8 @@ fn tables_ddl(s: &str) -> String {
             currency              text        NOT NULL,
             reference             text        NOT NULL,
             metadata              jsonb       NOT NULL,
-            amount_captured_minor bigint      NOT NULL CHECK (amount_captured_minor >= 0),
-            amount_refunded_minor bigint      NOT NULL CHECK (amount_refunded_minor >= 0),
+            amount_captured_minor numeric     NOT NULL CHECK (amount_captured_minor >= 0),
+            amount_refunded_minor numeric     NOT NULL CHECK (amount_refunded_minor >= 0),
             created_at            timestamptz NOT NULL,
             cancelled_at          timestamptz,
             cancel_reason         text,
@@ -121,9 +121,9 @@ fn tables_ddl(s: &str) -> String {
             currency      text   NOT NULL,
             account_type  text   NOT NULL,
             normal_side   text   NOT NULL CHECK (normal_side IN ('debit', 'credit')),
-            debit_minor   bigint NOT NULL CHECK (debit_minor >= 0),
-            credit_minor  bigint NOT NULL CHECK (credit_minor >= 0),
-            balance_minor bigint GENERATED ALWAYS AS (
+            debit_minor   numeric NOT NULL CHECK (debit_minor >= 0),
+            credit_minor  numeric NOT NULL CHECK (credit_minor >= 0),
+            balance_minor numeric GENERATED ALWAYS AS (
                 CASE WHEN normal_side = 'debit' THEN debit_minor - credit_minor ELSE credit_minor - debit_minor END
             ) STORED,
             entry_count   bigint NOT NULL CHECK (entry_count >= 0),

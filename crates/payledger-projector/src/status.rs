@@ -5,8 +5,10 @@ use chrono::{DateTime, Utc};
 use payledger_store::Checkpoint;
 use serde::Serialize;
 use tokio_postgres::GenericClient;
+use uuid::Uuid;
 
 use crate::error::ProjectorError;
+use crate::parked::{count_parked, list_parked, ParkedStream, PARKED_LIST_MAX};
 use crate::registry::{current_versions, VersionInfo, PROJECTION};
 use crate::schema::TABLES;
 use crate::session::{maintenance_running, projector_leader};
@@ -17,7 +19,8 @@ pub const LAG_COUNT_MAX: i64 = 1_000_000;
 #[derive(Debug, Clone, Serialize)]
 pub struct ProjectionStatus {
     pub name: String,
-    /// `live`, `rebuilding` (a rebuild is building a new version), or `not_started`.
+    /// `live`, `degraded` (live, but streams are parked: see `parked_streams`), `rebuilding`
+    /// (a rebuild is building a new version), or `not_started`.
     pub state: &'static str,
     pub tables: Vec<&'static str>,
     pub live_version: Option<i32>,
@@ -33,6 +36,10 @@ pub struct ProjectionStatus {
     pub leader: Option<Leader>,
     /// Versions being built: a rebuild (swapped live when done) or a verify's fresh fold.
     pub building: Vec<BuildStatus>,
+    /// Streams of the live version whose events are skipped (of the tenant asked about).
+    pub parked_streams_count: i64,
+    /// The first [`PARKED_LIST_MAX`] of them, oldest event first.
+    pub parked_streams: Vec<ParkedStream>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,8 +63,24 @@ pub struct BuildStatus {
     pub abandoned: bool,
 }
 
-/// The status of every projection.
+/// The status of every projection; parked streams of every tenant.
 pub async fn projection_status<C: GenericClient>(client: &C) -> Result<Vec<ProjectionStatus>, ProjectorError> {
+    status_of(client, None).await
+}
+
+/// The status of every projection, with only this tenant's parked streams (the API's view:
+/// a tenant never learns of another's streams).
+pub async fn tenant_projection_status<C: GenericClient>(
+    client: &C,
+    tenant_id: Uuid,
+) -> Result<Vec<ProjectionStatus>, ProjectorError> {
+    status_of(client, Some(tenant_id)).await
+}
+
+async fn status_of<C: GenericClient>(
+    client: &C,
+    tenant_id: Option<Uuid>,
+) -> Result<Vec<ProjectionStatus>, ProjectorError> {
     let versions = current_versions(client).await?;
     let live = versions.iter().find(|v| v.name == PROJECTION && v.state == "live");
     let being_built: Vec<&VersionInfo> =
@@ -68,9 +91,17 @@ pub async fn projection_status<C: GenericClient>(client: &C) -> Result<Vec<Proje
         Some(v) => lag(client, v.checkpoint).await?,
         None => (0, false, 0.0),
     };
+    let (parked_streams_count, parked_streams) = match live {
+        Some(v) => (
+            count_parked(client, v.version, tenant_id).await?,
+            list_parked(client, v.version, tenant_id, None, PARKED_LIST_MAX).await?,
+        ),
+        None => (0, Vec::new()),
+    };
     let state = match (live, building.iter().any(|b| b.purpose == "rebuild" && !b.abandoned)) {
         (None, _) => "not_started",
         (Some(_), true) => "rebuilding",
+        (Some(_), false) if parked_streams_count > 0 => "degraded",
         (Some(_), false) => "live",
     };
     Ok(vec![ProjectionStatus {
@@ -86,6 +117,8 @@ pub async fn projection_status<C: GenericClient>(client: &C) -> Result<Vec<Proje
         updated_at: live.map(|v| v.updated_at),
         leader: projector_leader(client).await?.map(|(pid, instance_name)| Leader { pid, instance_name }),
         building,
+        parked_streams_count,
+        parked_streams,
     }])
 }
 

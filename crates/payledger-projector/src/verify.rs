@@ -20,6 +20,7 @@ use crate::batch::{move_checkpoint_to, run_batch, Limits, Step, Target};
 use crate::cache::StateCache;
 use crate::diff::{check_ledger, diff_table, DiffSink, Difference, DifferenceKind};
 use crate::error::ProjectorError;
+use crate::parked::{list_parked, ParkedStream};
 use crate::registry::{self, Purpose, PROJECTION};
 use crate::schema::{schema_name, TABLES};
 use crate::session::{Lock, Session};
@@ -59,6 +60,8 @@ pub struct VerifyReport {
     pub differences_total: u64,
     /// More differences exist than are listed.
     pub truncated: bool,
+    /// Streams parked in the live version (each also counts as a difference).
+    pub parked_streams: Vec<ParkedStream>,
 }
 
 impl VerifyReport {
@@ -180,6 +183,7 @@ async fn compare_with_fresh_fold(
         differing_rows.insert(table.to_owned(), rows);
     }
     check_ledger(&snapshot, &actual, options.tenant_id, &mut sink).await?;
+    let parked_streams = compare_parked(&snapshot, scratch, live_version, options.tenant_id, &mut sink).await?;
     // The live version counts every event it applied, all tenants together: only a verify
     // of every tenant can compare that count with the log's.
     if options.tenant_id.is_none() && live_applied != logged {
@@ -204,7 +208,41 @@ async fn compare_with_fresh_fold(
         differences: sink.differences,
         differences_total: sink.total,
         truncated,
+        parked_streams,
     })
+}
+
+/// Each stream parked live is a failure; a fresh fold must park the same streams at the same
+/// events. Returns the live ones.
+async fn compare_parked<C: tokio_postgres::GenericClient>(
+    client: &C,
+    scratch: i32,
+    live: i32,
+    tenant_id: Option<Uuid>,
+    sink: &mut DiffSink,
+) -> Result<Vec<ParkedStream>, ProjectorError> {
+    let fresh = list_parked(client, scratch, tenant_id, None, i64::MAX).await?;
+    let actual = list_parked(client, live, tenant_id, None, i64::MAX).await?;
+    let difference = |kind, p: &ParkedStream, expected: serde_json::Value, actual: serde_json::Value| Difference {
+        table: "parked_streams".to_owned(),
+        kind,
+        tenant_id: Some(p.tenant_id),
+        key: format!("stream_id={}, event_position={}", p.stream_id, p.event_position),
+        field: "*".to_owned(),
+        expected,
+        actual,
+    };
+    for p in &actual {
+        sink.push(difference(DifferenceKind::Parked, p, serde_json::Value::Null, p.reason.clone().into()));
+        if !fresh.iter().any(|f| f.key() == p.key() && f.event_position == p.event_position) {
+            sink.push(difference(DifferenceKind::Extra, p, serde_json::Value::Null, p.reason.clone().into()));
+        }
+    }
+    for f in fresh.iter().filter(|f| !actual.iter().any(|p| p.key() == f.key() && p.event_position == f.event_position))
+    {
+        sink.push(difference(DifferenceKind::Missing, f, f.reason.clone().into(), serde_json::Value::Null));
+    }
+    Ok(actual)
 }
 
 /// Longest the scratch may wait for events up to the live checkpoint to become readable.

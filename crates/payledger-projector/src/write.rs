@@ -7,11 +7,64 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-use crate::apply::{account_meta, RowSet};
+use crate::apply::{account_meta, Applied, RowSet};
 use crate::error::ProjectorError;
+use crate::parked::ParkedStream;
 use crate::rows::side_str;
-use crate::rows::{DisputeRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow};
+use crate::rows::{DisputeRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow, WideMinor};
 use payledger_core::ledger::{Account, Side};
+use payledger_store::RecordedEvent;
+
+/// Writes a batch's rows. If the database refuses them (a data or integrity error), each
+/// stream's rows are written on their own, and a stream whose rows are refused is parked at
+/// its first event of the batch (its rows stay as before the batch); the others are written.
+pub(crate) async fn write_isolating<C: GenericClient>(
+    client: &C,
+    schema: &str,
+    events: &[RecordedEvent],
+    applied: &mut Applied,
+) -> Result<(), ProjectorError> {
+    client.batch_execute("SAVEPOINT batch_rows").await?;
+    match write_rows(client, schema, &applied.merged()).await {
+        Ok(()) => {
+            client.batch_execute("RELEASE SAVEPOINT batch_rows").await?;
+            return Ok(());
+        }
+        Err(err) if is_refusal(&err) => {
+            tracing::warn!(error = %err, "the database refused a batch's rows; writing stream by stream");
+            client.batch_execute("ROLLBACK TO SAVEPOINT batch_rows; RELEASE SAVEPOINT batch_rows").await?;
+        }
+        Err(err) => return Err(err),
+    }
+    let mut refused = Vec::new();
+    for (key, rows) in &applied.by_stream {
+        client.batch_execute("SAVEPOINT stream_rows").await?;
+        match write_rows(client, schema, rows).await {
+            Ok(()) => client.batch_execute("RELEASE SAVEPOINT stream_rows").await?,
+            Err(err) if is_refusal(&err) => {
+                client.batch_execute("ROLLBACK TO SAVEPOINT stream_rows; RELEASE SAVEPOINT stream_rows").await?;
+                refused.push((key.clone(), format!("the database refused the stream's rows: {err}")));
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    for (key, reason) in refused {
+        let first = applied
+            .first_events
+            .get(&key)
+            .copied()
+            .ok_or_else(|| ProjectorError::corrupt("refused stream has no event"))?;
+        applied.parked.retain(|p| p.key() != key);
+        applied.parked.push(ParkedStream::at(&events[first], reason));
+    }
+    Ok(())
+}
+
+/// A row the database will never take as it is (data exception, integrity violation, a
+/// row touched twice by one statement): retrying the same rows cannot help.
+fn is_refusal(err: &ProjectorError) -> bool {
+    err.sql_state().is_some_and(|state| matches!(&state.code()[..2], "21" | "22" | "23"))
+}
 
 pub(crate) async fn write_rows<C: GenericClient>(
     client: &C,
@@ -48,8 +101,8 @@ async fn upsert_orders<C: GenericClient>(client: &C, s: &str, orders: &[OrderRow
     let currency: Vec<&str> = orders.iter().map(|o| o.currency.as_str()).collect();
     let reference: Vec<&str> = orders.iter().map(|o| o.reference.as_str()).collect();
     let metadata: Vec<&serde_json::Value> = orders.iter().map(|o| &o.metadata).collect();
-    let captured: Vec<i64> = orders.iter().map(|o| o.amount_captured_minor).collect();
-    let refunded: Vec<i64> = orders.iter().map(|o| o.amount_refunded_minor).collect();
+    let captured: Vec<String> = orders.iter().map(|o| o.amount_captured_minor.to_string()).collect();
+    let refunded: Vec<String> = orders.iter().map(|o| o.amount_refunded_minor.to_string()).collect();
     let created: Vec<DateTime<Utc>> = orders.iter().map(|o| o.created_at).collect();
     let cancelled: Vec<Option<DateTime<Utc>>> = orders.iter().map(|o| o.cancelled_at).collect();
     let reason: Vec<Option<&str>> = orders.iter().map(|o| o.cancel_reason.as_deref()).collect();
@@ -57,7 +110,7 @@ async fn upsert_orders<C: GenericClient>(client: &C, s: &str, orders: &[OrderRow
     let sql = format!(
         "INSERT INTO {s}.orders ({cols})
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::text[], $6::text[], $7::jsonb[],
-                              $8::int8[], $9::int8[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::int8[])
+                              $8::text[]::numeric[], $9::text[]::numeric[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::int8[])
          ON CONFLICT (tenant_id, order_id) DO UPDATE SET {set}",
         cols = OrderRow::COLUMNS,
         set = set_list(
@@ -246,8 +299,8 @@ async fn post_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> R
          ),
          deltas AS (
              SELECT tenant_id, account, currency,
-                    coalesce(sum(amount_minor) FILTER (WHERE side = $17), 0)::bigint AS debit_minor,
-                    coalesce(sum(amount_minor) FILTER (WHERE side <> $17), 0)::bigint AS credit_minor,
+                    coalesce(sum(amount_minor) FILTER (WHERE side = $17), 0) AS debit_minor,
+                    coalesce(sum(amount_minor) FILTER (WHERE side <> $17), 0) AS credit_minor,
                     count(*)::bigint AS entries
              FROM inserted GROUP BY tenant_id, account, currency
          ),
@@ -306,7 +359,7 @@ async fn refresh_orders<C: GenericClient>(client: &C, s: &str, rows: &RowSet) ->
     let orders: Vec<Uuid> = rows.touched_orders.iter().map(|(_, o)| *o).collect();
     let sql = format!(
         "SELECT o.tenant_id, o.order_id, o.amount_minor, o.cancelled_at IS NOT NULL,
-                coalesce(sum(p.amount_captured_minor), 0)::bigint, coalesce(sum(p.amount_refunded_minor), 0)::bigint
+                coalesce(sum(p.amount_captured_minor), 0)::text, coalesce(sum(p.amount_refunded_minor), 0)::text
          FROM unnest($1::uuid[], $2::uuid[]) AS t(tenant_id, order_id)
          JOIN {s}.orders o ON o.tenant_id = t.tenant_id AND o.order_id = t.order_id
          LEFT JOIN {s}.payments p ON p.tenant_id = o.tenant_id AND p.order_id = o.order_id
@@ -322,18 +375,18 @@ async fn refresh_orders<C: GenericClient>(client: &C, s: &str, rows: &RowSet) ->
     let mut refunded = Vec::with_capacity(found.len());
     let mut status = Vec::with_capacity(found.len());
     for row in &found {
-        let (amount, cancelled, sum_captured, sum_refunded): (i64, bool, i64, i64) =
+        let (amount, cancelled, sum_captured, sum_refunded): (i64, bool, WideMinor, WideMinor) =
             (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?, row.try_get(5)?);
         tenant.push(row.try_get::<_, Uuid>(0)?);
         order.push(row.try_get::<_, Uuid>(1)?);
-        captured.push(sum_captured);
-        refunded.push(sum_refunded);
+        captured.push(sum_captured.to_string());
+        refunded.push(sum_refunded.to_string());
         status.push(OrderReadStatus::derive(amount, cancelled, sum_captured, sum_refunded).as_str());
     }
     let sql = format!(
         "UPDATE {s}.orders o
          SET amount_captured_minor = u.captured, amount_refunded_minor = u.refunded, status = u.status
-         FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::int8[], $5::text[])
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[]::numeric[], $4::text[]::numeric[], $5::text[])
               AS u(tenant_id, order_id, captured, refunded, status)
          WHERE o.tenant_id = u.tenant_id AND o.order_id = u.order_id"
     );

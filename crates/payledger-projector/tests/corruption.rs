@@ -74,7 +74,7 @@ async fn verify_names_every_corruption_and_rebuild_repairs_it() {
                 "UPDATE {s}.account_balances SET debit_minor = debit_minor + 7
                  WHERE (tenant_id, account, currency) = (SELECT tenant_id, account, currency FROM {s}.account_balances
                        WHERE account = 'gateway_receivable' LIMIT 1)
-                 RETURNING account, currency, debit_minor"
+                 RETURNING account, currency, debit_minor::int8"
             ),
             &[],
         )

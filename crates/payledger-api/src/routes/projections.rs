@@ -1,4 +1,5 @@
-//! `GET /v1/projections` (checkpoint, lag, state, rebuild progress),
+//! `GET /v1/projections` (checkpoint, lag, state, rebuild progress, and the caller's own
+//! parked streams: `state` is `degraded` while any is parked),
 //! `POST /v1/projections/rebuild` (starts a rebuild in the background: 202, then follow it in
 //! `GET /v1/projections`) and `POST /v1/projections/verify` (compares the caller's tenant's
 //! read-models with a fresh fold and lists every difference; `{"repair": true}` starts a
@@ -14,7 +15,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use payledger_projector::{projection_status, ProjectorError, Rebuild, RebuildOptions, VerifyOptions, PROJECTION};
+use payledger_projector::{
+    tenant_projection_status, ProjectorError, Rebuild, RebuildOptions, VerifyOptions, PROJECTION,
+};
 use payledger_store::StoreError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -31,7 +34,8 @@ const VERIFY_MAX_DIFFERENCES: usize = 1_000;
 pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Value>> {
     principal.require(PROJECTION_ROLES)?;
     let client = state.pool.get().await?;
-    let statuses = projection_status(&**client).await.map_err(projector_error)?;
+    // Only the caller's own parked streams are listed (and counted).
+    let statuses = tenant_projection_status(&**client, principal.tenant_id).await.map_err(projector_error)?;
     Ok(Json(json!({ "data": statuses, "has_more": false })))
 }
 

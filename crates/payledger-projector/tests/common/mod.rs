@@ -595,7 +595,7 @@ pub async fn assert_matches_oracle(pool: &Pool) {
     let orders: BTreeMap<(Uuid, Uuid), (String, i64, i64)> = client
         .query(
             &format!(
-                "SELECT tenant_id, order_id, status, amount_captured_minor, amount_refunded_minor FROM {schema}.orders"
+                "SELECT tenant_id, order_id, status, amount_captured_minor::int8, amount_refunded_minor::int8 FROM {schema}.orders"
             ),
             &[],
         )
@@ -607,7 +607,7 @@ pub async fn assert_matches_oracle(pool: &Pool) {
     assert_eq!(orders, expected.orders, "orders");
 
     let balances: BTreeMap<(Uuid, String, String), i64> = client
-        .query(&format!("SELECT tenant_id, account, currency, balance_minor FROM {schema}.account_balances"), &[])
+        .query(&format!("SELECT tenant_id, account, currency, balance_minor::int8 FROM {schema}.account_balances"), &[])
         .await
         .unwrap()
         .iter()
