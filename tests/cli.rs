@@ -119,6 +119,18 @@ async fn audit_export_writes_a_tenants_events_in_read_order() {
         append(&pool, &StreamKey::new(tenant, stream), ExpectedVersion::Any, vec![event(n)]).await.unwrap();
     }
     append(&pool, &StreamKey::new(other, "order-a"), ExpectedVersion::Any, vec![event(99)]).await.unwrap();
+    // The export reads gap-free: another test's open transaction (the snapshot xmin is
+    // cluster-wide) can hold these events back for a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let start = payledger_store::Checkpoint::START;
+        let seen = payledger_store::read_all(&**client, start, &Default::default(), 100).await.unwrap().len();
+        if seen == 6 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "events stayed held back ({seen} of 6 visible)");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let tenant_arg = tenant.to_string();
     let export = |extra: &[&str]| {
         let mut args = vec!["audit", "export", "--tenant", &tenant_arg, "--batch-size", "2"];

@@ -62,6 +62,18 @@ pub enum Command {
     Audit(audit::AuditCommand),
 }
 
+/// Applies pending migrations, or with `no_migrate` only checks that none is pending.
+async fn prepare_schema(database_url: &str, no_migrate: bool) -> anyhow::Result<()> {
+    if no_migrate {
+        return verify::require_migrated(database_url).await;
+    }
+    let applied = payledger_store::migrate(database_url).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    Ok(())
+}
+
 pub fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

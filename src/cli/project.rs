@@ -22,14 +22,16 @@ pub struct ProjectArgs {
     /// How often a standby instance tries to take over, in milliseconds.
     #[arg(long, env = "PAYLEDGER_PROJECTOR_STANDBY_RETRY_MS", default_value_t = 1_000)]
     pub standby_retry_ms: u64,
+
+    /// Do not apply migrations: refuse to start unless the database is already migrated
+    /// (for a role without DDL rights; run `payledger migrate` as the schema's owner first).
+    #[arg(long, env = "PAYLEDGER_NO_MIGRATE")]
+    pub no_migrate: bool,
 }
 
 /// Projects until Ctrl-C or SIGTERM; the batch in progress is committed first.
 pub async fn run(database_url: &str, args: ProjectArgs) -> anyhow::Result<ExitCode> {
-    let applied = payledger_store::migrate(database_url).await?;
-    if !applied.is_empty() {
-        tracing::info!(?applied, "migrations applied");
-    }
+    super::prepare_schema(database_url, args.no_migrate).await?;
     let config = ProjectorConfig {
         batch_size: args.batch_size,
         poll_interval: Duration::from_millis(args.poll_interval_ms),

@@ -19,9 +19,9 @@ pub enum ProjectionsCommand {
 #[derive(Debug, Args)]
 #[command(after_help = "Exit status: 0 no stream (of the selection) is left parked; 1 some still are.")]
 pub struct ParkedArgs {
-    /// Only this tenant's streams (its UUID).
+    /// Only this tenant's streams (its name or id).
     #[arg(long)]
-    pub tenant: Option<uuid::Uuid>,
+    pub tenant: Option<String>,
 
     /// Only this stream (e.g. `payment-<uuid>`).
     #[arg(long)]
@@ -30,20 +30,26 @@ pub struct ParkedArgs {
 
 pub async fn run(database_url: &str, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
     super::verify::require_migrated(database_url).await?;
+    let pool = payledger_store::connect_pool(database_url, &Default::default())?;
+    let client = pool.get().await?;
+    let args = match &command {
+        ProjectionsCommand::Parked(args) | ProjectionsCommand::RetryParked(args) => args,
+    };
+    let tenant_id = match &args.tenant {
+        Some(tenant) => Some(super::tenants::resolve_tenant(&**client, tenant).await?.id),
+        None => None,
+    };
     match command {
         ProjectionsCommand::Parked(args) => {
-            let pool = payledger_store::connect_pool(database_url, &Default::default())?;
-            let client = pool.get().await?;
             let parked = match live_version(&**client).await? {
-                Some(version) => list_parked(&**client, version, args.tenant, args.stream.as_deref(), i64::MAX).await?,
+                Some(version) => list_parked(&**client, version, tenant_id, args.stream.as_deref(), i64::MAX).await?,
                 None => Vec::new(),
             };
             println!("{}", serde_json::to_string_pretty(&json!({ "parked_streams": parked }))?);
             Ok(if parked.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         ProjectionsCommand::RetryParked(args) => {
-            let options =
-                RetryOptions { tenant_id: args.tenant, stream_id: args.stream, statement_timeout_ms: 600_000 };
+            let options = RetryOptions { tenant_id, stream_id: args.stream, statement_timeout_ms: 600_000 };
             let outcomes = retry_parked(database_url, &options).await?;
             let still = outcomes.iter().filter(|o| !o.unparked).count();
             for o in outcomes.iter().filter_map(|o| o.parked.as_ref()) {

@@ -36,6 +36,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub dev: bool,
 
+    /// Do not apply migrations: refuse to start unless the database is already migrated
+    /// (for a role without DDL rights; run `payledger migrate` as the schema's owner first).
+    #[arg(long, env = "PAYLEDGER_NO_MIGRATE")]
+    pub no_migrate: bool,
+
     /// Where --dev keeps the dev tenant's keys.
     #[arg(long, default_value = "target/dev-keys.json")]
     pub dev_keys_file: PathBuf,
@@ -44,10 +49,7 @@ pub struct ServeArgs {
 pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // First, so that a taken address fails before anything else starts.
     let listener = bind(&args.listen).await?;
-    let applied = payledger_store::migrate(database_url).await?;
-    if !applied.is_empty() {
-        tracing::info!(?applied, "migrations applied");
-    }
+    super::prepare_schema(database_url, args.no_migrate).await?;
     let pool = payledger_store::connect_pool(
         database_url,
         &PoolOptions { max_connections: args.db_max_connections, ..PoolOptions::default() },

@@ -18,8 +18,22 @@ pub async fn migrate(database_url: &str) -> Result<Vec<String>, StoreError> {
     client.execute("SELECT pg_advisory_unlock(727275)", &[]).await?;
     drop(client);
     let _ = driver.await;
-    let report = result.map_err(|e| StoreError::Migration(e.to_string()))?;
+    let report = result.map_err(|e| StoreError::Migration(with_causes(&e)))?;
     Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+}
+
+/// An error with its causes ("db error" alone hides PostgreSQL's message).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 /// The newest migration this binary carries.

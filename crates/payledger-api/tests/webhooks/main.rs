@@ -8,6 +8,7 @@ mod abuse;
 mod concurrency;
 mod nul;
 mod ordering;
+mod refund_totals;
 mod reprocess;
 mod rotation;
 mod signatures;
