@@ -31,6 +31,14 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_WEBHOOK_TOLERANCE_S", default_value_t = 300)]
     pub webhook_tolerance_s: i64,
 
+    /// How long a webhook body may take to arrive, in milliseconds (then 408).
+    #[arg(long, env = "PAYLEDGER_WEBHOOK_BODY_TIMEOUT_MS", default_value_t = 5_000)]
+    pub webhook_body_timeout_ms: u64,
+
+    /// Webhook deliveries verified and recorded at once per endpoint (more: 503).
+    #[arg(long, env = "PAYLEDGER_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default_value_t = 16)]
+    pub webhook_max_in_flight_per_endpoint: usize,
+
     /// Development mode: on first start create a tenant "dev" with one key per role, and
     /// print them (they are kept in --dev-keys-file so later starts can print them again).
     #[arg(long)]
@@ -61,6 +69,8 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         body_limit_bytes: args.body_limit_bytes,
         idempotency_retention: Duration::from_secs(args.idempotency_retention_hours * 3600),
         webhook_tolerance_s: args.webhook_tolerance_s,
+        webhook_body_timeout_ms: args.webhook_body_timeout_ms,
+        webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
         ..ApiConfig::default()
     };
     let state = AppState { pool: pool.clone(), database_url: Arc::from(database_url), config: Arc::new(config) };
