@@ -55,11 +55,14 @@ pub async fn create_tenant<C: GenericClient>(client: &C, name: &str) -> ApiResul
     Ok(Tenant { id, name: name.to_owned(), created_at: row.try_get(0)? })
 }
 
+/// The tenant with this id, else the one with this name (a name may spell another tenant's
+/// id: the id wins, and there is never more than one answer).
 pub async fn find_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> ApiResult<Option<Tenant>> {
     let id = name_or_id.parse::<Uuid>().ok();
     let row = client
         .query_opt(
-            "SELECT tenant_id, name, created_at FROM tenants WHERE name = $1 OR tenant_id = $2",
+            "SELECT tenant_id, name, created_at FROM tenants WHERE name = $1 OR tenant_id = $2
+             ORDER BY tenant_id IS NOT DISTINCT FROM $2 DESC LIMIT 1",
             &[&name_or_id, &id],
         )
         .await?;

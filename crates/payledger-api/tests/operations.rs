@@ -129,3 +129,18 @@ async fn every_command_records_the_request_id_in_its_events() {
     sent.sort();
     assert_eq!(recorded, sent, "each request's id, on its events and no others");
 }
+
+/// A tenant may be named like another tenant's id: looking up that text finds the tenant
+/// with the id (and never fails on two rows).
+#[tokio::test]
+async fn a_tenant_named_like_another_tenants_id_does_not_shadow_it() {
+    let app = common::spawn_app().await;
+    let client = app.pool.get().await.unwrap();
+    let id = app.tenant_id.to_string();
+    let namesake = payledger_api::keys::create_tenant(&**client, &id).await.unwrap();
+    let found = payledger_api::keys::find_tenant(&**client, &id).await.unwrap().unwrap();
+    assert_eq!(found.id, app.tenant_id);
+    assert_ne!(found.id, namesake.id);
+    let by_name = payledger_api::keys::find_tenant(&**client, "acme").await.unwrap().unwrap();
+    assert_eq!(by_name.id, app.tenant_id);
+}
