@@ -14,7 +14,7 @@ test:
 	scripts/pg.sh with $(CARGO) test --workspace --all-targets --no-fail-fast
 
 bench:
-	$(CARGO) build --release --bin payledger
+	$(CARGO) build --release -p payledger-bench
 	scripts/pg.sh with scripts/bench.sh
 
 db:

@@ -3,22 +3,22 @@
 # scripts/pg.sh (which sets DATABASE_URL, starting a throwaway PostgreSQL if needed).
 #
 #   scripts/bench.sh                 runs store, api and rebuild with their defaults
-#   scripts/bench.sh store|api|rebuild [ARGS..]   runs one, ARGS going to `payledger bench <name>`
+#   scripts/bench.sh store|api|rebuild [ARGS..]   runs one, ARGS going to `payledger-bench <name>`
 #
 # Each benchmark creates a database of its own on that server and drops it. Reports are
 # printed as text and written as JSON to target/bench/<name>.json (BENCH_OUT overrides the
 # directory). The defaults take about 4 minutes on 2 CPUs: store ~70 s, api ~90 s, rebuild
 # of 200 000 events ~60 s. The exit status is non-zero if any benchmark failed, including
 # the API benchmark's exactly-once / verify check; the others still run.
-# PAYLEDGER_BIN overrides the binary.
+# PAYLEDGER_BENCH_BIN overrides the binary.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="${PAYLEDGER_BIN:-$ROOT/target/release/payledger}"
+BIN="${PAYLEDGER_BENCH_BIN:-$ROOT/target/release/payledger-bench}"
 OUT="${BENCH_OUT:-$ROOT/target/bench}"
 
 if [[ ! -x "$BIN" ]]; then
-  echo "payledger: $BIN not found; build it first: cargo build --release --bin payledger (or run make bench)" >&2
+  echo "payledger: $BIN not found; build it first: cargo build --release -p payledger-bench (or run make bench)" >&2
   exit 1
 fi
 if [[ -z "${DATABASE_URL:-}" ]]; then
@@ -30,7 +30,7 @@ mkdir -p "$OUT"
 run_one() {
   local name="$1"; shift
   echo "bench $name: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run" >&2
-  if "$BIN" bench "$name" --json-file "$OUT/$name.json" "$@"; then
+  if "$BIN" "$name" --json-file "$OUT/$name.json" "$@"; then
     echo "bench $name: report in $OUT/$name.json" >&2
     return 0
   fi

@@ -1,7 +1,6 @@
 //! Subcommands. Each lives in its own module; this one parses and dispatches.
 
 mod audit;
-mod bench;
 mod database;
 mod project;
 mod projections;
@@ -45,9 +44,6 @@ pub enum Command {
     /// Manage webhook endpoints and reprocess stored deliveries.
     #[command(subcommand)]
     Webhooks(webhooks::WebhooksCommand),
-    /// Benchmarks (see BENCHMARKS.md).
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
     /// Inspect and retry parked streams of the read-models.
     #[command(subcommand)]
     Projections(projections::ProjectionsCommand),
@@ -104,7 +100,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
         Command::Webhooks(command) => webhooks::run(&database_url()?, command).await,
-        Command::Bench(command) => bench::run(&database_url()?, command).await,
         Command::Projections(command) => projections::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,

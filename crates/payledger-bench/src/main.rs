@@ -1,13 +1,44 @@
-//! `payledger bench store|api|rebuild`: each against the same PostgreSQL's ceiling.
+//! `payledger-bench store|api|rebuild`: each against the same PostgreSQL's ceiling. A binary
+//! of its own, so the `payledger` binary does not link the load generator.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use payledger_bench::api::{self, ApiBenchOptions, Mix};
 use payledger_bench::rebuild::{self, RebuildBenchOptions};
 use payledger_bench::store::{self, StoreBenchOptions};
 use serde::Serialize;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "payledger-bench",
+    version,
+    about = "payledger's benchmarks, each against the same PostgreSQL's ceiling"
+)]
+struct Cli {
+    /// PostgreSQL connection URL (each benchmark creates a database of its own there, and drops it).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    match run(&cli.database_url, cli.command).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("payledger-bench: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
