@@ -2,8 +2,9 @@
 //! its payments (a payment takes at most what the others leave; no cancel while one is in
 //! progress). Called with the order's stream locked, so no payment of it can appear meanwhile.
 
-use payledger_core::order::OrderPayments;
+use payledger_core::order::{OrderPayments, ORDER_PAYMENTS_MAX};
 use payledger_core::payment::Payment;
+use payledger_core::DomainError;
 use payledger_core::OrderId;
 use payledger_store::StreamKey;
 use tokio_postgres::types::Type;
@@ -13,25 +14,6 @@ use uuid::Uuid;
 use crate::aggregate::PaymentAggregate;
 use crate::commands::load;
 use crate::error::{ApiError, ApiResult};
-
-/// Most payments one order may have: each is folded, under the order's lock, on every new
-/// payment and on a cancel. A new payment beyond it is refused.
-pub const ORDER_MAX_PAYMENTS: usize = 100;
-
-/// Refuses a new payment on an order that has [`ORDER_MAX_PAYMENTS`] already.
-pub fn check_room_for_payment(payments: &OrderPayments) -> ApiResult<()> {
-    if payments.count >= ORDER_MAX_PAYMENTS {
-        return Err(order_payment_limit());
-    }
-    Ok(())
-}
-
-fn order_payment_limit() -> ApiError {
-    ApiError::unprocessable(
-        "order_payment_limit_reached",
-        format!("an order may have at most {ORDER_MAX_PAYMENTS} payments"),
-    )
-}
 
 /// Uses the partial index `events_payments_by_order` (migration V7).
 const PAYMENT_STREAMS_OF_ORDER: &str = "SELECT stream_id FROM events
@@ -43,16 +25,16 @@ pub async fn tally_order_payments<C: GenericClient>(
     tenant_id: Uuid,
     order_id: OrderId,
 ) -> ApiResult<OrderPayments> {
-    let limit = ORDER_MAX_PAYMENTS as i64 + 1;
+    let limit = ORDER_PAYMENTS_MAX as i64 + 1;
     let rows = client
         .query_typed(
             PAYMENT_STREAMS_OF_ORDER,
             &[(&tenant_id, Type::UUID), (&order_id.to_string(), Type::TEXT), (&limit, Type::INT8)],
         )
         .await?;
-    if rows.len() > ORDER_MAX_PAYMENTS {
+    if rows.len() > ORDER_PAYMENTS_MAX {
         // Only an order from before the limit can get here.
-        return Err(order_payment_limit());
+        return Err(DomainError::OrderPaymentLimitReached { max: ORDER_PAYMENTS_MAX }.into());
     }
     let mut payments: Vec<Payment> = Vec::with_capacity(rows.len());
     for row in &rows {

@@ -1,8 +1,8 @@
 //! The JSON shapes of resources (field names are part of the contract: add, never rename).
 
+use payledger_core::order::OrderReadStatus;
 use payledger_core::order::{Order, OrderPayments};
 use payledger_core::payment::{Dispute, Payment, Refund};
-use payledger_projector::OrderReadStatus;
 use serde_json::{json, Value};
 
 /// The order with its payments' sums and the status the read-model derives from them, so a

@@ -18,6 +18,8 @@ pub enum DomainError {
     OrderNotOpen { status: OrderStatus },
     #[error("order has {count} payment(s) in progress; void them (failed ones too: they may be retried), or settle their money (refunds, disputes), before cancelling")]
     OrderHasPaymentsInProgress { count: usize },
+    #[error("an order may have at most {max} payments")]
+    OrderPaymentLimitReached { max: usize },
 
     #[error("payment already exists")]
     PaymentAlreadyExists,
@@ -96,6 +98,7 @@ impl DomainError {
             DomainError::OrderNotFound => "order_not_found",
             DomainError::OrderNotOpen { .. } => "order_not_open",
             DomainError::OrderHasPaymentsInProgress { .. } => "order_has_payments_in_progress",
+            DomainError::OrderPaymentLimitReached { .. } => "order_payment_limit_reached",
             DomainError::PaymentAlreadyExists => "payment_already_exists",
             DomainError::PaymentNotFound => "payment_not_found",
             DomainError::PaymentNotAuthorizable { .. } => "payment_not_authorizable",
@@ -139,6 +142,7 @@ impl DomainError {
             | DomainError::OrderNotFound
             | DomainError::OrderNotOpen { .. }
             | DomainError::OrderHasPaymentsInProgress { .. }
+            | DomainError::OrderPaymentLimitReached { .. }
             | DomainError::PaymentAlreadyExists
             | DomainError::PaymentNotFound
             | DomainError::PaymentNotAuthorizable { .. }
@@ -171,6 +175,7 @@ impl DomainError {
             }
             DomainError::OrderNotOpen { .. }
             | DomainError::OrderHasPaymentsInProgress { .. }
+            | DomainError::OrderPaymentLimitReached { .. }
             | DomainError::PaymentNotAuthorizable { .. }
             | DomainError::PaymentNotCapturable { .. }
             | DomainError::PaymentNotVoidable { .. }

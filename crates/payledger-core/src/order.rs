@@ -8,10 +8,12 @@ mod command;
 mod decide;
 mod event;
 mod payments;
+mod read_status;
 mod state;
 
 pub use command::OrderCommand;
 pub use decide::{decide, evolve, fold};
 pub use event::OrderEvent;
-pub use payments::OrderPayments;
+pub use payments::{OrderPayments, ORDER_PAYMENTS_MAX};
+pub use read_status::OrderReadStatus;
 pub use state::{Order, OrderSnapshot, OrderState, OrderStatus};

@@ -228,3 +228,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_order_takes_at_most_the_maximum_of_payments() {
+    use payledger_core::order::{OrderPayments, ORDER_PAYMENTS_MAX};
+    let full = OrderPayments { count: ORDER_PAYMENTS_MAX, ..OrderPayments::default() };
+    let error = full.ensure_room_for_payment().unwrap_err();
+    assert_eq!((error.code(), error.kind()), ("order_payment_limit_reached", payledger_core::ErrorKind::RuleViolated));
+    let room = OrderPayments { count: ORDER_PAYMENTS_MAX - 1, ..OrderPayments::default() };
+    assert_eq!(room.ensure_room_for_payment(), Ok(()));
+}

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use payledger_core::order::OrderReadStatus;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -11,7 +12,7 @@ use crate::apply::{account_meta, Applied, RowSet};
 use crate::error::ProjectorError;
 use crate::parked::ParkedStream;
 use crate::rows::side_str;
-use crate::rows::{DisputeRow, OrderReadStatus, OrderRow, PaymentRow, RefundRow, WideMinor};
+use crate::rows::{DisputeRow, OrderRow, PaymentRow, RefundRow, WideMinor};
 use payledger_core::ledger::{Account, Side};
 use payledger_store::RecordedEvent;
 

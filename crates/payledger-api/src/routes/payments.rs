@@ -14,7 +14,6 @@ use crate::auth::Principal;
 use crate::commands::{execute, CommandContext};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
-use crate::order_payments::check_room_for_payment;
 use crate::params;
 use crate::state::AppState;
 use crate::views::payment_view;
@@ -99,7 +98,7 @@ pub async fn create(
             let order = related.order.as_ref().and_then(|o| o.as_ref());
             let order = order.ok_or_else(|| ApiError::from(DomainError::OrderNotFound).with_param("order_id"))?;
             let payments = related.order_payments()?;
-            check_room_for_payment(&payments)?;
+            payments.ensure_room_for_payment()?;
             Ok(PaymentCommand::Initiate {
                 payment_id,
                 order: order.snapshot(payments.amount_committed),

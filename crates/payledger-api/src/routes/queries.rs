@@ -16,11 +16,12 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
+use payledger_core::order::OrderReadStatus;
 use payledger_core::payment::{PaymentStatus, RefundStatus};
 use payledger_projector::read::{AccountFilter, EntryFilter, ListFilter, Page, ReadModels, PAGE_MAX};
 use payledger_projector::{
-    checkpoint_of_position, wait_for_checkpoint, AccountBalanceRow, DisputeRow, JournalEntryRow, OrderReadStatus,
-    OrderRow, PaymentRow, ProjectorError, RefundRow, WaitOutcome,
+    checkpoint_of_position, wait_for_checkpoint, AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow,
+    ProjectorError, RefundRow, WaitOutcome,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

@@ -1,5 +1,10 @@
+use crate::error::DomainError;
 use crate::money::MinorUnits;
 use crate::payment::Payment;
+
+/// Most payments one order may have: each is folded, under the order's lock, on every new
+/// payment and on a cancel, so the bound keeps that work bounded.
+pub const ORDER_PAYMENTS_MAX: usize = 100;
 
 /// What an order's payments (each folded from its own stream) mean for the order: the part of
 /// its amount they hold and how many are still in progress. The command handler loads the
@@ -15,6 +20,14 @@ pub struct OrderPayments {
 }
 
 impl OrderPayments {
+    /// Refuses one more payment on an order that has [`ORDER_PAYMENTS_MAX`] already.
+    pub fn ensure_room_for_payment(&self) -> Result<(), DomainError> {
+        if self.count >= ORDER_PAYMENTS_MAX {
+            return Err(DomainError::OrderPaymentLimitReached { max: ORDER_PAYMENTS_MAX });
+        }
+        Ok(())
+    }
+
     pub fn tally<'a>(payments: impl IntoIterator<Item = &'a Payment>) -> OrderPayments {
         payments.into_iter().fold(OrderPayments::default(), |sum, payment| OrderPayments {
             count: sum.count + 1,
