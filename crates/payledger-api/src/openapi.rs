@@ -89,7 +89,9 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
         statuses.push((403, "permission_error: the key's role may not do this"));
     }
     let params = op.parameters.iter().flatten();
-    if is_webhook || params.clone().any(|p| p.parameter_in == ParameterIn::Path) {
+    let is_command = params.clone().any(|p| p.name == "Idempotency-Key");
+    // A command also names resources in its body (a payment's order_id).
+    if is_webhook || is_command || params.clone().any(|p| p.parameter_in == ParameterIn::Path) {
         statuses.push((404, "not_found_error: no such resource (or stream, or endpoint)"));
     }
     if is_post {
@@ -100,7 +102,6 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
             statuses.push((415, "unsupported_media_type: a body must be application/json"));
         }
     }
-    let is_command = params.clone().any(|p| p.name == "Idempotency-Key");
     if is_command {
         statuses.push((409, "conflict_error: a concurrent change, or the Idempotency-Key is in use or reused"));
         statuses.push((422, "rule_violation_error: the state or the amounts do not allow it"));
@@ -900,7 +901,7 @@ fn receive_webhook() {}
 
 /// Register a gateway's webhook endpoint (admin).
 #[utoipa::path(post, path = "/v1/admin/webhook-endpoints", request_body = CreateWebhookEndpoint,
-    responses((status = 201, body = WebhookEndpoint)))]
+    responses((status = 201, body = WebhookEndpoint), (status = 422, body = ErrorBody, description = "too_many_endpoints")))]
 fn create_webhook_endpoint() {}
 #[utoipa::path(get, path = "/v1/admin/webhook-endpoints", params(EndpointsQuery), responses((status = 200, body = List<WebhookEndpoint>)))]
 fn list_webhook_endpoints() {}
