@@ -72,3 +72,54 @@ async fn every_route_is_documented_and_every_documented_route_is_served() {
         }
     }
 }
+
+/// The contract details a client generator relies on, which the fuzzer cannot see for itself.
+#[test]
+fn the_document_states_limits_formats_and_optional_bodies() {
+    let spec = serde_json::to_value(payledger_api::openapi::document()).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(schemas["Amount"]["minimum"], 1);
+    assert_eq!(schemas["Amount"]["maximum"], payledger_core::AmountMinor::MAX);
+    assert_eq!(schemas["CurrencyCode"]["pattern"], "^[A-Z]{3}$");
+    for request in ["CreateOrder", "CreatePayment", "Capture", "CreateRefund", "CreateApiKey"] {
+        assert_eq!(schemas[request]["additionalProperties"], false, "{request}");
+    }
+    assert_eq!(schemas["CreatePayment"]["properties"]["order_id"]["format"], "uuid");
+    assert!(schemas["Payment"]["required"].as_array().unwrap().contains(&"amount_refundable".into()));
+
+    let op = |method: &str, path: &str| spec["paths"][path][method].clone();
+    // A body is required only where an empty one is refused.
+    assert_eq!(op("post", "/v1/orders")["requestBody"]["required"], true);
+    assert!(op("post", "/v1/payments/{id}/void")["requestBody"]["required"] != true);
+    assert!(op("post", "/v1/payments/{id}/capture")["requestBody"]["required"] != true);
+    // JSON is the events' default, the exports are declared too.
+    let events = &op("get", "/v1/events")["responses"]["200"]["content"];
+    for media in ["application/json", "text/csv", "application/x-ndjson"] {
+        assert!(events.get(media).is_some(), "{media}");
+    }
+    let limit =
+        op("get", "/v1/orders")["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "limit").cloned();
+    let limit = limit.unwrap();
+    assert_eq!((limit["schema"]["minimum"].clone(), limit["schema"]["maximum"].clone()), (1.into(), 100.into()));
+    let webhook_headers: Vec<_> = op("post", "/v1/webhooks/{provider}/{endpoint_id}")["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["in"] == "header")
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(webhook_headers, ["Stripe-Signature", "Payledger-Signature"]);
+    let webhook = op("post", "/v1/webhooks/{provider}/{endpoint_id}");
+    assert!(webhook["responses"].get("403").is_none(), "signature-authenticated: no role");
+    assert!(op("get", "/healthz")["responses"].get("401").is_none());
+    // Every authenticated operation declares 401 and 403 in the error shape.
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let public = operation["security"].as_array().is_some_and(|s| s.is_empty());
+            for status in ["400", "401", "403"].iter().filter(|s| !public || **s == "400") {
+                let schema = &operation["responses"][*status]["content"]["application/json"]["schema"]["$ref"];
+                assert_eq!(schema, "#/components/schemas/ErrorBody", "{method} {path} {status}");
+            }
+        }
+    }
+}
