@@ -128,8 +128,8 @@ pass_on() {
   kill -"$1" -- -"$CHILD" 2>/dev/null || true
 }
 
-# Runs CMD in its own process group, passes SIGTERM/SIGINT/SIGHUP on to that group and
-# waits for CMD to end; returns CMD's status.
+# Runs CMD in its own process group, passes SIGTERM/SIGINT/SIGHUP/SIGQUIT on to that group
+# and waits for CMD to end; returns CMD's status.
 run_child() {
   set -m
   "$@" &
@@ -138,6 +138,7 @@ run_child() {
   trap 'pass_on TERM' TERM
   trap 'pass_on INT' INT
   trap 'pass_on HUP' HUP
+  trap 'pass_on QUIT' QUIT
   local status=0 before
   while :; do
     GOT_SIGNAL=0; before=$status
@@ -150,10 +151,16 @@ run_child() {
   return "$status"
 }
 
-# On exit, however it comes: stop the cluster if this call started it.
+# On exit, however it comes: end CMD if it still runs (it must not outlive its database),
+# then stop the cluster if this call started it.
 cleanup() {
   local status=$?
   set +e
+  if [[ -n "${CHILD:-}" ]] && kill -0 "$CHILD" 2>/dev/null; then
+    kill -TERM -- -"$CHILD" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$CHILD" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- -"$CHILD" 2>/dev/null
+  fi
   if [[ "${STARTED:-0}" == 1 ]]; then stop; fi
   exit "$status"
 }
@@ -187,7 +194,9 @@ case "$cmd" in
     STARTED=0
     trap cleanup EXIT
     # A signal before CMD runs: exit, and the EXIT trap stops what was started.
-    trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
+    trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP; trap 'exit 131' QUIT
+    # Any other ending signal: exit too, so that the EXIT trap ends CMD and the cluster.
+    trap 'exit 138' USR1; trap 'exit 140' USR2; trap 'exit 141' PIPE
     start || true
     ensure_database
     if [[ $dev == 1 ]]; then set -- "$@" --dev; fi

@@ -174,6 +174,31 @@ fn sigint_reaches_the_command_then_the_cluster_stops() {
     signal_is_passed_on("INT");
 }
 
+#[test]
+fn sigquit_reaches_the_command_then_the_cluster_stops() {
+    signal_is_passed_on("QUIT");
+}
+
+/// A signal pg.sh does not pass on (SIGUSR1) still ends the command before the cluster:
+/// the command never outlives its database.
+#[test]
+fn another_signal_ends_the_command_and_the_cluster() {
+    let cluster = Cluster::new("usr1");
+    let log = cluster.home.join("child.log");
+    let log = log.to_str().unwrap();
+    let child_script =
+        format!("trap 'echo term-at-exit >> {log}; exit 0' TERM; echo ready >> {log}; while :; do sleep 0.1; done");
+    let args = cluster.wrapped(&["bash", "-c", &child_script]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = cluster.script(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    cluster.wait_for_file("child.log", "ready", &mut child);
+    let status = Command::new("kill").args(["-USR1", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    wait_bounded(&mut child, Duration::from_secs(30));
+    assert!(cluster.file("child.log").contains("term-at-exit"), "the command was ended");
+    assert!(!cluster.is_running(), "postgres left running");
+}
+
 /// What `make run` runs: SIGTERM stops the server (its port is free again) and PostgreSQL.
 #[test]
 fn sigterm_to_pg_sh_stops_payledger_serve_and_the_cluster() {

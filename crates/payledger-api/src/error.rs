@@ -184,7 +184,9 @@ pub fn describe_store_error(err: &StoreError) -> String {
 pub fn describe_db_error(err: &tokio_postgres::Error) -> String {
     let Some(db) = err.as_db_error() else { return format!("database error: {err}") };
     let mut text = format!("database error {}: {}", db.code().code(), db.message());
-    if let Some(detail) = db.detail() {
+    // A constraint violation's detail quotes the failing row (client data, secrets): not logged.
+    let quotes_row = db.code().code().starts_with("23");
+    if let Some(detail) = db.detail().filter(|_| !quotes_row) {
         text.push_str(&format!("; detail: {detail}"));
     }
     if let Some(hint) = db.hint() {

@@ -14,8 +14,10 @@ const SHOWN_VALUE_MAX_CHARS: usize = 40;
 
 /// Parses `query` (without the `?`) into `T`, a struct of optional fields.
 pub fn parse<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
-    // Decoding pairs cannot fail: invalid UTF-8 is replaced, and text is all that is asked for.
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default();
+    // Never fall back to "no parameters": that would drop every filter of the request.
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).map_err(|e| {
+        ApiError::invalid_param("query", "invalid_request", format!("the query string cannot be read: {e}"))
+    })?;
     for (i, (key, value)) in pairs.iter().enumerate() {
         if key.contains('\0') || value.contains('\0') {
             let param = key.replace('\0', "\\u0000");

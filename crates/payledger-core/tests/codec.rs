@@ -78,6 +78,7 @@ fn payment_events() -> Vec<PaymentEvent> {
             provider_reference: None,
             report_key: key(),
             from_total_minor: MinorUnits::ZERO,
+            by_total: false,
         },
         PaymentEvent::RefundFailed {
             refund_id: refund_id(1),
@@ -135,6 +136,7 @@ fn payment_events() -> Vec<PaymentEvent> {
             provider_reference: Some("re_2".into()),
             report_key: key(),
             from_total_minor: MinorUnits::new(300).unwrap(),
+            by_total: true,
         },
         PaymentEvent::WebhookIgnored { report_key: "evt_2".into(), reason: "duplicate: report evt_2".into() },
         PaymentEvent::PaymentAuthorizationReleased {

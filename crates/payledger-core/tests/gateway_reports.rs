@@ -607,3 +607,23 @@ fn a_running_total_settles_the_pending_refund_it_covers() {
     assert_eq!(history.payment().refunds.len(), 1);
     assert_journal_balances(&history);
 }
+
+/// Two pending API refunds of the same amount; the gateway refunds one, reported first by
+/// the running total, then by its own report: one refund succeeds, not two.
+#[test]
+fn a_refund_settled_by_a_total_is_the_one_its_own_report_matches() {
+    let history = manual()
+        .given(authorize())
+        .given(capture(None))
+        .given(request_refund(1, 3_000))
+        .given(request_refund(2, 3_000))
+        .given(report("t1", refunded_in_total(3_000)));
+    assert_eq!(history.payment().amount_refunded, units(3_000));
+    let history = history.given(report("r1", refunded("re_1", 3_000)));
+    let p = history.payment();
+    assert_eq!((p.amount_refunded, p.amount_refund_pending), (units(3_000), units(3_000)), "{:?}", p.refunds);
+    let statuses: Vec<_> = p.refunds.iter().map(|r| (r.status, r.provider_reference.clone())).collect();
+    assert_eq!(statuses, [(RefundStatus::Succeeded, Some("re_1".into())), (RefundStatus::Pending, None)]);
+    assert_eq!(usd(&history, Account::Refunds), 3_000);
+    assert_journal_balances(&history);
+}

@@ -107,6 +107,10 @@ pub enum PaymentEvent {
         /// (`RefundTotalReported`), so counted once: the unattributed amount shrinks by it.
         #[serde(default, skip_serializing_if = "no_units")]
         from_total_minor: MinorUnits,
+        /// Settled because the gateway's running total covered it, not by a report of this
+        /// refund: the gateway's report of it, when it comes, matches this refund first.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_total: bool,
     },
     /// Releases the reservation.
     RefundFailed {

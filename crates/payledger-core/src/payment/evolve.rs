@@ -113,14 +113,23 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
                 requested_at: *requested_at,
                 failure_code: None,
                 failure_message: None,
+                settled_by_total: false,
             });
             payment.amount_refund_pending = add(payment.amount_refund_pending, *amount_minor);
         }
-        PaymentEvent::RefundSucceeded { refund_id, amount_minor, provider_reference, from_total_minor, .. } => {
+        PaymentEvent::RefundSucceeded {
+            refund_id,
+            amount_minor,
+            provider_reference,
+            from_total_minor,
+            by_total,
+            ..
+        } => {
             if let Some(refund) = settle_refund(payment, *refund_id, RefundStatus::Succeeded) {
                 if provider_reference.is_some() {
                     refund.provider_reference = provider_reference.clone();
                 }
+                refund.settled_by_total = *by_total;
             }
             debug_assert!(*from_total_minor <= payment.amount_refunded_unattributed);
             payment.amount_refund_pending = sub(payment.amount_refund_pending, *amount_minor);
@@ -146,6 +155,7 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
                 requested_at: *refunded_at,
                 failure_code: None,
                 failure_message: None,
+                settled_by_total: false,
             });
             debug_assert!(*from_total_minor <= payment.amount_refunded_unattributed);
             payment.amount_refunded_unattributed =
@@ -173,6 +183,7 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
             );
             if let Some(refund) = refund {
                 refund.provider_reference = Some(provider_reference.clone());
+                refund.settled_by_total = false;
             }
         }
         PaymentEvent::DisputeOpened { dispute_id, amount_minor, reason, provider_reference, opened_at, .. } => {

@@ -42,11 +42,15 @@ use crate::money::{AmountMinor, Currency};
 ///
 /// Running totals: a `RefundedInTotal` report counts only what is missing
 /// (the total minus what has succeeded). The missing part first settles
-/// pending refunds, oldest first, while they fit in it; the rest is recorded
-/// as a refund without a reference, marked `from_gateway_total`, which the
-/// gateway's own per-refund reports claim later. So a Stripe endpoint that
-/// receives both `charge.refunded` and `refund.*` counts each refund once, in
-/// any order. A total at or below what has succeeded is stale. `RefundFailed` and
+/// pending refunds, oldest first, while they fit in it (marked `by_total`, so
+/// the gateway's own report of such a refund matches it before any pending
+/// one); the rest is recorded as unattributed refunded money
+/// (`RefundTotalReported`), which the next succeeded refunds claim first
+/// (`from_total_minor`). So a Stripe endpoint that receives both
+/// `charge.refunded` and `refund.*` counts each refund once, in any order.
+/// A total at or below what has succeeded is stale. Open: a refund a total
+/// counted while it was pending at the gateway and that later fails stays
+/// counted (the failure report names no amount to take back). `RefundFailed` and
 /// disputes match by provider reference only. A `DisputeClosed` for a
 /// dispute never opened is ignored (gateways report openings first).
 ///

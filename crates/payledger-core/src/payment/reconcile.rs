@@ -228,7 +228,12 @@ impl Plan {
             .map(|refund| refund.id)
             .collect();
         for refund_id in settling {
-            let events = steps::succeed_refund(&self.payment, refund_id, None, Source::Gateway(key))?;
+            let mut events = steps::succeed_refund(&self.payment, refund_id, None, Source::Gateway(key))?;
+            for event in &mut events {
+                if let PaymentEvent::RefundSucceeded { by_total, .. } = event {
+                    *by_total = true;
+                }
+            }
             self.push(events);
         }
         // Settling claims what earlier totals counted: what is still missing is counted now.
@@ -413,6 +418,15 @@ fn refund_for_report<'a>(payment: &'a Payment, reference: &str, amount: AmountMi
     if let Some(refund) = payment.refunds.iter().find(|refund| refund.provider_reference.as_deref() == Some(reference))
     {
         return Some(RefundMatch::ByReference(refund));
+    }
+    // A refund a running total settled is the gateway's refund that total counted: match it
+    // before any pending one, or the same money would settle a second refund.
+    let settled_by_total = payment
+        .refunds
+        .iter()
+        .find(|refund| refund.settled_by_total && refund.provider_reference.is_none() && refund.amount_minor == amount);
+    if let Some(refund) = settled_by_total {
+        return Some(RefundMatch::SucceededByAmount(refund.id));
     }
     unreferenced(RefundStatus::Pending)
         .map(RefundMatch::PendingByAmount)

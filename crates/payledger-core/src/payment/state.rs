@@ -60,6 +60,9 @@ pub struct Refund {
     pub requested_at: DateTime<Utc>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
+    /// Succeeded because a running total covered it (`RefundSucceeded::by_total`), and not
+    /// yet matched to the gateway's report of it.
+    pub settled_by_total: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -193,6 +193,7 @@ pub(super) fn succeed_refund(
         report_key: source.report_key(),
         // Money the gateway's running total already counted is this refund's first.
         from_total_minor: MinorUnits::from(refund.amount_minor).min(payment.amount_refunded_unattributed),
+        by_total: false,
     }];
     Ok(landed(payment, next, events))
 }
