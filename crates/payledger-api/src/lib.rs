@@ -3,6 +3,8 @@
 //! Handlers are thin: they parse the request into domain types, check the caller's role,
 //! and run a command through [`commands::execute`] or a query. Every error becomes HTTP in
 //! one place, [`error::ApiError`].
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod aggregate;
 pub mod auth;

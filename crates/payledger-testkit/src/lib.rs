@@ -4,6 +4,7 @@
 //! lock, so concurrent test binaries agree); each test then clones it with
 //! `CREATE DATABASE .. TEMPLATE`, which is fast, and drops its clone when done.
 //! The server is the one named by `DATABASE_URL` (`make test` starts a throwaway one).
+#![forbid(unsafe_code)]
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
