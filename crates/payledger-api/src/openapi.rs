@@ -215,9 +215,11 @@ pub enum CaptureMethod {
     Manual,
 }
 
+/// The schema of `payledger_core::payment::Provider` (a test checks they agree).
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Provider {
+#[schema(as = Provider)]
+pub enum ProviderName {
     Stripe,
     Adyen,
     Generic,
@@ -305,7 +307,7 @@ pub struct CreatePayment {
     pub amount: Amount,
     pub currency: CurrencyCode,
     pub capture_method: CaptureMethod,
-    pub provider: Provider,
+    pub provider: ProviderName,
     #[schema(max_length = 500)]
     pub provider_reference: Option<String>,
 }
@@ -397,7 +399,7 @@ pub struct CreateApiKey {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookEndpoint {
-    pub provider: Provider,
+    pub provider: ProviderName,
     /// The gateway's signing secret; generated when left out (and shown once).
     pub secret: Option<String>,
     pub label: Option<String>,
@@ -449,7 +451,7 @@ pub struct Payment {
     pub amount_disputed: i64,
     pub amount_capturable: i64,
     pub amount_refundable: i64,
-    pub provider: Provider,
+    pub provider: ProviderName,
     pub provider_reference: Option<String>,
     pub failure_code: Option<String>,
     pub failure_message: Option<String>,
@@ -617,7 +619,7 @@ pub struct WebhookEndpoint {
     #[schema(pattern = "^webhook_endpoint$")]
     pub object: String,
     pub tenant_id: Uuid,
-    pub provider: Provider,
+    pub provider: ProviderName,
     pub label: Option<String>,
     /// Where the gateway delivers.
     pub url: String,
@@ -892,7 +894,7 @@ fn verify_projections() {}
 
 /// A gateway's webhook delivery, authenticated by its signature (no API key).
 #[utoipa::path(post, path = "/v1/webhooks/{provider}/{endpoint_id}", security(),
-    params(("provider" = Provider, Path), ("endpoint_id" = Uuid, Path), WebhookHeaders),
+    params(("provider" = ProviderName, Path), ("endpoint_id" = Uuid, Path), WebhookHeaders),
     request_body(content = Object, description = "the gateway's event, signed"),
     responses((status = 200, content((WebhookReceived = "application/json"), (String = "text/plain")),
         description = "taken in (also a duplicate, or a signed body that is recorded and ignored)"),

@@ -81,6 +81,9 @@ fn the_document_states_limits_formats_and_optional_bodies() {
     assert_eq!(schemas["Amount"]["minimum"], 1);
     assert_eq!(schemas["Amount"]["maximum"], payledger_core::AmountMinor::MAX);
     assert_eq!(schemas["CurrencyCode"]["pattern"], "^[A-Z]{3}$");
+    // The documented providers are the core's, no more and no less.
+    let providers: Vec<&str> = payledger_core::payment::Provider::ALL.iter().map(|p| p.as_str()).collect();
+    assert_eq!(schemas["Provider"]["enum"], serde_json::json!(providers), "{}", schemas["Provider"]);
     for request in ["CreateOrder", "CreatePayment", "Capture", "CreateRefund", "CreateApiKey"] {
         assert_eq!(schemas[request]["additionalProperties"], false, "{request}");
     }

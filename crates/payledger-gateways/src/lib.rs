@@ -36,6 +36,6 @@ pub use limits::{
 };
 pub use notification::{Notification, NotificationKind};
 pub use parse::{parse, ParseError};
-pub use provider::{Provider, UnknownProvider};
+pub use provider::{signature_header, Provider, UnknownProvider};
 pub use secret::{SecretError, WebhookSecret};
 pub use verify::{verify, SignatureError, Verified, GENERIC_SIGNATURE_HEADER, STRIPE_SIGNATURE_HEADER};

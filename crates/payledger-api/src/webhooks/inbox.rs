@@ -109,7 +109,7 @@ pub fn stored_body(body: &[u8]) -> (Option<String>, Option<String>) {
 /// The headers worth keeping with a delivery, lowercased, values bounded.
 pub fn kept_headers(provider: Provider, lookup: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
     let mut names = vec!["content-type", "user-agent"];
-    if let Some(signature) = provider.signature_header() {
+    if let Some(signature) = payledger_gateways::signature_header(provider) {
         names.push(signature);
     }
     names

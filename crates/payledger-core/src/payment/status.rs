@@ -74,17 +74,28 @@ impl CaptureMethod {
     }
 }
 
-/// The gateway that processes a payment.
+/// The gateway that processes a payment, and the sender of its webhooks: the lowercase name
+/// is also the `{provider}` path segment of `POST /v1/webhooks/{provider}/{endpoint_id}`.
+/// The only provider enum: `payledger-gateways` re-exports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     Stripe,
     Adyen,
-    /// Any gateway that signs webhooks with the generic HMAC scheme.
+    /// Any gateway or internal service signing with the Stripe scheme under
+    /// `Payledger-Signature`.
     Generic,
 }
 
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Provider {
+    pub const ALL: [Provider; 3] = [Provider::Stripe, Provider::Adyen, Provider::Generic];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Stripe => "stripe",

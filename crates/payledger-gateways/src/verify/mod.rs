@@ -89,7 +89,7 @@ pub fn verify(
     if active.is_empty() {
         return Err(SignatureError::NoActiveSecret);
     }
-    match provider.signature_header() {
+    match crate::signature_header(provider) {
         Some(header_name) => {
             let header = headers.header(header_name).ok_or(SignatureError::HeaderMissing(header_name))?;
             let (secret_index, signed_at) =
