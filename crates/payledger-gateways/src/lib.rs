@@ -25,6 +25,7 @@ mod mac;
 mod notification;
 mod parse;
 mod provider;
+pub mod report;
 mod secret;
 pub mod signing;
 mod verify;

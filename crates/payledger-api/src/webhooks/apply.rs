@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use super::error::WebhookResult;
 use super::inbox::Cause;
-use super::report::{decide, Decision};
 use crate::aggregate::{Aggregate, PaymentAggregate};
 use crate::commands::load;
 use crate::error::ApiError;
+use payledger_gateways::report::{decide, Decision};
 
 /// The payment a gateway reference names.
 #[derive(Debug, Clone, PartialEq, Eq)]

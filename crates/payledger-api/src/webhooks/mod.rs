@@ -80,7 +80,6 @@ pub mod ingest;
 pub mod metrics;
 pub mod process;
 pub mod processor;
-pub mod report;
 pub mod reprocess;
 
 pub use error::{WebhookError, WebhookResult};

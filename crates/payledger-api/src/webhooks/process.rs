@@ -16,7 +16,7 @@ use super::apply::{apply_to_payment, find_payment, Applied, PaymentLookup};
 use super::error::{WebhookError, WebhookResult};
 use super::inbox::{ignored_event, inbox_stream_id, Cause, ReceivedPayload};
 use super::metrics::{count_delivery, Outcome as MetricOutcome};
-use super::report::{payment_reference, InboxIgnore};
+use payledger_gateways::report::{payment_reference, InboxIgnore};
 
 /// How failed interpretations are retried.
 #[derive(Debug, Clone, Copy)]

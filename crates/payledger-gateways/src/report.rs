@@ -19,7 +19,8 @@
 use chrono::{DateTime, Utc};
 use payledger_core::payment::{GatewayReport, ReportKind};
 use payledger_core::{AmountMinor, Currency};
-use payledger_gateways::{Notification, NotificationKind};
+
+use crate::{Notification, NotificationKind};
 
 /// Failure codes and messages are bounded before they enter an immutable event.
 const CODE_MAX_CHARS: usize = 255;
