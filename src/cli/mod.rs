@@ -58,10 +58,24 @@ pub enum Command {
     Audit(audit::AuditCommand),
 }
 
+/// Refuses to work on a database whose migrations lag this binary.
+pub(crate) async fn require_migrated(database_url: &str) -> anyhow::Result<()> {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let applied = payledger_store::applied_migration_version(&client).await?;
+    drop(client);
+    let _ = driver.await;
+    let latest = payledger_store::latest_migration_version();
+    if applied.unwrap_or(0) < latest {
+        anyhow::bail!("the database is at migration {applied:?}, this binary needs {latest}: run `payledger migrate`");
+    }
+    Ok(())
+}
+
 /// Applies pending migrations, or with `no_migrate` only checks that none is pending.
 async fn prepare_schema(database_url: &str, no_migrate: bool) -> anyhow::Result<()> {
     if no_migrate {
-        return verify::require_migrated(database_url).await;
+        return require_migrated(database_url).await;
     }
     let applied = payledger_store::migrate(database_url).await?;
     if !applied.is_empty() {

@@ -29,7 +29,7 @@ pub struct ParkedArgs {
 }
 
 pub async fn run(database_url: &str, command: ProjectionsCommand) -> anyhow::Result<ExitCode> {
-    super::verify::require_migrated(database_url).await?;
+    super::require_migrated(database_url).await?;
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
     let client = pool.get().await?;
     let args = match &command {

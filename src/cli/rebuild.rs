@@ -26,7 +26,7 @@ pub struct RebuildArgs {
 }
 
 pub async fn run(database_url: &str, args: RebuildArgs) -> anyhow::Result<ExitCode> {
-    super::verify::require_migrated(database_url).await?;
+    super::require_migrated(database_url).await?;
     let options = RebuildOptions {
         batch_size: args.batch_size,
         held_back_max_wait_ms: args.held_back_max_wait_ms,

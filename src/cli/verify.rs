@@ -50,7 +50,7 @@ pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCod
         return Ok(if chains.is_intact() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
 
-    require_migrated(database_url).await?;
+    super::require_migrated(database_url).await?;
     let options = VerifyOptions { tenant_id, max_differences: args.max_differences, ..Default::default() };
     let read_models = payledger_projector::verify(database_url, &options).await?;
     print_differences(&read_models);
@@ -101,18 +101,4 @@ fn print_differences(report: &VerifyReport) {
         "read-models v{} at position {}: {} difference(s)",
         report.live_version, report.checkpoint.position, report.differences_total
     );
-}
-
-/// Refuses to work on a database whose migrations lag this binary.
-pub async fn require_migrated(database_url: &str) -> anyhow::Result<()> {
-    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
-    let applied = payledger_store::applied_migration_version(&client).await?;
-    drop(client);
-    let _ = driver.await;
-    let latest = payledger_store::latest_migration_version();
-    if applied.unwrap_or(0) < latest {
-        anyhow::bail!("the database is at migration {applied:?}, this binary needs {latest}: run `payledger migrate`");
-    }
-    Ok(())
 }
