@@ -1,7 +1,10 @@
 //! The two aggregates behind one interface, so the command pipeline is written once.
 
 use payledger_core::{order, payment, DecodeError, DomainError};
-use payledger_store::{NewEvent, RecordedEvent};
+use payledger_store::{read_stream, NewEvent, RecordedEvent, StreamKey};
+use tokio_postgres::GenericClient;
+
+use crate::error::{ApiError, ApiResult};
 
 pub trait Aggregate {
     type State: Default + Clone + Send + Sync;
@@ -54,4 +57,23 @@ impl Aggregate for PaymentAggregate {
     fn encode(event: &Self::Event, metadata: serde_json::Value) -> NewEvent {
         NewEvent::new(event.event_type(), event.schema_version(), event.to_payload()).with_metadata(metadata)
     }
+}
+
+/// Most events a stream may hold before a command refuses to load it (a payment has a few dozen).
+pub const STREAM_MAX_EVENTS: i64 = 10_000;
+
+/// Loads a stream and folds it.
+pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ApiResult<(A::State, i64)> {
+    let recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;
+    if recorded.len() as i64 > STREAM_MAX_EVENTS {
+        return Err(ApiError::internal(format!("stream {} exceeds {STREAM_MAX_EVENTS} events", stream.stream_id)));
+    }
+    let mut state = A::State::default();
+    let mut version = 0;
+    for r in &recorded {
+        let event = A::decode(r).map_err(|e| ApiError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
+        state = A::evolve(state, &event);
+        version = r.stream_version;
+    }
+    Ok((state, version))
 }

@@ -8,23 +8,18 @@ use axum::Json;
 use payledger_core::order::OrderPayments;
 use payledger_core::OrderId;
 use payledger_store::idempotency::{self, Claim, StoredResponse};
-use payledger_store::{
-    append_in_tx, lock_stream, read_stream, set_lock_timeout, BatchItem, ExpectedVersion, StoreError, StreamKey,
-};
+use payledger_store::{append_in_tx, lock_stream, set_lock_timeout, BatchItem, ExpectedVersion, StoreError, StreamKey};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio_postgres::GenericClient;
 use tracing::Instrument;
 
-use crate::aggregate::Aggregate;
+use crate::aggregate::{load, Aggregate};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::order_payments::tally_order_payments;
 use crate::request_id;
 use crate::state::AppState;
 
-/// Most events a stream may hold before a command refuses to load it (a payment has a few dozen).
-const STREAM_MAX_EVENTS: i64 = 10_000;
 pub const POSITION_HEADER: &str = "payledger-position";
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -104,22 +99,6 @@ impl CommandContext {
 /// response shows equals what a read-model later stores.
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
-}
-
-/// Loads a stream and folds it.
-pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ApiResult<(A::State, i64)> {
-    let recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;
-    if recorded.len() as i64 > STREAM_MAX_EVENTS {
-        return Err(ApiError::internal(format!("stream {} exceeds {STREAM_MAX_EVENTS} events", stream.stream_id)));
-    }
-    let mut state = A::State::default();
-    let mut version = 0;
-    for r in &recorded {
-        let event = A::decode(r).map_err(|e| ApiError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
-        state = A::evolve(state, &event);
-        version = r.stream_version;
-    }
-    Ok((state, version))
 }
 
 /// Runs one command against one stream and answers with `respond(new_state)`.

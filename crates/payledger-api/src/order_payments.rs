@@ -11,8 +11,8 @@ use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+use crate::aggregate::load;
 use crate::aggregate::PaymentAggregate;
-use crate::commands::load;
 use crate::error::{ApiError, ApiResult};
 
 /// Uses the partial index `events_payments_by_order` (migration V7).

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::error::WebhookResult;
 use super::inbox::Cause;
+use crate::aggregate::load;
 use crate::aggregate::{Aggregate, PaymentAggregate};
-use crate::commands::load;
 use crate::error::ApiError;
 use payledger_gateways::report::{decide, Decision};
 
