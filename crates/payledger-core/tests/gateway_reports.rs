@@ -257,19 +257,7 @@ fn authorized_captured_refunded_in_every_order_and_with_duplicates_converge() {
         let mut outcomes = Vec::new();
         for order in &orders {
             for duplicate in [false, true] {
-                let mut history = History::new().given(initiate(method));
-                for &i in order {
-                    history.record(reports[i].clone()).unwrap();
-                    if duplicate {
-                        history.record(reports[i].clone()).unwrap();
-                    }
-                }
-                if duplicate {
-                    // Redeliver everything again at the end, in reverse.
-                    for &i in order.iter().rev() {
-                        history.record(reports[i].clone()).unwrap();
-                    }
-                }
+                let history = deliver(&History::new().given(initiate(method)), &reports, order, duplicate);
                 outcomes.push((order.clone(), duplicate, outcome(&history)));
             }
         }
