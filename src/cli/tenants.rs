@@ -67,18 +67,11 @@ pub struct CreateKeyArgs {
     pub json: bool,
 }
 
-/// The tenant named, or with this id. An id wins over another tenant's name that spells it.
+/// The tenant named, or with this id. An id wins over another tenant's name that spells it
+/// (`keys::find_tenant`).
 pub async fn resolve_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> anyhow::Result<Tenant> {
-    let id = name_or_id.parse::<uuid::Uuid>().ok();
-    let row = client
-        .query_opt(
-            "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $2 OR name = $1
-             ORDER BY tenant_id IS NOT DISTINCT FROM $2 DESC LIMIT 1",
-            &[&name_or_id, &id],
-        )
-        .await?;
-    let row = row.with_context(|| format!("no tenant {name_or_id:?} (`payledger tenants list` shows them)"))?;
-    Ok(Tenant { id: row.try_get(0)?, name: row.try_get(1)?, created_at: row.try_get(2)? })
+    let tenant = keys::find_tenant(client, name_or_id).await?;
+    tenant.with_context(|| format!("no tenant {name_or_id:?} (`payledger tenants list` shows them)"))
 }
 
 async fn list_tenants<C: GenericClient>(client: &C) -> anyhow::Result<Vec<Tenant>> {
