@@ -20,6 +20,11 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::views::{
+    CaptureMethod, DisputeView, LedgerAccountView, LedgerEntryView, List, OrderStatus, OrderView, PaymentStatus,
+    PaymentView, ProviderName, RefundStatus, RefundView,
+};
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "payledger", description = "An event-sourced payment ledger. Amounts are integers of minor units."),
@@ -155,74 +160,13 @@ pub enum ErrorType {
     ApiError,
 }
 
-/// A page: `has_more` says whether the item after the last one exists.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct List<T> {
-    pub data: Vec<T>,
-    pub has_more: bool,
-}
-
-// ---- Enumerations (the strings the server accepts and answers)
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    Open,
-    Paid,
-    Refunded,
-    Cancelled,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
-    Initiated,
-    Authorized,
-    PartiallyCaptured,
-    Captured,
-    Refunded,
-    Voided,
-    Failed,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundStatus {
-    Pending,
-    Succeeded,
-    Failed,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DisputeStatus {
-    Open,
-    Won,
-    Lost,
-}
+// ---- Enumerations of requests (those of resources are in `crate::views`)
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Won,
     Lost,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CaptureMethod {
-    Automatic,
-    Manual,
-}
-
-/// The schema of `payledger_core::payment::Provider` (a test checks they agree).
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = Provider)]
-pub enum ProviderName {
-    Stripe,
-    Adyen,
-    Generic,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -412,87 +356,6 @@ pub struct AddWebhookSecret {
     pub secret: Option<String>,
 }
 
-// ---- Resources, as `views.rs` and `routes/queries.rs` shape them
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct Order {
-    pub id: Uuid,
-    #[schema(pattern = "^order$")]
-    pub object: String,
-    pub status: OrderStatus,
-    pub amount: i64,
-    pub currency: String,
-    pub reference: String,
-    #[schema(value_type = Object)]
-    pub metadata: Value,
-    pub amount_captured: i64,
-    pub amount_refunded: i64,
-    pub created_at: DateTime<Utc>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-    pub cancel_reason: Option<String>,
-    /// The event position the command reached (command answers only; see `min_position`).
-    pub position: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct Payment {
-    pub id: Uuid,
-    #[schema(pattern = "^payment$")]
-    pub object: String,
-    pub order_id: Uuid,
-    pub status: PaymentStatus,
-    pub amount: i64,
-    pub currency: String,
-    pub capture_method: CaptureMethod,
-    pub amount_authorized: i64,
-    pub amount_captured: i64,
-    pub amount_refunded: i64,
-    pub amount_refund_pending: i64,
-    pub amount_disputed: i64,
-    pub amount_capturable: i64,
-    pub amount_refundable: i64,
-    pub provider: ProviderName,
-    pub provider_reference: Option<String>,
-    pub failure_code: Option<String>,
-    pub failure_message: Option<String>,
-    pub refunds: Vec<Refund>,
-    pub disputes: Vec<Dispute>,
-    pub created_at: DateTime<Utc>,
-    pub position: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct Refund {
-    pub id: Uuid,
-    #[schema(pattern = "^refund$")]
-    pub object: String,
-    pub payment_id: Uuid,
-    pub amount: i64,
-    pub currency: String,
-    pub status: RefundStatus,
-    pub reason: Option<String>,
-    pub provider_reference: Option<String>,
-    pub failure_code: Option<String>,
-    pub failure_message: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub position: Option<i64>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct Dispute {
-    pub id: Uuid,
-    #[schema(pattern = "^dispute$")]
-    pub object: String,
-    pub payment_id: Uuid,
-    pub amount: i64,
-    pub currency: String,
-    pub status: DisputeStatus,
-    pub reason: Option<String>,
-    pub provider_reference: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub position: Option<i64>,
-}
-
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Event {
     pub event_id: Uuid,
@@ -512,50 +375,100 @@ pub struct Event {
     pub hash: String,
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct LedgerAccount {
-    pub id: String,
-    #[schema(pattern = "^ledger_account$")]
-    pub object: String,
-    pub account: String,
-    pub account_type: String,
-    pub normal_side: String,
-    pub currency: String,
-    /// On the account's normal side.
-    pub balance: i64,
-    pub debits: i64,
-    pub credits: i64,
-    pub entry_count: i64,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct LedgerEntry {
-    pub id: String,
-    #[schema(pattern = "^ledger_entry$")]
-    pub object: String,
-    pub event_id: Uuid,
-    pub position: i64,
-    pub line: i32,
-    pub kind: String,
-    pub account: String,
-    pub side: String,
-    pub amount: i64,
-    pub currency: String,
-    pub payment_id: Uuid,
-    pub order_id: Uuid,
-    pub created_at: DateTime<Utc>,
-}
-
-/// One projection's progress (more fields may be added).
+/// One projection's progress, as `payledger_projector::ProjectionStatus` serializes it.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Projection {
     pub name: String,
-    /// live, rebuilding or not_started.
+    /// live, degraded (live, but streams are parked), rebuilding or not_started.
     pub state: String,
+    pub tables: Vec<String>,
     pub live_version: Option<i32>,
+    pub checkpoint: Option<Checkpoint>,
     pub events_applied: i64,
+    /// Events in the log after the checkpoint.
     pub lag_events: i64,
+    pub lag_events_capped: bool,
+    /// Age of the oldest event not yet applied; 0 when caught up.
     pub lag_seconds: f64,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The projector instance that leads.
+    pub leader: Option<ProjectorLeader>,
+    /// Versions being built: a rebuild (swapped live when done) or a verify's fresh fold.
+    pub building: Vec<ProjectionBuild>,
+    /// The caller's streams whose events the live version skips.
+    pub parked_streams_count: i64,
+    pub parked_streams: Vec<ParkedStream>,
+}
+
+/// A point of the event log: the transaction and the position of its last event.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Checkpoint {
+    pub tx_id: u64,
+    pub position: i64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ProjectorLeader {
+    pub pid: i32,
+    pub instance_name: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ProjectionBuild {
+    pub version: i32,
+    /// rebuild or verify.
+    pub purpose: String,
+    pub checkpoint: Checkpoint,
+    pub events_applied: i64,
+    pub events_total_estimate: Option<i64>,
+    pub events_per_second: f64,
+    pub eta_seconds: Option<f64>,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Its rebuild or verify is gone; the next one drops it.
+    pub abandoned: bool,
+}
+
+/// A stream whose events the read-models skip from `event_position` on.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ParkedStream {
+    pub tenant_id: Uuid,
+    pub stream_id: String,
+    pub event_position: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub stream_version: i64,
+    pub reason: String,
+    pub parked_at: Option<DateTime<Utc>>,
+    pub retried_at: Option<DateTime<Utc>>,
+    pub retries: i32,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DifferenceKind {
+    Changed,
+    Missing,
+    Extra,
+    Unbalanced,
+    BalanceMismatch,
+    AppliedCount,
+    Parked,
+}
+
+/// A row or field where the live read-models and a fresh fold disagree (`field` is `*` for
+/// whole rows); `expected` and `actual` are any JSON values.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Difference {
+    pub table: String,
+    pub kind: DifferenceKind,
+    pub tenant_id: Option<Uuid>,
+    pub key: String,
+    pub field: String,
+    #[schema(value_type = Value)]
+    pub expected: Value,
+    #[schema(value_type = Value)]
+    pub actual: Value,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -567,13 +480,26 @@ pub struct ProjectionRebuild {
     pub status: String,
 }
 
-/// The differences between the live read-models and a fresh fold of the events.
+/// The differences between the live read-models and a fresh fold of the events, as
+/// `payledger_projector::VerifyReport` serializes it, with what the route adds.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ProjectionVerification {
     #[schema(pattern = "^projection_verification$")]
     pub object: String,
     pub projection: String,
     pub clean: bool,
+    pub live_version: i32,
+    /// The point of the log both sides were compared at.
+    pub checkpoint: Checkpoint,
+    pub tenant_id: Option<Uuid>,
+    /// Rows that differ, per table.
+    pub differing_rows: std::collections::BTreeMap<String, u64>,
+    pub differences: Vec<Difference>,
+    pub differences_total: u64,
+    /// More differences exist than are listed.
+    pub truncated: bool,
+    /// Streams parked in the live version (each also counts as a difference).
+    pub parked_streams: Vec<ParkedStream>,
     /// The rebuild started by `repair`, if any.
     pub repair: Option<ProjectionRebuild>,
 }
@@ -808,59 +734,59 @@ fn openapi_json() {}
 
 /// Create an order (writer).
 #[utoipa::path(post, path = "/v1/orders", request_body = CreateOrder, params(CommandHeaders),
-    responses((status = 201, body = Order)))]
+    responses((status = 201, body = OrderView)))]
 fn create_order() {}
 /// List orders, newest first (cursor pagination, filters on status and created time).
-#[utoipa::path(get, path = "/v1/orders", params(OrderListQuery), responses((status = 200, body = List<Order>)))]
+#[utoipa::path(get, path = "/v1/orders", params(OrderListQuery), responses((status = 200, body = List<OrderView>)))]
 fn list_orders() {}
 /// One order; `min_position` waits for the projector to have passed that position.
-#[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = Uuid, Path), GetQuery), responses((status = 200, body = Order)))]
+#[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = Uuid, Path), GetQuery), responses((status = 200, body = OrderView)))]
 fn get_order() {}
 /// Cancel an open order; the body is optional.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = Option<CancelOrder>, responses((status = 200, body = Order)))]
+    request_body = Option<CancelOrder>, responses((status = 200, body = OrderView)))]
 fn cancel_order() {}
 
 /// Create a payment for an order (writer).
 #[utoipa::path(post, path = "/v1/payments", request_body = CreatePayment, params(CommandHeaders),
-    responses((status = 201, body = Payment)))]
+    responses((status = 201, body = PaymentView)))]
 fn create_payment() {}
-#[utoipa::path(get, path = "/v1/payments", params(PaymentListQuery), responses((status = 200, body = List<Payment>)))]
+#[utoipa::path(get, path = "/v1/payments", params(PaymentListQuery), responses((status = 200, body = List<PaymentView>)))]
 fn list_payments() {}
-#[utoipa::path(get, path = "/v1/payments/{id}", params(("id" = Uuid, Path), GetQuery), responses((status = 200, body = Payment)))]
+#[utoipa::path(get, path = "/v1/payments/{id}", params(("id" = Uuid, Path), GetQuery), responses((status = 200, body = PaymentView)))]
 fn get_payment() {}
 #[utoipa::path(post, path = "/v1/payments/{id}/authorize", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = Option<Authorize>, responses((status = 200, body = Payment)))]
+    request_body = Option<Authorize>, responses((status = 200, body = PaymentView)))]
 fn authorize() {}
 #[utoipa::path(post, path = "/v1/payments/{id}/capture", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = Option<Capture>, responses((status = 200, body = Payment)))]
+    request_body = Option<Capture>, responses((status = 200, body = PaymentView)))]
 fn capture() {}
 #[utoipa::path(post, path = "/v1/payments/{id}/void", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = Option<Empty>, responses((status = 200, body = Payment)))]
+    request_body = Option<Empty>, responses((status = 200, body = PaymentView)))]
 fn void() {}
 #[utoipa::path(post, path = "/v1/payments/{id}/fail", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = Fail, responses((status = 200, body = Payment)))]
+    request_body = Fail, responses((status = 200, body = PaymentView)))]
 fn fail() {}
 
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = CreateRefund, responses((status = 201, body = Refund)))]
+    request_body = CreateRefund, responses((status = 201, body = RefundView)))]
 fn create_refund() {}
-#[utoipa::path(get, path = "/v1/refunds", params(RefundListQuery), responses((status = 200, body = List<Refund>)))]
+#[utoipa::path(get, path = "/v1/refunds", params(RefundListQuery), responses((status = 200, body = List<RefundView>)))]
 fn list_refunds() {}
-#[utoipa::path(get, path = "/v1/refunds/{id}", params(("id" = Uuid, Path), GetQuery), responses((status = 200, body = Refund)))]
+#[utoipa::path(get, path = "/v1/refunds/{id}", params(("id" = Uuid, Path), GetQuery), responses((status = 200, body = RefundView)))]
 fn get_refund() {}
 #[utoipa::path(post, path = "/v1/refunds/{id}/succeed", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = Option<Empty>, responses((status = 200, body = Refund)))]
+    request_body = Option<Empty>, responses((status = 200, body = RefundView)))]
 fn succeed_refund() {}
 #[utoipa::path(post, path = "/v1/refunds/{id}/fail", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = Option<FailRefund>, responses((status = 200, body = Refund)))]
+    request_body = Option<FailRefund>, responses((status = 200, body = RefundView)))]
 fn fail_refund() {}
 
 #[utoipa::path(post, path = "/v1/payments/{id}/disputes", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = OpenDispute, responses((status = 201, body = Dispute)))]
+    request_body = OpenDispute, responses((status = 201, body = DisputeView)))]
 fn open_dispute() {}
 #[utoipa::path(post, path = "/v1/disputes/{id}/resolve", params(("id" = Uuid, Path), CommandHeaders),
-    request_body = ResolveDispute, responses((status = 200, body = Dispute)))]
+    request_body = ResolveDispute, responses((status = 200, body = DisputeView)))]
 fn resolve_dispute() {}
 
 /// The raw event history (auditor, finance, admin): JSON pages by default, or a streamed
@@ -874,10 +800,10 @@ fn list_events() {}
 fn list_stream_events() {}
 
 /// Account balances per account and currency (finance).
-#[utoipa::path(get, path = "/v1/ledger/accounts", params(AccountsQuery), responses((status = 200, body = List<LedgerAccount>)))]
+#[utoipa::path(get, path = "/v1/ledger/accounts", params(AccountsQuery), responses((status = 200, body = List<LedgerAccountView>)))]
 fn list_ledger_accounts() {}
 /// Journal entries in booking order.
-#[utoipa::path(get, path = "/v1/ledger/entries", params(EntriesQuery), responses((status = 200, body = List<LedgerEntry>)))]
+#[utoipa::path(get, path = "/v1/ledger/entries", params(EntriesQuery), responses((status = 200, body = List<LedgerEntryView>)))]
 fn list_ledger_entries() {}
 
 /// Each projection's checkpoint, lag in events and seconds, and state.

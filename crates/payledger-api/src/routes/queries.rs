@@ -19,19 +19,17 @@ use chrono::{DateTime, Utc};
 use payledger_core::order::OrderReadStatus;
 use payledger_core::payment::{PaymentStatus, RefundStatus};
 use payledger_projector::read::{AccountFilter, EntryFilter, ListFilter, Page, ReadModels, PAGE_MAX};
-use payledger_projector::{
-    checkpoint_of_position, wait_for_checkpoint, AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow,
-    ProjectorError, RefundRow, WaitOutcome,
-};
+use payledger_projector::{checkpoint_of_position, wait_for_checkpoint, PaymentRow, ProjectorError, WaitOutcome};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorType};
 use crate::extract::PathId;
 use crate::state::AppState;
+use crate::views::{to_json, LedgerAccountView, LedgerEntryView, List, OrderView, PaymentView, RefundView};
 
 /// Page size when `limit` is not given.
 const PAGE_DEFAULT: i64 = 10;
@@ -87,7 +85,7 @@ pub async fn get_order(State(state): State<AppState>, principal: Principal, Path
             return Err(ApiError::not_found("order"));
         };
         let order = models.order(&**client, principal.tenant_id, id).await.map_err(projector_error)?;
-        order.map(|o| order_json(&o)).ok_or_else(|| ApiError::not_found("order"))
+        order.map(|o| to_json(OrderView::from(&o))).ok_or_else(|| ApiError::not_found("order"))
     })
     .await
 }
@@ -103,7 +101,7 @@ pub async fn list_orders(State(state): State<AppState>, principal: Principal, ur
             return Ok(empty_list());
         };
         let page = models.orders(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
-        Ok(list_json(page, order_json))
+        Ok(list_json::<OrderView, _>(page))
     })
     .await
 }
@@ -123,7 +121,7 @@ pub async fn get_payment(
             return Err(ApiError::not_found("payment"));
         };
         let mut views = with_children(&models, &**client, principal.tenant_id, vec![payment]).await?;
-        views.pop().ok_or_else(|| ApiError::internal("payment vanished"))
+        views.pop().map(to_json).ok_or_else(|| ApiError::internal("payment vanished"))
     })
     .await
 }
@@ -139,7 +137,7 @@ pub async fn list_payments(State(state): State<AppState>, principal: Principal, 
         };
         let page = models.payments(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
         let data = with_children(&models, &**client, principal.tenant_id, page.items).await?;
-        Ok(json!({ "data": data, "has_more": page.has_more }))
+        Ok(to_json(List { data, has_more: page.has_more }))
     })
     .await
 }
@@ -151,7 +149,7 @@ pub async fn get_refund(State(state): State<AppState>, principal: Principal, Pat
             return Err(ApiError::not_found("refund"));
         };
         let refund = models.refund(&**client, principal.tenant_id, id).await.map_err(projector_error)?;
-        refund.map(|r| refund_json(&r)).ok_or_else(|| ApiError::not_found("refund"))
+        refund.map(|r| to_json(RefundView::from(&r))).ok_or_else(|| ApiError::not_found("refund"))
     })
     .await
 }
@@ -166,7 +164,7 @@ pub async fn list_refunds(State(state): State<AppState>, principal: Principal, u
             return Ok(empty_list());
         };
         let page = models.refunds(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
-        Ok(list_json(page, refund_json))
+        Ok(list_json::<RefundView, _>(page))
     })
     .await
 }
@@ -184,7 +182,7 @@ pub async fn list_ledger_accounts(State(state): State<AppState>, principal: Prin
             return Ok(empty_list());
         };
         let page = models.accounts(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
-        Ok(list_json(page, account_json))
+        Ok(list_json::<LedgerAccountView, _>(page))
     })
     .await
 }
@@ -205,7 +203,7 @@ pub async fn list_ledger_entries(State(state): State<AppState>, principal: Princ
             return Ok(empty_list());
         };
         let page = models.entries(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
-        Ok(list_json(page, entry_json))
+        Ok(list_json::<LedgerEntryView, _>(page))
     })
     .await
 }
@@ -332,11 +330,15 @@ fn list_filter(query: &ListQuery, statuses: &[&str], parent_id: Option<Uuid>) ->
 }
 
 fn empty_list() -> Value {
-    json!({ "data": [], "has_more": false })
+    to_json(List::<Value> { data: Vec::new(), has_more: false })
 }
 
-fn list_json<T>(page: Page<T>, view: fn(&T) -> Value) -> Value {
-    json!({ "data": page.items.iter().map(view).collect::<Vec<_>>(), "has_more": page.has_more })
+/// A page of rows, each shown as its view `V`.
+fn list_json<V, T>(page: Page<T>) -> Value
+where
+    V: for<'a> From<&'a T> + Serialize,
+{
+    to_json(List { data: page.items.iter().map(V::from).collect::<Vec<V>>(), has_more: page.has_more })
 }
 
 /// Payments with their refunds and disputes (two queries for the whole page).
@@ -345,126 +347,9 @@ async fn with_children<C: tokio_postgres::GenericClient>(
     client: &C,
     tenant_id: Uuid,
     payments: Vec<PaymentRow>,
-) -> ApiResult<Vec<Value>> {
+) -> ApiResult<Vec<PaymentView>> {
     let ids: Vec<Uuid> = payments.iter().map(|p| p.payment_id).collect();
     let refunds = models.refunds_of(client, tenant_id, &ids).await.map_err(projector_error)?;
     let disputes = models.disputes_of(client, tenant_id, &ids).await.map_err(projector_error)?;
-    Ok(payments
-        .iter()
-        .map(|p| {
-            let own_refunds: Vec<Value> =
-                refunds.iter().filter(|r| r.payment_id == p.payment_id).map(refund_json).collect();
-            let own_disputes: Vec<Value> =
-                disputes.iter().filter(|d| d.payment_id == p.payment_id).map(dispute_json).collect();
-            payment_json(p, own_refunds, own_disputes)
-        })
-        .collect())
-}
-
-// The JSON shapes: the same field names as the command responses (`crate::views`).
-
-fn order_json(o: &OrderRow) -> Value {
-    json!({
-        "id": o.order_id,
-        "object": "order",
-        "status": o.status,
-        "amount": o.amount_minor,
-        "currency": o.currency,
-        "reference": o.reference,
-        "metadata": o.metadata,
-        "amount_captured": o.amount_captured_minor,
-        "amount_refunded": o.amount_refunded_minor,
-        "created_at": o.created_at,
-        "cancelled_at": o.cancelled_at,
-        "cancel_reason": o.cancel_reason,
-    })
-}
-
-fn payment_json(p: &PaymentRow, refunds: Vec<Value>, disputes: Vec<Value>) -> Value {
-    json!({
-        "id": p.payment_id,
-        "object": "payment",
-        "order_id": p.order_id,
-        "status": p.status,
-        "amount": p.amount_minor,
-        "currency": p.currency,
-        "capture_method": p.capture_method,
-        "amount_authorized": p.amount_authorized_minor,
-        "amount_captured": p.amount_captured_minor,
-        "amount_refunded": p.amount_refunded_minor,
-        "amount_refund_pending": p.amount_refund_pending_minor,
-        "amount_disputed": p.amount_disputed_minor,
-        "amount_capturable": p.amount_capturable_minor,
-        "amount_refundable": p.amount_refundable_minor,
-        "provider": p.provider,
-        "provider_reference": p.provider_reference,
-        "failure_code": p.failure_code,
-        "failure_message": p.failure_message,
-        "refunds": refunds,
-        "disputes": disputes,
-        "created_at": p.created_at,
-    })
-}
-
-fn refund_json(r: &RefundRow) -> Value {
-    json!({
-        "id": r.refund_id,
-        "object": "refund",
-        "payment_id": r.payment_id,
-        "amount": r.amount_minor,
-        "currency": r.currency,
-        "status": r.status,
-        "reason": r.reason,
-        "provider_reference": r.provider_reference,
-        "failure_code": r.failure_code,
-        "failure_message": r.failure_message,
-        "created_at": r.created_at,
-    })
-}
-
-fn dispute_json(d: &DisputeRow) -> Value {
-    json!({
-        "id": d.dispute_id,
-        "object": "dispute",
-        "payment_id": d.payment_id,
-        "amount": d.amount_minor,
-        "currency": d.currency,
-        "status": d.status,
-        "reason": d.reason,
-        "provider_reference": d.provider_reference,
-        "created_at": d.created_at,
-    })
-}
-
-fn account_json(a: &AccountBalanceRow) -> Value {
-    json!({
-        "id": a.id(),
-        "object": "ledger_account",
-        "account": a.account,
-        "account_type": a.account_type,
-        "normal_side": a.normal_side,
-        "currency": a.currency,
-        "balance": a.balance_minor,
-        "debits": a.debit_minor,
-        "credits": a.credit_minor,
-        "entry_count": a.entry_count,
-    })
-}
-
-fn entry_json(e: &JournalEntryRow) -> Value {
-    json!({
-        "id": e.id(),
-        "object": "ledger_entry",
-        "event_id": e.event_id,
-        "position": e.event_position,
-        "line": e.line,
-        "kind": e.kind,
-        "account": e.account,
-        "side": e.side,
-        "amount": e.amount_minor,
-        "currency": e.currency,
-        "payment_id": e.payment_id,
-        "order_id": e.order_id,
-        "created_at": e.recorded_at,
-    })
+    Ok(payments.iter().map(|p| PaymentView::from_rows(p, &refunds, &disputes)).collect())
 }
