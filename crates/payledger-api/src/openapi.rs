@@ -200,7 +200,8 @@ pub enum EventFormat {
     Ndjson,
 }
 
-// ---- Request bodies (unknown fields are refused)
+// ---- Request bodies (unknown fields are refused; text limits are the core's
+// `SHORT_TEXT_MAX_CHARS` = 255 and `LONG_TEXT_MAX_CHARS` = 2000, utoipa takes literals only)
 
 /// Minor units of the currency: 1 to `AmountMinor::MAX`.
 #[derive(Serialize, Deserialize)]
@@ -230,6 +231,7 @@ pub struct CurrencyCode(String);
 pub struct CreateOrder {
     pub amount: Amount,
     pub currency: CurrencyCode,
+    #[schema(max_length = 255)]
     pub reference: String,
     /// Any JSON object, returned exactly as sent. Numbers in it must be integers from -2^63 to
     /// 2^64-1 without fraction or exponent (others: 400 `metadata_number_inexact`; send them as strings).
@@ -240,7 +242,7 @@ pub struct CreateOrder {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelOrder {
-    #[schema(max_length = 500)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -252,7 +254,7 @@ pub struct CreatePayment {
     pub currency: CurrencyCode,
     pub capture_method: CaptureMethod,
     pub provider: ProviderName,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 255)]
     pub provider_reference: Option<String>,
 }
 
@@ -281,9 +283,9 @@ pub struct Empty {}
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Fail {
-    #[schema(max_length = 500)]
+    #[schema(max_length = 255)]
     pub code: String,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 2000)]
     pub message: String,
 }
 
@@ -291,18 +293,18 @@ pub struct Fail {
 #[serde(deny_unknown_fields)]
 pub struct CreateRefund {
     pub amount: Amount,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 255)]
     pub provider_reference: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailRefund {
-    #[schema(max_length = 500)]
+    #[schema(max_length = 255)]
     pub code: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 2000)]
     pub message: Option<String>,
 }
 
@@ -310,9 +312,9 @@ pub struct FailRefund {
 #[serde(deny_unknown_fields)]
 pub struct OpenDispute {
     pub amount: Amount,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 255)]
     pub provider_reference: Option<String>,
 }
 
@@ -336,7 +338,7 @@ pub struct CreateApiKey {
     pub role: Role,
     /// Default: test.
     pub mode: Option<KeyMode>,
-    #[schema(max_length = 500)]
+    #[schema(max_length = 255)]
     pub label: Option<String>,
 }
 

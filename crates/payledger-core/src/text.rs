@@ -3,10 +3,11 @@
 
 use crate::error::DomainError;
 
-/// References and codes (order reference, provider references, failure codes).
-pub(crate) const MAX_SHORT_TEXT: usize = 255;
+/// References and codes (order reference, provider references, failure codes). The only
+/// definition: the API and the gateways bound such text with this too.
+pub const SHORT_TEXT_MAX_CHARS: usize = 255;
 /// Reasons and messages.
-pub(crate) const MAX_LONG_TEXT: usize = 2000;
+pub const LONG_TEXT_MAX_CHARS: usize = 2000;
 
 pub(crate) fn required(param: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
     if value.trim().is_empty() {

@@ -32,9 +32,7 @@ mod verify;
 
 pub use adyen_hmac::{adyen_signing_string, ADYEN_ACCEPTED_REPLY};
 pub use headers::HeaderLookup;
-pub use limits::{
-    MAX_ADYEN_ITEMS, MAX_REFERENCE_LEN, MAX_SECRET_LEN, MAX_SIGNATURE_HEADER_LEN, MAX_TEXT_LEN, MAX_V1_SIGNATURES,
-};
+pub use limits::{MAX_ADYEN_ITEMS, MAX_REFERENCE_LEN, MAX_SECRET_LEN, MAX_SIGNATURE_HEADER_LEN, MAX_V1_SIGNATURES};
 pub use notification::{Notification, NotificationKind};
 pub use parse::{parse, ParseError};
 pub use provider::{signature_header, Provider, UnknownProvider};

@@ -15,9 +15,11 @@ pub const MAX_ADYEN_ITEMS: usize = 100;
 /// (for Adyen: hex characters).
 pub const MAX_SECRET_LEN: usize = 1024;
 
-/// Longest identifier (event id, psp reference, refund id...) taken from a payload.
-/// They become dedupe keys and lookup keys; longer ones are rejected, not cut.
-pub const MAX_REFERENCE_LEN: usize = 255;
+/// Longest identifier (event id, psp reference, refund id...) taken from a payload, in
+/// bytes: the core's limit for references, counted so that a multi-byte reference is never
+/// longer than the core allows. They become dedupe keys and lookup keys; longer ones are
+/// rejected, not cut.
+pub const MAX_REFERENCE_LEN: usize = payledger_core::SHORT_TEXT_MAX_CHARS;
 
-/// Longest free text (failure messages) kept from a payload; longer text is truncated.
-pub const MAX_TEXT_LEN: usize = 1000;
+// Free text (failure codes and messages) is cut to the core's `SHORT_TEXT_MAX_CHARS` and
+// `LONG_TEXT_MAX_CHARS` (see `report.rs`): the only text limits.

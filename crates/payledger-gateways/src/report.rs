@@ -18,13 +18,10 @@
 
 use chrono::{DateTime, Utc};
 use payledger_core::payment::{GatewayReport, ReportKind};
-use payledger_core::{AmountMinor, Currency};
+use payledger_core::{AmountMinor, Currency, LONG_TEXT_MAX_CHARS, SHORT_TEXT_MAX_CHARS};
 
 use crate::{Notification, NotificationKind};
 
-/// Failure codes and messages are bounded before they enter an immutable event.
-const CODE_MAX_CHARS: usize = 255;
-const MESSAGE_MAX_CHARS: usize = 2000;
 const DEFAULT_FAILURE_CODE: &str = "gateway_failed";
 const DEFAULT_FAILURE_MESSAGE: &str = "the gateway reported the payment as failed";
 
@@ -73,8 +70,9 @@ fn report(notification: &Notification, received_at: DateTime<Utc>) -> Result<Gat
             (ReportKind::Captured { amount_minor: amount(*amount_minor)?, cumulative: *cumulative }, Some(currency))
         }
         NotificationKind::Failed { code, message } => {
-            let code = bounded(code.as_deref(), DEFAULT_FAILURE_CODE, CODE_MAX_CHARS);
-            let message = bounded(message.as_deref(), DEFAULT_FAILURE_MESSAGE, MESSAGE_MAX_CHARS);
+            // Bounded by the core's limits before they enter an immutable event.
+            let code = bounded(code.as_deref(), DEFAULT_FAILURE_CODE, SHORT_TEXT_MAX_CHARS);
+            let message = bounded(message.as_deref(), DEFAULT_FAILURE_MESSAGE, LONG_TEXT_MAX_CHARS);
             (ReportKind::Failed { code, message }, None)
         }
         NotificationKind::Canceled => (ReportKind::Canceled, None),
@@ -181,6 +179,25 @@ mod tests {
             report.kind,
             ReportKind::Failed { code: DEFAULT_FAILURE_CODE.into(), message: DEFAULT_FAILURE_MESSAGE.into() }
         );
+    }
+
+    #[test]
+    fn failure_text_is_cut_to_the_cores_limits() {
+        let failed = |chars: usize| {
+            let n = notification(NotificationKind::Failed {
+                code: Some("c".repeat(chars.min(SHORT_TEXT_MAX_CHARS + 1))),
+                message: Some("m".repeat(chars)),
+            });
+            match decide(&n, Utc::now()) {
+                Decision::Apply(GatewayReport { kind: ReportKind::Failed { code, message }, .. }) => {
+                    (code.chars().count(), message.chars().count())
+                }
+                other => panic!("a failure applies: {other:?}"),
+            }
+        };
+        assert_eq!(failed(SHORT_TEXT_MAX_CHARS), (SHORT_TEXT_MAX_CHARS, SHORT_TEXT_MAX_CHARS));
+        assert_eq!(failed(LONG_TEXT_MAX_CHARS), (SHORT_TEXT_MAX_CHARS, LONG_TEXT_MAX_CHARS));
+        assert_eq!(failed(LONG_TEXT_MAX_CHARS + 1), (SHORT_TEXT_MAX_CHARS, LONG_TEXT_MAX_CHARS));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::text;
 pub fn decide(state: &OrderState, command: OrderCommand) -> Result<Vec<OrderEvent>, DomainError> {
     match (state, command) {
         (None, OrderCommand::Create { order_id, amount_minor, currency, reference, metadata, at }) => {
-            text::required("reference", &reference, text::MAX_SHORT_TEXT)?;
+            text::required("reference", &reference, text::SHORT_TEXT_MAX_CHARS)?;
             if !metadata.is_object() {
                 return Err(DomainError::MetadataNotObject);
             }
@@ -18,7 +18,7 @@ pub fn decide(state: &OrderState, command: OrderCommand) -> Result<Vec<OrderEven
                 if payments_in_progress > 0 {
                     return Err(DomainError::OrderHasPaymentsInProgress { count: payments_in_progress });
                 }
-                text::optional("reason", reason.as_deref(), text::MAX_LONG_TEXT)?;
+                text::optional("reason", reason.as_deref(), text::LONG_TEXT_MAX_CHARS)?;
                 Ok(vec![OrderEvent::OrderCancelled { reason, cancelled_at: at }])
             }
             OrderStatus::Cancelled => Err(DomainError::OrderNotOpen { status: order.status }),

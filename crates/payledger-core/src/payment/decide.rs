@@ -48,7 +48,7 @@ pub fn decide(state: &PaymentState, command: PaymentCommand) -> Result<Vec<Payme
                     currency,
                 });
             }
-            text::optional("provider_reference", provider_reference.as_deref(), text::MAX_SHORT_TEXT)?;
+            text::optional("provider_reference", provider_reference.as_deref(), text::SHORT_TEXT_MAX_CHARS)?;
             Ok(vec![PaymentEvent::PaymentInitiated {
                 payment_id,
                 order_id: order.order_id,
@@ -68,13 +68,13 @@ pub fn decide(state: &PaymentState, command: PaymentCommand) -> Result<Vec<Payme
         }
         PaymentCommand::Void => void(existing(CommandKind::Void)?, Source::Api),
         PaymentCommand::Fail { code, message } => {
-            text::required("code", &code, text::MAX_SHORT_TEXT)?;
-            text::bounded("message", &message, text::MAX_LONG_TEXT)?;
+            text::required("code", &code, text::SHORT_TEXT_MAX_CHARS)?;
+            text::bounded("message", &message, text::LONG_TEXT_MAX_CHARS)?;
             fail(existing(CommandKind::Fail)?, code, message, Source::Api)
         }
         PaymentCommand::RequestRefund { refund_id, amount_minor, reason, provider_reference, at } => {
-            text::optional("reason", reason.as_deref(), text::MAX_LONG_TEXT)?;
-            text::optional("provider_reference", provider_reference.as_deref(), text::MAX_SHORT_TEXT)?;
+            text::optional("reason", reason.as_deref(), text::LONG_TEXT_MAX_CHARS)?;
+            text::optional("provider_reference", provider_reference.as_deref(), text::SHORT_TEXT_MAX_CHARS)?;
             let request = NewRefund { refund_id, amount_minor, reason, provider_reference, at };
             request_refund(existing(CommandKind::RequestRefund)?, request, Source::Api)
         }
@@ -82,13 +82,13 @@ pub fn decide(state: &PaymentState, command: PaymentCommand) -> Result<Vec<Payme
             succeed_refund(existing(CommandKind::SucceedRefund)?, refund_id, None, Source::Api)
         }
         PaymentCommand::FailRefund { refund_id, code, message } => {
-            text::optional("code", code.as_deref(), text::MAX_SHORT_TEXT)?;
-            text::optional("message", message.as_deref(), text::MAX_LONG_TEXT)?;
+            text::optional("code", code.as_deref(), text::SHORT_TEXT_MAX_CHARS)?;
+            text::optional("message", message.as_deref(), text::LONG_TEXT_MAX_CHARS)?;
             fail_refund(existing(CommandKind::FailRefund)?, refund_id, code, message, Source::Api)
         }
         PaymentCommand::OpenDispute { dispute_id, amount_minor, reason, provider_reference, at } => {
-            text::optional("reason", reason.as_deref(), text::MAX_LONG_TEXT)?;
-            text::optional("provider_reference", provider_reference.as_deref(), text::MAX_SHORT_TEXT)?;
+            text::optional("reason", reason.as_deref(), text::LONG_TEXT_MAX_CHARS)?;
+            text::optional("provider_reference", provider_reference.as_deref(), text::SHORT_TEXT_MAX_CHARS)?;
             let request = NewDispute { dispute_id, amount_minor, reason, provider_reference, at };
             open_dispute(existing(CommandKind::OpenDispute)?, request, Source::Api)
         }

@@ -3,7 +3,9 @@
 use serde_json::Value;
 
 use super::ParseError;
-use crate::limits::{MAX_REFERENCE_LEN, MAX_TEXT_LEN};
+use payledger_core::LONG_TEXT_MAX_CHARS;
+
+use crate::limits::MAX_REFERENCE_LEN;
 
 /// Longest currency code kept; ISO 4217 codes are 3 letters, the caller validates.
 const MAX_CURRENCY_LEN: usize = 8;
@@ -38,9 +40,9 @@ pub(super) fn reference(obj: &Value, field: &'static str) -> Result<String, Pars
     optional_reference(obj, field)?.ok_or(ParseError::MissingField(field))
 }
 
-/// Free text, cut to [`MAX_TEXT_LEN`] characters.
+/// Free text, cut to the core's longest text (the report cuts codes shorter).
 pub(super) fn text(obj: &Value, field: &'static str) -> Result<Option<String>, ParseError> {
-    Ok(optional_str(obj, field)?.map(|s| s.chars().take(MAX_TEXT_LEN).collect()))
+    Ok(optional_str(obj, field)?.map(|s| s.chars().take(LONG_TEXT_MAX_CHARS).collect()))
 }
 
 /// A non-negative integer amount in minor units. Floats are refused, never rounded.
@@ -111,7 +113,9 @@ mod tests {
     #[test]
     fn references_are_bounded_and_empty_means_absent() {
         let long = "x".repeat(MAX_REFERENCE_LEN + 1);
-        let obj = json!({ "empty": "", "long": long, "num": 5, "ok": "pi_1" });
+        let longest = "x".repeat(MAX_REFERENCE_LEN);
+        let obj = json!({ "empty": "", "long": long, "longest": longest, "num": 5, "ok": "pi_1" });
+        assert_eq!(reference(&obj, "longest"), Ok(longest.clone()));
         assert_eq!(optional_reference(&obj, "empty"), Ok(None));
         assert_eq!(reference(&obj, "long"), Err(ParseError::ReferenceTooLong("long")));
         assert_eq!(reference(&obj, "num"), Err(ParseError::InvalidField("num")));
@@ -120,8 +124,9 @@ mod tests {
 
     #[test]
     fn text_is_truncated_on_a_char_boundary() {
-        let obj = json!({ "m": "é".repeat(MAX_TEXT_LEN + 5) });
+        let obj = json!({ "m": "é".repeat(LONG_TEXT_MAX_CHARS + 5), "fits": "é".repeat(LONG_TEXT_MAX_CHARS) });
         let t = text(&obj, "m").unwrap().unwrap();
-        assert_eq!(t.chars().count(), MAX_TEXT_LEN);
+        assert_eq!(t.chars().count(), LONG_TEXT_MAX_CHARS);
+        assert_eq!(text(&obj, "fits").unwrap().unwrap().chars().count(), LONG_TEXT_MAX_CHARS);
     }
 }
