@@ -652,3 +652,74 @@ fn the_checker_finds_undeclared_missing_and_mistyped_fields() {
         assert!(found.contains(&format!("$.{field}: not declared")), "{field} in {found}");
     }
 }
+
+/// The text limits a client meets are the core's (255 for references and codes, 2000 for
+/// reasons and messages), answered once by the core; the API bounds only what the core does
+/// not see (a key's label), with the core's limit.
+#[tokio::test]
+async fn text_fields_are_bounded_by_the_cores_limits_only() {
+    let app = common::spawn_app().await;
+    let payment = app.captured_payment(10_000).await;
+    let refunds = format!("/v1/payments/{}/refunds", id(&payment));
+    let too_long = |body: &Value, param: &str, max: usize| {
+        assert_eq!(
+            (&body["error"]["code"], &body["error"]["param"]),
+            (&json!("field_too_long"), &json!(param)),
+            "{body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&max.to_string()), "{message}");
+    };
+    // A refund reason: 501 (refused by the API before) up to 2000 characters are taken.
+    for chars in [501, 2000] {
+        let (s, refund) = app.post(&refunds, json!({"amount": 1, "reason": "r".repeat(chars)})).await;
+        assert_eq!(s, 201, "{chars}: {refund}");
+        assert_eq!(refund["reason"].as_str().unwrap().chars().count(), chars);
+    }
+    let (s, body) = app.post(&refunds, json!({"amount": 1, "reason": "r".repeat(2001)})).await;
+    assert_eq!(s, 400);
+    too_long(&body, "reason", 2000);
+    // A provider reference: 255, not 256 (multi-byte characters count once).
+    let (s, body) = app.post(&refunds, json!({"amount": 1, "provider_reference": "é".repeat(255)})).await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = app.post(&refunds, json!({"amount": 1, "provider_reference": "é".repeat(256)})).await;
+    assert_eq!(s, 400);
+    too_long(&body, "provider_reference", 255);
+    // An order reference: 255, not 256.
+    let (s, body) = app.post("/v1/orders", json!({"amount": 1, "currency": "USD", "reference": "o".repeat(255)})).await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = app.post("/v1/orders", json!({"amount": 1, "currency": "USD", "reference": "o".repeat(256)})).await;
+    assert_eq!(s, 400);
+    too_long(&body, "reference", 255);
+    // A failure code: 255, not 256; its message: 2000, not 2001.
+    let fail = |p: &Value| format!("/v1/payments/{}/fail", id(p));
+    let refused = app.create_payment(100).await;
+    for (code, message, param, max) in [(256, 1, "code", 255), (1, 2001, "message", 2000)] {
+        let (s, body) =
+            app.post(&fail(&refused), json!({"code": "c".repeat(code), "message": "m".repeat(message)})).await;
+        assert_eq!(s, 400, "{body}");
+        too_long(&body, param, max);
+    }
+    let (s, body) = app.post(&fail(&refused), json!({"code": "c".repeat(255), "message": "m".repeat(2000)})).await;
+    assert_eq!((s, body["failure_message"].as_str().map(str::len)), (200, Some(2000)), "{body}");
+    // A key's label reaches no core check: the API bounds it with the core's short limit.
+    let admin = |label: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .request(
+                    Method::POST,
+                    "/v1/admin/keys",
+                    Some(app.key("admin")),
+                    Some(&json!({"role": "auditor", "label": label})),
+                    None,
+                )
+                .await;
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(admin("l".repeat(255)).await.0, 201);
+    let (s, body) = admin("l".repeat(256)).await;
+    assert_eq!(s, 400);
+    too_long(&body, "label", 255);
+}
