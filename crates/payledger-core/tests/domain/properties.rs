@@ -3,9 +3,7 @@
 //! invariants hold, the journal balances and ties out with the payment, and
 //! replay is deterministic.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_core::ledger::{postings_for, Account, AccountBalances};
 use payledger_core::payment::{
     self, CaptureMethod, DisputeOutcome, Payment, PaymentCommand, PaymentStatus, ReportKind,

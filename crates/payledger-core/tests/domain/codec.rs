@@ -1,11 +1,9 @@
 //! Event codec: every event round-trips through (event_type, schema_version,
 //! payload); payload shapes are stable; old shapes are upcast.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::support::*;
 use payledger_core::money::MinorUnits;
 use payledger_core::order::OrderEvent;
 use payledger_core::payment::{CaptureMethod, PaymentEvent, Provider};

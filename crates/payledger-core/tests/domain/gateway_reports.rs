@@ -1,9 +1,7 @@
 //! Gateway reports: idempotent, order-tolerant, never an error on a payment
 //! that exists.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_core::ledger::{postings_for, Account, Side};
 use payledger_core::payment::{
     CaptureMethod, GatewayReport, PaymentCommand, PaymentEvent, PaymentStatus, RefundStatus, ReportKind,

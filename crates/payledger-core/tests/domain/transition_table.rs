@@ -2,9 +2,7 @@
 //! payment in each status, when each kind of command, then the expected
 //! status or refusal code. The literal table below is the specification.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_core::payment::{self, transition, CommandKind, DisputeOutcome, Next, PaymentCommand, PaymentStatus};
 use payledger_core::{Currency, PaymentId};
 

@@ -1,8 +1,6 @@
 //! Readable given/when/then scenarios of the payment lifecycle.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_core::payment::{
     DisputeOutcome, DisputeStatus, PaymentCommand, PaymentEvent, PaymentStatus, RefundStatus,
 };

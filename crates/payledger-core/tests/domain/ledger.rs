@@ -1,9 +1,7 @@
 //! Double-entry postings: every money event balances, and the balances tie
 //! out with the payment's amounts.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_core::ledger::{postings_for, Account, AccountBalances, Side};
 use payledger_core::payment::{DisputeOutcome, PaymentCommand};
 use payledger_core::Currency;
