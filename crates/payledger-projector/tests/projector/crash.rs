@@ -1,11 +1,9 @@
 //! The projector killed mid-batch (its task aborted while a batch transaction is open) and
 //! restarted: nothing is applied twice or skipped, the read-models equal a fresh fold.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use payledger_projector::{ensure_initialized, verify, VerifyOptions};
 use payledger_store::Checkpoint;
 use payledger_testkit::TestDb;

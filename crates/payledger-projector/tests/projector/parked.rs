@@ -2,11 +2,9 @@
 //! goes on. Verify reports it, a rebuild parks the same stream, and `retry_parked` keeps a
 //! still-bad stream parked and un-parks one whose cause is gone.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use payledger_projector::{
     list_parked, live_version, projection_status, rebuild, retry_parked, tenant_projection_status, verify,
     DifferenceKind, RebuildOptions, RetryOptions, VerifyOptions,

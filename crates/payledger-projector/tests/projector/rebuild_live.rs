@@ -1,11 +1,9 @@
 //! Rebuild while commands keep arriving: the live read-models serve until the swap, the swap
 //! loses nothing, and only one rebuild runs at a time.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use payledger_projector::{
     current_versions, projection_status, rebuild, verify, ProjectorError, Rebuild, RebuildOptions, VerifyOptions,
 };

@@ -2,9 +2,7 @@
 //! and a journal line tampered with): verify names each difference; rebuild repairs it; verify
 //! is clean again. Also: verify while commands keep arriving stays clean.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_projector::{rebuild, verify, Difference, DifferenceKind, RebuildOptions, VerifyOptions};
 use payledger_testkit::TestDb;
 use serde_json::json;

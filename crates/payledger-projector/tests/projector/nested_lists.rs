@@ -1,9 +1,7 @@
 //! The refunds and disputes nested in a page of payments: each payment has its own bound,
 //! so one payment with very many refunds does not crowd out the others'.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_projector::read::{ReadModels, CHILDREN_PER_PAYMENT_MAX};
 use payledger_testkit::TestDb;
 use uuid::Uuid;

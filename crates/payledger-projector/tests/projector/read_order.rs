@@ -5,12 +5,10 @@
 //! whole. And a rebuild whose swap attempts keep rolling back what they applied must not keep
 //! their folded states.
 
-mod common;
-
 use std::time::Duration;
 
 use chrono::Utc;
-use common::*;
+use crate::support::*;
 use payledger_core::order::{self, OrderCommand};
 use payledger_core::payment::{self, CaptureMethod, PaymentCommand, PaymentState, Provider};
 use payledger_core::{AmountMinor, Currency, DomainEvent, MinorUnits, OrderId, PaymentId};

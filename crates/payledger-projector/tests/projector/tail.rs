@@ -1,11 +1,9 @@
 //! The live tail: gap-free under a slow writer, read-your-writes waits, projection status,
 //! and an undecodable event of a payment stream stops the projector instead of being skipped.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use payledger_core::{DomainEvent, OrderId};
 use payledger_projector::{projection_status, wait_for_position, WaitOutcome};
 use payledger_store::{append, append_in_tx, BatchItem, ExpectedVersion, NewEvent, StreamKey};

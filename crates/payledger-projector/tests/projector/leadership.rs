@@ -2,11 +2,9 @@
 //! when the leader dies; and even without the leader lock, two instances applying at once
 //! give the same read-models as a single fold (the checkpoint's compare-and-set).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 use payledger_projector::{projector_leader, verify, Projector, ProjectorConfig, VerifyOptions};
 use payledger_testkit::TestDb;
 

@@ -2,9 +2,7 @@
 //! it runs, the read-models equal a fresh fold of the log (by an independent oracle and by
 //! `verify`), and a rebuild yields the same.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use payledger_projector::{rebuild, verify, RebuildOptions, RebuildPhase, VerifyOptions};
 use payledger_testkit::TestDb;
 
