@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::support::*;
 use payledger_core::money::MinorUnits;
 use payledger_core::order::OrderEvent;
 use payledger_core::payment::{CaptureMethod, PaymentEvent, Provider};
+use payledger_core::testing::*;
 use payledger_core::{Currency, DecodeError, DomainEvent, OrderId};
 use serde_json::json;
 

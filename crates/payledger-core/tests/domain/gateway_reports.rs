@@ -1,11 +1,11 @@
 //! Gateway reports: idempotent, order-tolerant, never an error on a payment
 //! that exists.
 
-use crate::support::*;
 use payledger_core::ledger::{postings_for, Account, Side};
 use payledger_core::payment::{
     CaptureMethod, GatewayReport, PaymentCommand, PaymentEvent, PaymentStatus, RefundStatus, ReportKind,
 };
+use payledger_core::testing::*;
 use payledger_core::{Currency, MinorUnits, RefundId};
 
 fn units(n: i64) -> MinorUnits {

@@ -1,9 +1,9 @@
 //! Double-entry postings: every money event balances, and the balances tie
 //! out with the payment's amounts.
 
-use crate::support::*;
 use payledger_core::ledger::{postings_for, Account, AccountBalances, Side};
 use payledger_core::payment::{DisputeOutcome, PaymentCommand};
+use payledger_core::testing::*;
 use payledger_core::Currency;
 
 #[test]

@@ -7,5 +7,4 @@ mod ledger;
 mod order_payments;
 mod payment_scenarios;
 mod properties;
-mod support;
 mod transition_table;

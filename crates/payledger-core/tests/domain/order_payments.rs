@@ -1,9 +1,9 @@
 //! An order's payments together: a new payment takes at most what the others leave of the
 //! order's amount, and an order is not cancelled while a payment is in progress.
 
-use crate::support::*;
 use payledger_core::order::{OrderPayments, OrderSnapshot};
 use payledger_core::payment::{self, CaptureMethod, Payment, PaymentCommand, PaymentStatus};
+use payledger_core::testing::*;
 use payledger_core::{Currency, DomainError, MinorUnits, PaymentId, RefundId};
 use proptest::prelude::*;
 

@@ -1,9 +1,9 @@
 //! Readable given/when/then scenarios of the payment lifecycle.
 
-use crate::support::*;
 use payledger_core::payment::{
     DisputeOutcome, DisputeStatus, PaymentCommand, PaymentEvent, PaymentStatus, RefundStatus,
 };
+use payledger_core::testing::*;
 use payledger_core::{Currency, MinorUnits};
 
 fn units(n: i64) -> MinorUnits {

@@ -3,11 +3,11 @@
 //! invariants hold, the journal balances and ties out with the payment, and
 //! replay is deterministic.
 
-use crate::support::*;
 use payledger_core::ledger::{postings_for, Account, AccountBalances};
 use payledger_core::payment::{
     self, CaptureMethod, DisputeOutcome, Payment, PaymentCommand, PaymentStatus, ReportKind,
 };
+use payledger_core::testing::*;
 use payledger_core::{Currency, DomainEvent, MinorUnits};
 use proptest::prelude::*;
 

@@ -2,8 +2,8 @@
 //! payment in each status, when each kind of command, then the expected
 //! status or refusal code. The literal table below is the specification.
 
-use crate::support::*;
 use payledger_core::payment::{self, transition, CommandKind, DisputeOutcome, Next, PaymentCommand, PaymentStatus};
+use payledger_core::testing::*;
 use payledger_core::{Currency, PaymentId};
 
 /// Expected outcome: `Ok(status after)` or `Err(code)`.

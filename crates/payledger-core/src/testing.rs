@@ -1,14 +1,16 @@
-//! Given/when/then helpers shared by the integration tests.
-#![allow(dead_code)] // each test crate uses a different subset
+//! Given/when/then for the payment aggregate, for this crate's tests and for any crate whose
+//! tests build histories (enable the `testing` feature in `[dev-dependencies]`). Test
+//! support: a refused `given` is a bug in the test, so it panics.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{DateTime, TimeZone, Utc};
-use payledger_core::ledger::{postings_for, AccountBalances};
-use payledger_core::order::{OrderSnapshot, OrderStatus};
-use payledger_core::payment::{
+use crate::ledger::{postings_for, AccountBalances};
+use crate::order::{OrderSnapshot, OrderStatus};
+use crate::payment::{
     self, CaptureMethod, DisputeOutcome, GatewayReport, PaymentCommand, PaymentEvent, PaymentState, PaymentStatus,
     Provider, ReportKind,
 };
-use payledger_core::{AmountMinor, Currency, DisputeId, DomainError, MinorUnits, OrderId, PaymentId, RefundId};
+use crate::{AmountMinor, Currency, DisputeId, DomainError, MinorUnits, OrderId, PaymentId, RefundId};
+use chrono::{DateTime, TimeZone, Utc};
 
 pub const PAYMENT_AMOUNT: i64 = 10_000;
 
@@ -106,7 +108,7 @@ impl History {
         payment::fold(&self.events)
     }
 
-    pub fn payment(&self) -> payledger_core::payment::Payment {
+    pub fn payment(&self) -> crate::payment::Payment {
         self.state().expect("payment exists")
     }
 
