@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use crate::support::*;
+use chrono::Utc;
 use payledger_core::order::{self, OrderCommand};
 use payledger_core::payment::{self, CaptureMethod, PaymentCommand, PaymentState, Provider};
 use payledger_core::{AmountMinor, Currency, DomainEvent, MinorUnits, OrderId, PaymentId};
