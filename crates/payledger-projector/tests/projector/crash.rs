@@ -83,9 +83,7 @@ async fn a_batch_aborted_mid_way_leaves_nothing_and_is_applied_once_after_restar
         let _ = projector.await;
     }
 
-    let projector = spawn_projector(db.url());
-    wait_projected(&pool).await;
-    projector.abort();
+    project_now(db.url()).await;
     assert_matches_oracle(&pool).await;
     let report = verify(db.url(), &VerifyOptions::default()).await.unwrap();
     assert!(report.is_clean(), "{:#?}", report.differences);
@@ -112,9 +110,7 @@ async fn aborted_at_random_moments_under_load_then_caught_up_equals_a_fresh_fold
         kills += 1;
     }
     writer.await.unwrap();
-    let projector = spawn_projector(db.url());
-    wait_projected(&pool).await;
-    projector.abort();
+    project_now(db.url()).await;
     assert_matches_oracle(&pool).await;
     let report = verify(db.url(), &VerifyOptions::default()).await.unwrap();
     assert!(report.is_clean(), "{:#?}", report.differences);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::*;
 use payledger_projector::{projector_leader, verify, Projector, ProjectorConfig, VerifyOptions};
-use payledger_testkit::TestDb;
+use payledger_testkit::{eventually, TestDb};
 
 fn instance(url: &str, name: &str, leader_lock: bool) -> tokio::task::JoinHandle<()> {
     Projector::new(url, ProjectorConfig { instance_name: name.to_owned(), leader_lock, ..test_config() }).spawn()
@@ -18,15 +18,11 @@ async fn leader(pool: &deadpool_postgres::Pool) -> Option<String> {
 }
 
 async fn wait_for_leader(pool: &deadpool_postgres::Pool, except: Option<&str>) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        // A nameless holder is a backend on its way out (its activity row is gone already).
-        if let Some(name) = leader(pool).await.filter(|n| !n.is_empty() && Some(n.as_str()) != except) {
-            return name;
-        }
-        assert!(Instant::now() < deadline, "no projector took the lead");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // A nameless holder is a backend on its way out (its activity row is gone already).
+    eventually(Duration::from_secs(30), "a projector to take the lead", || async {
+        leader(pool).await.filter(|n| !n.is_empty() && Some(n.as_str()) != except)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
