@@ -9,8 +9,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
-use crate::common::{spawn_app_with, TestApp};
-use crate::support::*;
+use super::support::*;
+use crate::support::{spawn_app_with, TestApp};
 
 /// A server whose API routes allow few requests in flight, so a small flood would fill them.
 async fn small_app(body_timeout_ms: u64) -> TestApp {

@@ -2,7 +2,7 @@
 //! filters and cursors, tenant scoping, the ledger, projection status, verify and rebuild
 //! (also while commands keep arriving).
 
-mod common;
+use crate::support as common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

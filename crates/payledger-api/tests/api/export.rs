@@ -1,6 +1,6 @@
 //! The auditors' export: CSV (RFC 4180) and NDJSON, streamed; JSON pages with a cursor.
 
-mod common;
+use crate::support as common;
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,7 +1,5 @@
 //! Webhook ingestion end to end: the real server, real PostgreSQL, a database per test.
 
-#[path = "../common/mod.rs"]
-mod common;
 mod support;
 
 mod abuse;

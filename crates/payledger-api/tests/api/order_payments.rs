@@ -2,7 +2,7 @@
 //! payments leave, an order with a payment in progress is not cancelled, and both hold when
 //! many requests on one order race.
 
-mod common;
+use crate::support as common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Idempotency-Key: replay, mismatch, in flight.
 
-mod common;
+use crate::support as common;
 
 use std::sync::Arc;
 

@@ -4,8 +4,8 @@
 use payledger_gateways::signing::sign_stripe_header;
 use serde_json::{json, Value};
 
-use crate::common::spawn_app;
-use crate::support::*;
+use super::support::*;
+use crate::support::spawn_app;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_stripe_delivery_is_recorded_exactly_and_applied_with_its_cause() {

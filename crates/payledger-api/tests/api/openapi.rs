@@ -1,7 +1,7 @@
 //! `/openapi.json` matches the router both ways: every documented route is served, and
 //! every route the router declares (read from its source) is documented.
 
-mod common;
+use crate::support as common;
 
 use std::collections::BTreeSet;
 
@@ -22,7 +22,7 @@ fn documented(spec: &Value) -> BTreeSet<(String, String)> {
 
 /// The `.route("path", get(..).post(..))` lines of the router's source.
 fn declared() -> BTreeSet<(String, String)> {
-    let source = include_str!("../src/lib.rs");
+    let source = include_str!("../../src/lib.rs");
     let mut routes = BTreeSet::new();
     for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
         let path = line.split('"').nth(1).unwrap().to_owned();

@@ -4,12 +4,12 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use crate::common::spawn_app;
-use crate::support::*;
+use super::support::*;
+use crate::support::spawn_app;
 
 /// The stored body of every `WebhookReceived`, decoded to bytes, oldest first, with its
 /// provider event id.
-async fn stored_bodies(app: &crate::common::TestApp) -> Vec<(String, Vec<u8>)> {
+async fn stored_bodies(app: &crate::support::TestApp) -> Vec<(String, Vec<u8>)> {
     let client = app.pool.get().await.unwrap();
     let rows = client
         .query("SELECT payload FROM events WHERE event_type = 'WebhookReceived' ORDER BY global_position", &[])

@@ -1,6 +1,6 @@
 //! Many tasks, one payment stream: the stream version is the only guard, and it holds.
 
-mod common;
+use crate::support as common;
 
 use std::sync::Arc;
 

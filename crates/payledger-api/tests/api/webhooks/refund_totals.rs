@@ -2,8 +2,8 @@
 //! list: only the running total) and `refund.created` for the same refund counts it once,
 //! in either order and with redeliveries.
 
-use crate::common::spawn_app;
-use crate::support::*;
+use super::support::*;
+use crate::support::spawn_app;
 
 #[tokio::test]
 async fn charge_refunded_and_refund_created_count_one_refund_in_either_order() {

@@ -6,8 +6,8 @@ use payledger_gateways::signing::stripe_v1_signature;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::spawn_app;
-use crate::support::*;
+use super::support::*;
+use crate::support::spawn_app;
 
 const NEW_SECRET: &str = "whsec_rotated_9d8c7b6a5f4e3d2c1b0a";
 

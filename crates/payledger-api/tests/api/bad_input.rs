@@ -1,6 +1,6 @@
 //! Bad input: each its status and code, and nothing appended.
 
-mod common;
+use crate::support as common;
 
 use reqwest::Method;
 use serde_json::{json, Value};

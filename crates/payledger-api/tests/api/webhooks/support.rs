@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::common::TestApp;
+use crate::support::TestApp;
 
 /// Adyen's public sample HMAC key, which signs the fixtures (see fixtures/webhooks/README.md).
 pub const ADYEN_KEY: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";

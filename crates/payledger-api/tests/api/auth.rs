@@ -1,6 +1,6 @@
 //! Keys, roles and tenant isolation.
 
-mod common;
+use crate::support as common;
 
 use reqwest::Method;
 use serde_json::{json, Value};

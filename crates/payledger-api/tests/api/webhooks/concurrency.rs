@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::common::spawn_app;
-use crate::support::*;
+use super::support::*;
+use crate::support::spawn_app;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_concurrent_copies_record_one_delivery_and_one_effect() {

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{spawn_app, TestApp};
-use crate::support::*;
+use super::support::*;
+use crate::support::{spawn_app, TestApp};
 
 /// Every order of `[0, 1, 2]`.
 const PERMUTATIONS: [[usize; 3]; 6] = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];

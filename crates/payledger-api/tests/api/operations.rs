@@ -1,6 +1,6 @@
 //! Liveness, readiness, metrics and the request id.
 
-mod common;
+use crate::support as common;
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -12,8 +12,8 @@ use payledger_gateways::Provider;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::common::{spawn_app, TestApp};
-use crate::support::*;
+use crate::support::{spawn_app, TestApp};
+use super::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_for_an_unknown_payment_is_stored_ignored_then_applied_by_reprocessing() {

@@ -1,7 +1,7 @@
 //! Money at its edges through the HTTP API: the largest amount, and closing capture after a
 //! partial capture so the order can be settled.
 
-mod common;
+use crate::support as common;
 
 use common::*;
 use payledger_core::AmountMinor;

@@ -2,7 +2,7 @@
 //! path, over-long URIs and headers. Each is refused in the error shape, naming what is wrong,
 //! and appends nothing; what the client's metadata was is what comes back.
 
-mod common;
+use crate::support as common;
 
 use std::io::{Read, Write};
 

@@ -2,7 +2,7 @@
 //! under target/) runs against the real server: any 5xx, undeclared status, undeclared
 //! content type or body that does not match `/openapi.json` fails the test.
 
-mod common;
+use crate::support as common;
 
 use std::process::Stdio;
 

@@ -1,7 +1,7 @@
 //! One tenant's unprojectable stream must not stop the read-models of another (issue #12):
 //! the i64::MAX order sequence, and a directly appended undecodable payment stream.
 
-mod common;
+use crate::support as common;
 
 use common::*;
 use payledger_api::auth::{KeyMode, Role};

@@ -1,6 +1,6 @@
 //! A payment from order to dispute over HTTP, and what lands in its stream.
 
-mod common;
+use crate::support as common;
 
 use serde_json::json;
 
