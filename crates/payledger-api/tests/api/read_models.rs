@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{spawn_app, spawn_app_with, start_projector, TestApp};
 use payledger_api::ApiConfig;
+use payledger_testkit::eventually;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -465,19 +466,7 @@ async fn gateway_webhooks_out_of_order_land_in_the_read_models() {
     let client = app.pool.get().await.unwrap();
     let mut captured_total = 0;
     for id in &payments {
-        let rows = client
-            .query(
-                "SELECT event_type, schema_version, payload FROM events WHERE tenant_id = $1 AND stream_id = $2
-                 ORDER BY stream_version",
-                &[&app.tenant_id, &format!("payment-{id}")],
-            )
-            .await
-            .unwrap();
-        let events: Vec<payledger_core::payment::PaymentEvent> = rows
-            .iter()
-            .map(|r| payledger_core::payment::PaymentEvent::decode(r.get(0), r.get(1), &r.get::<_, Value>(2)).unwrap())
-            .collect();
-        let folded = payledger_core::payment::fold(&events).unwrap();
+        let folded = payledger_testkit::oracle::fold_payment(&**client, app.tenant_id, id).await.payment;
         let read = get_ok(&app, "auditor", &format!("/v1/payments/{id}")).await;
         assert_eq!(
             (&read["status"], &read["amount_captured"], &read["amount_refunded"], &read["amount_disputed"]),
@@ -514,16 +503,16 @@ async fn post_as(app: &TestApp, role: &str, path: &str, body: Value) -> (u16, Va
 
 /// Polls `GET /v1/projections` until `ready` holds for the read-models projection.
 async fn wait_status(app: &TestApp, ready: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    eventually(Duration::from_secs(60), "the projection status to get there", || async {
         let body = get_ok(app, "finance", "/v1/projections").await;
         let projection = body["data"][0].clone();
         if ready(&projection) {
-            return projection;
+            Ok(projection)
+        } else {
+            Err(projection)
         }
-        assert!(Instant::now() < deadline, "projection never got there: {projection}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 fn urlencode(text: &str) -> String {

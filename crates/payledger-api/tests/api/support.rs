@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use payledger_api::auth::{KeyMode, Role};
 use payledger_api::{keys, ApiConfig, AppState};
-use payledger_testkit::TestDb;
+use payledger_store::{has_events_after, read_all, Checkpoint, READ_MAX_BATCH};
+use payledger_testkit::{eventually, TestDb};
 use reqwest::{Method, Response};
 use serde_json::Value;
 use uuid::Uuid;
@@ -142,25 +144,14 @@ impl TestApp {
     /// Waits until every committed event is visible to the gap-free reader: the snapshot
     /// xmin is cluster-wide, so another test's open transaction can briefly hold events back.
     pub async fn settle(&self) {
-        let client = self.pool.get().await.unwrap();
-        for _ in 0..1000 {
-            let pending =
-                payledger_store::has_events_after(&**client, payledger_store::Checkpoint::START).await.unwrap();
-            let visible = payledger_store::read_all(
-                &**client,
-                payledger_store::Checkpoint::START,
-                &Default::default(),
-                payledger_store::READ_MAX_BATCH,
-            )
-            .await
-            .unwrap()
-            .len() as i64;
-            if !pending || visible == self.count_events().await {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        panic!("events stayed held back");
+        eventually(Duration::from_secs(5), "every committed event to be visible to the reader", || async {
+            let client = self.pool.get().await.unwrap();
+            let pending = has_events_after(&**client, Checkpoint::START).await.unwrap();
+            let visible =
+                read_all(&**client, Checkpoint::START, &Default::default(), READ_MAX_BATCH).await.unwrap().len() as i64;
+            (!pending || visible == self.count_events().await).then_some(())
+        })
+        .await
     }
 
     pub async fn count_events(&self) -> i64 {

@@ -9,11 +9,12 @@ use payledger_api::webhooks::ingest::{ingest, VerifiedDelivery};
 use payledger_api::webhooks::process::process_delivery;
 use payledger_api::webhooks::{reprocess, sweep_once, Mode, ProcessorConfig, RetryPolicy, Scope};
 use payledger_gateways::Provider;
+use payledger_testkit::eventually;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{spawn_app, TestApp};
 use super::support::*;
+use crate::support::{spawn_app, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_for_an_unknown_payment_is_stored_ignored_then_applied_by_reprocessing() {
@@ -168,8 +169,8 @@ async fn progress(app: &TestApp, delivery_id: Uuid) -> (String, i32, Option<Stri
 }
 
 async fn wait_until_due(app: &TestApp, delivery_id: Uuid) {
-    let client = app.pool.get().await.unwrap();
-    for _ in 0..500 {
+    eventually(Duration::from_secs(5), "the delivery's retry to come due", || async {
+        let client = app.pool.get().await.unwrap();
         let due: bool = client
             .query_one(
                 "SELECT next_attempt_at <= now() FROM webhook_deliveries WHERE delivery_id = $1",
@@ -178,10 +179,7 @@ async fn wait_until_due(app: &TestApp, delivery_id: Uuid) {
             .await
             .unwrap()
             .get(0);
-        if due {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the retry never came due");
+        due.then_some(())
+    })
+    .await
 }

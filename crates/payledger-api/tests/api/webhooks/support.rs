@@ -1,12 +1,11 @@
 //! Helpers for the webhook tests: endpoints through the admin API, signed deliveries from
 //! the fixtures, and a payment's state, balances and journal read from its own stream.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use payledger_core::ledger::{postings_for, Account, AccountBalances};
-use payledger_core::payment::{fold, Payment, PaymentEvent};
 use payledger_gateways::signing::{sign_adyen_body, sign_generic_header, sign_stripe_header};
+use payledger_testkit::eventually;
+use payledger_testkit::oracle::{self, FoldedPayment};
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -100,21 +99,20 @@ pub fn error_code(body: &str) -> String {
     value["error"]["code"].as_str().unwrap_or_default().to_owned()
 }
 
-/// Waits (bounded) until no delivery is pending interpretation.
+/// Waits (bounded) until no delivery is pending interpretation: the inline dispatch after
+/// each answer is what interprets them here (`spawn_app` starts no sweep), so this waits
+/// rather than calling `sweep_once`, which would do the inline dispatch's work for it.
 pub async fn wait_interpreted(app: &TestApp) {
-    let client = app.pool.get().await.unwrap();
-    for _ in 0..1000 {
+    eventually(Duration::from_secs(10), "no webhook delivery pending interpretation", || async {
+        let client = app.pool.get().await.unwrap();
         let pending: i64 = client
             .query_one("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'", &[])
             .await
             .unwrap()
             .get(0);
-        if pending == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("deliveries stayed pending");
+        (pending == 0).then_some(())
+    })
+    .await
 }
 
 pub async fn count_events_of_type(app: &TestApp, event_type: &str) -> i64 {
@@ -150,55 +148,11 @@ pub async fn payment_stream(app: &TestApp, payment_id: &str) -> Vec<(String, Val
         .collect()
 }
 
-/// A payment folded from its stream, with the balances and journal totals its events post.
-#[derive(Debug)]
-pub struct Folded {
-    pub payment: Payment,
-    pub balances: BTreeMap<&'static str, i128>,
-    /// Total posted per journal kind (one capture of 2000 or two of 500 and 1500 post the same).
-    pub journal_totals: BTreeMap<&'static str, i64>,
-    pub event_types: Vec<String>,
-}
-
-pub async fn fold_payment(app: &TestApp, payment_id: &str) -> Folded {
+/// A payment folded from its stream (the test kit's oracle), with the balances and journal
+/// totals its events post.
+pub async fn fold_payment(app: &TestApp, payment_id: &str) -> FoldedPayment {
     let client = app.pool.get().await.unwrap();
-    let rows = client
-        .query(
-            "SELECT event_type, schema_version, payload FROM events WHERE tenant_id = $1 AND stream_id = $2
-             ORDER BY stream_version",
-            &[&app.tenant_id, &format!("payment-{payment_id}")],
-        )
-        .await
-        .unwrap();
-    let events: Vec<PaymentEvent> =
-        rows.iter().map(|row| PaymentEvent::decode(row.get(0), row.get(1), &row.get::<_, Value>(2)).unwrap()).collect();
-    let payment = fold(&events).expect("the payment exists");
-    let mut balances = AccountBalances::new();
-    let mut journal_totals = BTreeMap::new();
-    for event in &events {
-        if let Some(transaction) = postings_for(event) {
-            assert!(transaction.is_balanced());
-            balances.post(&transaction);
-            *journal_totals.entry(transaction.kind.as_str()).or_insert(0) += transaction.lines[0].amount_minor.get();
-        }
-    }
-    assert!(balances.trial_balance_is_zero());
-    let balances = [
-        Account::GatewayReceivable,
-        Account::DisputesHeld,
-        Account::SalesRevenue,
-        Account::Refunds,
-        Account::ChargebackLosses,
-    ]
-    .into_iter()
-    .map(|account| (account.as_str(), balances.balance(account, payment.currency)))
-    .collect();
-    Folded {
-        payment,
-        balances,
-        journal_totals,
-        event_types: events.iter().map(|e| e.event_type().to_owned()).collect(),
-    }
+    oracle::fold_payment(&**client, app.tenant_id, payment_id).await
 }
 
 /// An order and a manual-capture payment with this provider and reference.
