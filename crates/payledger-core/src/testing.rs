@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use crate::ledger::{postings_for, AccountBalances};
-use crate::order::{OrderSnapshot, OrderStatus};
+use crate::order::{self, Order, OrderCommand, OrderEvent, OrderSnapshot, OrderState, OrderStatus};
 use crate::payment::{
     self, CaptureMethod, DisputeOutcome, GatewayReport, PaymentCommand, PaymentEvent, PaymentState, PaymentStatus,
     Provider, ReportKind,
@@ -36,7 +36,7 @@ pub fn payment_id() -> PaymentId {
 
 pub fn open_order(amount: i64) -> OrderSnapshot {
     OrderSnapshot {
-        order_id: OrderId::from(uuid::Uuid::from_u128(0xCD)),
+        order_id: order_id(),
         status: OrderStatus::Open,
         amount_minor: minor(amount),
         amount_committed: MinorUnits::ZERO,
@@ -180,5 +180,56 @@ pub fn history_in(status: PaymentStatus) -> History {
         PaymentStatus::Failed => {
             manual().given(PaymentCommand::Fail { code: "card_declined".into(), message: "declined".into() })
         }
+    }
+}
+
+pub fn order_id() -> OrderId {
+    OrderId::from(uuid::Uuid::from_u128(0xCD))
+}
+
+pub fn create_order(amount: i64) -> OrderCommand {
+    OrderCommand::Create {
+        order_id: order_id(),
+        amount_minor: minor(amount),
+        currency: Currency::USD,
+        reference: "ORD-1".into(),
+        metadata: serde_json::json!({}),
+        at: at(0),
+    }
+}
+
+pub fn cancel_order(payments_in_progress: usize) -> OrderCommand {
+    OrderCommand::Cancel { at: at(40), reason: Some("customer_request".into()), payments_in_progress }
+}
+
+/// An order's history, built by deciding commands on it (the order twin of [`History`]).
+#[derive(Debug, Clone, Default)]
+pub struct OrderHistory {
+    pub events: Vec<OrderEvent>,
+}
+
+impl OrderHistory {
+    pub fn new() -> OrderHistory {
+        OrderHistory::default()
+    }
+
+    pub fn state(&self) -> OrderState {
+        order::fold(&self.events)
+    }
+
+    pub fn order(&self) -> Order {
+        self.state().expect("order exists")
+    }
+
+    /// Decides `command` on the current state without recording it.
+    pub fn when(&self, command: OrderCommand) -> Result<Vec<OrderEvent>, DomainError> {
+        order::decide(&self.state(), command)
+    }
+
+    /// Decides and records `command`; panics if it is refused.
+    pub fn given(mut self, command: OrderCommand) -> OrderHistory {
+        let events = self.when(command.clone()).unwrap_or_else(|e| panic!("{command:?} refused: {e}"));
+        self.events.extend(events);
+        self
     }
 }

@@ -5,6 +5,7 @@ mod codec;
 mod gateway_reports;
 mod ledger;
 mod order_payments;
+mod order_scenarios;
 mod payment_scenarios;
 mod properties;
 mod transition_table;
