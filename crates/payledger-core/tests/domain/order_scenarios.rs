@@ -6,6 +6,8 @@ use payledger_core::testing::*;
 
 /// Expected outcome: `Ok(status after)` or `Err(code)`.
 type Expect = Result<OrderStatus, &'static str>;
+/// A column of the table: its name and the command.
+type Column = (&'static str, fn() -> OrderCommand);
 
 fn history_in(state: Option<OrderStatus>) -> OrderHistory {
     match state {
@@ -17,7 +19,7 @@ fn history_in(state: Option<OrderStatus>) -> OrderHistory {
 
 #[test]
 fn every_state_against_every_command() {
-    let commands: [(&str, fn() -> OrderCommand); 3] = [
+    let commands: [Column; 3] = [
         ("create", || create_order(PAYMENT_AMOUNT)),
         ("cancel", || cancel_order(0)),
         ("cancel with a payment in progress", || cancel_order(1)),
