@@ -22,6 +22,8 @@ pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod payment;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod text;
 
 pub use error::{DomainError, ErrorKind};

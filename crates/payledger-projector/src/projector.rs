@@ -95,6 +95,27 @@ impl Projector {
         }
     }
 
+    /// Applies, batch by batch, every event readable now, then returns how many; no leader
+    /// lock, no waiting (events held back by a running transaction stay for later). The
+    /// checkpoint's compare-and-set keeps it exactly-once beside a running projector. For
+    /// tests and tools that need the read-models current at one point, without the task.
+    pub async fn run_once(&self) -> Result<u64, ProjectorError> {
+        let mut session =
+            Session::connect_as(&self.database_url, self.config.statement_timeout_ms, &self.config.instance_name)
+                .await?;
+        registry::ensure_initialized(&mut session.client).await?;
+        let mut cache = StateCache::new(self.config.cache_max_streams);
+        let limits = Limits { batch_size: self.config.batch_size.clamp(1, READ_MAX_BATCH), ..Limits::default() };
+        let mut applied = 0;
+        loop {
+            match run_batch(&mut session.client, &mut cache, Target::Live, &limits).await? {
+                Step::Applied { events, .. } => applied += events,
+                Step::CaughtUp { .. } => return Ok(applied),
+                Step::NoLiveVersion => registry::ensure_initialized(&mut session.client).await.map(|_| ())?,
+            }
+        }
+    }
+
     async fn lead<F: Future<Output = ()>>(&self, mut shutdown: std::pin::Pin<&mut F>) -> Result<(), ProjectorError> {
         let mut session =
             Session::connect_as(&self.database_url, self.config.statement_timeout_ms, &self.config.instance_name)

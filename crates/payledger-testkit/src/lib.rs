@@ -4,7 +4,16 @@
 //! lock, so concurrent test binaries agree); each test then clones it with
 //! `CREATE DATABASE .. TEMPLATE`, which is fast, and drops its clone when done.
 //! The server is the one named by `DATABASE_URL` (`make test` starts a throwaway one).
+//!
+//! Beside it, what every crate's tests share: [`eventually`] (the one bounded wait), the
+//! generated histories of [`workload`] and the core-only folds of [`oracle`].
 #![forbid(unsafe_code)]
+
+pub mod eventually;
+pub mod oracle;
+pub mod workload;
+
+pub use eventually::eventually;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};

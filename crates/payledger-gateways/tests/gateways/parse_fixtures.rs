@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use payledger_gateways::{parse, Notification, NotificationKind, ParseError, Provider};
 
-use crate::common::{fixture, fixtures_dir};
+use crate::support::{fixture, fixtures_dir};
 
 const PI: &str = "pi_3MtwBwLkdIwHu7ix28a3tqPa";
 const ADYEN_PAYMENT: &str = "QFQTPCQ8HXSKGK82";

@@ -3,7 +3,7 @@ use payledger_gateways::{verify, Provider, SignatureError, WebhookSecret};
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::common::{header_name, NOW, TOLERANCE};
+use crate::support::{header_name, NOW, TOLERANCE};
 
 fn stripe_scheme() -> impl Strategy<Value = Provider> {
     prop_oneof![Just(Provider::Stripe), Just(Provider::Generic)]

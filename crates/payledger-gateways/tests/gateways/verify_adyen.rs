@@ -5,7 +5,7 @@ use payledger_gateways::{
 };
 use serde_json::{json, Value};
 
-use crate::common::{fixture, fixtures_dir, secret, ADYEN_KEY, NOW, TOLERANCE};
+use crate::support::{fixture, fixtures_dir, secret, ADYEN_KEY, NOW, TOLERANCE};
 
 const OTHER_KEY: &str = "DFB1EB5485895CFA84146406857104ABB4CBCABDC8AAF103A624C8F6A3EAAB00";
 

@@ -3,7 +3,7 @@
 use payledger_gateways::signing::{sign_stripe_header, stripe_v1_signature};
 use payledger_gateways::{verify, Provider, SignatureError, Verified, WebhookSecret};
 
-use crate::common::{fixture, header_name, secret, NOW, STRIPE_SECRET, TOLERANCE};
+use crate::support::{fixture, header_name, secret, NOW, STRIPE_SECRET, TOLERANCE};
 
 const PROVIDERS: [Provider; 2] = [Provider::Stripe, Provider::Generic];
 

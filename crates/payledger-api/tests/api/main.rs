@@ -1,0 +1,19 @@
+//! The HTTP API end to end, one binary (one link): the real server on a random port, real
+//! PostgreSQL, a database per test.
+
+mod auth;
+mod bad_input;
+mod concurrency;
+mod export;
+mod fuzz_openapi;
+mod happy_path;
+mod hostile_input;
+mod idempotency;
+mod money_edges;
+mod openapi;
+mod operations;
+mod order_payments;
+mod parked;
+mod read_models;
+mod support;
+mod webhooks;

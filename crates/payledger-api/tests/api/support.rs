@@ -1,0 +1,172 @@
+//! `spawn_app()`: the real server on a random port, with its own database, a tenant and one
+//! key per role.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use payledger_api::auth::{KeyMode, Role};
+use payledger_api::{keys, ApiConfig, AppState};
+use payledger_store::{has_events_after, read_all, Checkpoint, READ_MAX_BATCH};
+use payledger_testkit::{eventually, TestDb};
+use reqwest::{Method, Response};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub base_url: String,
+    pub db: TestDb,
+    pub pool: deadpool_postgres::Pool,
+    pub http: reqwest::Client,
+    pub tenant_id: Uuid,
+    pub keys: HashMap<&'static str, String>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(ApiConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    // Server logs go to the test's captured output: shown only when a test fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,payledger=info").try_init();
+    let db = TestDb::new().await;
+    let pool = db.pool(32);
+    let state = AppState { pool: pool.clone(), database_url: Arc::from(db.url()), config: Arc::new(config) };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        payledger_api::serve(listener, state, std::future::pending()).await.unwrap();
+    });
+    let client = pool.get().await.unwrap();
+    let tenant = keys::create_tenant(&**client, "acme").await.unwrap();
+    let mut made = HashMap::new();
+    for (name, role) in
+        [("writer", Role::Writer), ("finance", Role::Finance), ("auditor", Role::Auditor), ("admin", Role::Admin)]
+    {
+        let key = keys::create_key(&**client, tenant.id, role, KeyMode::Test, None).await.unwrap();
+        made.insert(name, key.key);
+    }
+    drop(client);
+    TestApp { base_url, db, pool, http: reqwest::Client::new(), tenant_id: tenant.id, keys: made, server }
+}
+
+impl TestApp {
+    pub fn key(&self, role: &str) -> &str {
+        &self.keys[role]
+    }
+
+    /// Another tenant on the same server, with a writer and an auditor key.
+    pub async fn other_tenant(&self, name: &str) -> HashMap<&'static str, String> {
+        let client = self.pool.get().await.unwrap();
+        let tenant = keys::create_tenant(&**client, name).await.unwrap();
+        let mut made = HashMap::new();
+        for (n, role) in [("writer", Role::Writer), ("auditor", Role::Auditor)] {
+            made.insert(n, keys::create_key(&**client, tenant.id, role, KeyMode::Test, None).await.unwrap().key);
+        }
+        made
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+        idem: Option<&str>,
+    ) -> Response {
+        let mut req = self.http.request(method, format!("{}{}", self.base_url, path));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        if let Some(idem) = idem {
+            req = req.header("Idempotency-Key", idem);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// POST as the writer; returns status and JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.request(Method::POST, path, Some(self.key("writer")), Some(&body), None).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_as(&self, role: &str, path: &str) -> (u16, Value) {
+        let r = self.request(Method::GET, path, Some(self.key(role)), None, None).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn create_order(&self, amount: i64, currency: &str) -> Value {
+        let (status, order) = self
+            .post("/v1/orders", serde_json::json!({"amount": amount, "currency": currency, "reference": "ORD-1"}))
+            .await;
+        assert_eq!(status, 201, "{order}");
+        order
+    }
+
+    /// An order and a manual-capture payment of `amount` USD on it.
+    pub async fn create_payment(&self, amount: i64) -> Value {
+        let order = self.create_order(amount, "USD").await;
+        let (status, payment) = self
+            .post(
+                "/v1/payments",
+                serde_json::json!({"order_id": order["id"], "amount": amount, "currency": "USD",
+                    "capture_method": "manual", "provider": "stripe", "provider_reference": format!("pi_{}", Uuid::now_v7().simple())}),
+            )
+            .await;
+        assert_eq!(status, 201, "{payment}");
+        payment
+    }
+
+    /// A payment with `amount` authorized and captured.
+    pub async fn captured_payment(&self, amount: i64) -> Value {
+        let payment = self.create_payment(amount).await;
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let (s, _) = self.post(&format!("/v1/payments/{id}/authorize"), serde_json::json!({})).await;
+        assert_eq!(s, 200);
+        let (s, p) = self.post(&format!("/v1/payments/{id}/capture"), serde_json::json!({})).await;
+        assert_eq!(s, 200, "{p}");
+        p
+    }
+
+    /// Waits until every committed event is visible to the gap-free reader: the snapshot
+    /// xmin is cluster-wide, so another test's open transaction can briefly hold events back.
+    pub async fn settle(&self) {
+        eventually(Duration::from_secs(5), "every committed event to be visible to the reader", || async {
+            let client = self.pool.get().await.unwrap();
+            let pending = has_events_after(&**client, Checkpoint::START).await.unwrap();
+            let visible =
+                read_all(&**client, Checkpoint::START, &Default::default(), READ_MAX_BATCH).await.unwrap().len() as i64;
+            (!pending || visible == self.count_events().await).then_some(())
+        })
+        .await
+    }
+
+    pub async fn count_events(&self) -> i64 {
+        let client = self.pool.get().await.unwrap();
+        client.query_one("SELECT count(*) FROM events", &[]).await.unwrap().get(0)
+    }
+}
+
+/// The projector, polling often, against the app's database (the tests start it themselves).
+pub fn start_projector(app: &TestApp) -> tokio::task::JoinHandle<()> {
+    let config = payledger_projector::ProjectorConfig {
+        poll_interval: std::time::Duration::from_millis(50),
+        standby_retry: std::time::Duration::from_millis(50),
+        error_backoff_max: std::time::Duration::from_millis(200),
+        ..payledger_projector::ProjectorConfig::default()
+    };
+    payledger_projector::Projector::new(app.db.url(), config).spawn()
+}

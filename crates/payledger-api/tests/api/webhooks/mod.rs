@@ -1,0 +1,12 @@
+//! Webhook ingestion end to end: the real server, real PostgreSQL, a database per test.
+
+mod support;
+
+mod abuse;
+mod concurrency;
+mod nul;
+mod ordering;
+mod refund_totals;
+mod reprocess;
+mod rotation;
+mod signatures;
