@@ -15,5 +15,6 @@ mod operations;
 mod order_payments;
 mod parked;
 mod read_models;
+mod response_schema;
 mod support;
 mod webhooks;

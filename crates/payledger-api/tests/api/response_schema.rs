@@ -3,7 +3,7 @@
 //! types agree. Every documented route is visited, so a new route without a documented,
 //! checked answer fails here.
 
-mod common;
+use crate::support as common;
 
 use std::collections::BTreeSet;
 
