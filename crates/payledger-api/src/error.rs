@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use payledger_core::{DomainError, ErrorKind};
+use payledger_service::ServiceError;
 use payledger_store::StoreError;
 use serde_json::json;
 
@@ -167,6 +168,24 @@ impl From<StoreError> for ApiError {
             | StoreError::Config(_)
             | StoreError::Migration(_)
             | StoreError::Corrupt(_)) => ApiError::internal(describe_store_error(&other)),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        let message = err.to_string();
+        match err {
+            ServiceError::Domain(e) => ApiError::from(e),
+            ServiceError::DomainAt { error, param } => ApiError::from(error).with_param(param),
+            ServiceError::Store(e) => ApiError::from(e),
+            ServiceError::IdempotencyKeyReused => ApiError::unprocessable("idempotency_key_reused", message),
+            ServiceError::IdempotencyKeyInUse => ApiError::conflict("idempotency_key_in_use", message),
+            ServiceError::ConcurrentUpdate => ApiError::conflict("concurrent_update", message),
+            ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::TenantExists { .. } => ApiError::conflict("tenant_exists", message),
+            ServiceError::TenantNameInvalid => ApiError::invalid_param("name", "tenant_name_invalid", message),
+            ServiceError::Internal(detail) => ApiError::internal(detail),
         }
     }
 }

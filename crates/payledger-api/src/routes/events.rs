@@ -102,13 +102,7 @@ pub async fn list_stream_events(
         recorded_before: query.recorded_before,
     };
     let client = state.pool.get().await?;
-    let exists = client
-        .query_opt(
-            "SELECT 1 FROM events WHERE tenant_id = $1 AND stream_id = $2 LIMIT 1",
-            &[&principal.tenant_id, &stream_id],
-        )
-        .await?;
-    if exists.is_none() {
+    if !payledger_service::lookup::stream_exists(&**client, principal.tenant_id, &stream_id).await? {
         return Err(ApiError::not_found("stream"));
     }
     drop(client);

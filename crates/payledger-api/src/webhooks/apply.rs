@@ -10,10 +10,9 @@ use uuid::Uuid;
 
 use super::error::WebhookResult;
 use super::inbox::Cause;
-use crate::aggregate::load;
-use crate::aggregate::{Aggregate, PaymentAggregate};
-use crate::error::ApiError;
 use payledger_gateways::report::{decide, Decision};
+use payledger_service::aggregate::{load, Aggregate, PaymentAggregate};
+use payledger_service::ServiceError;
 
 /// The payment a gateway reference names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +69,9 @@ pub async fn apply_to_payment(
     lock_stream(tx, stream).await?;
     let (state, version) = load::<PaymentAggregate, _>(tx, stream).await?;
     let Some(payment) = &state else {
-        return Err(ApiError::internal(format!("payment stream {} has no PaymentInitiated", stream.stream_id)).into());
+        return Err(
+            ServiceError::internal(format!("payment stream {} has no PaymentInitiated", stream.stream_id)).into()
+        );
     };
     let report_key = notification.dedupe_key.as_str();
     if payment.applied_report_keys.contains(report_key) {
@@ -78,7 +79,7 @@ pub async fn apply_to_payment(
     }
     let events = match decide(notification, received_at) {
         Decision::Apply(report) => {
-            PaymentAggregate::decide(&state, PaymentCommand::ApplyGatewayReport(report)).map_err(ApiError::from)?
+            PaymentAggregate::decide(&state, PaymentCommand::ApplyGatewayReport(report)).map_err(ServiceError::from)?
         }
         Decision::Ignore(reason) => vec![PaymentEvent::WebhookIgnored { report_key: report_key.to_owned(), reason }],
     };

@@ -41,9 +41,9 @@ pub enum WebhookError {
     Corrupt(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Raised by the shared command helpers (stream loading).
+    /// Raised by the shared command pipeline (stream loading, deciding).
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Service(#[from] payledger_service::ServiceError),
 }
 
 impl From<tokio_postgres::Error> for WebhookError {
@@ -87,7 +87,7 @@ impl From<WebhookError> for ApiError {
             WebhookError::TooManyEndpoints { .. } => ApiError::unprocessable("too_many_endpoints", message),
             WebhookError::Corrupt(_) => ApiError::internal(message),
             WebhookError::Store(e) => ApiError::from(e),
-            WebhookError::Api(e) => e,
+            WebhookError::Service(e) => ApiError::from(e),
         }
     }
 }
