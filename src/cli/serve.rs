@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::{keys, ApiConfig, AppState};
+use payledger_api::{ApiConfig, AppState};
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
 use payledger_store::PoolOptions;
 use serde_json::json;
 
@@ -80,7 +81,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     let projector = tokio::spawn(payledger_projector::Projector::new(database_url, Default::default()).run(async {
         let _ = projector_stopped.await;
     }));
-    let webhook_processor = payledger_api::webhooks::spawn_processor(state.clone());
+    let webhook_processor = payledger_service::webhooks::spawn_processor(state.pool.clone(), Default::default());
 
     tracing::info!(listen = %listener.local_addr()?, "payledger serving");
     payledger_api::serve(listener, state, super::shutdown_signal()).await?;

@@ -10,7 +10,6 @@ pub mod auth;
 mod command;
 pub mod error;
 pub mod extract;
-pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod params;

@@ -23,9 +23,10 @@ pub enum ServiceError {
     /// A resource named by the caller does not exist (for this tenant).
     #[error("no such {0}")]
     NotFound(&'static str),
-    #[error("a tenant named {name:?} exists")]
+    // The two tenant errors name their code: the CLI prints them as they display.
+    #[error("a tenant named {name:?} exists (tenant_exists)")]
     TenantExists { name: String },
-    #[error("tenant names are 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit")]
+    #[error("{TENANT_NAME_RULE} (tenant_name_invalid)")]
     TenantNameInvalid,
     /// Should never happen (a broken invariant, unreadable stored data); the detail is for the log.
     #[error("internal error: {0}")]
@@ -49,5 +50,7 @@ impl From<deadpool_postgres::PoolError> for ServiceError {
         ServiceError::Store(StoreError::Pool(err))
     }
 }
+
+pub const TENANT_NAME_RULE: &str = "tenant names are 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit";
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -11,8 +11,11 @@
 pub mod aggregate;
 pub mod command;
 pub mod error;
+pub mod export;
 pub mod lookup;
 pub mod order_payments;
 pub mod retry;
+pub mod tenants;
+pub mod webhooks;
 
 pub use error::{ServiceError, ServiceResult};

@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::{keys, ApiConfig, AppState};
+use payledger_api::{ApiConfig, AppState};
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
 use payledger_testkit::TestDb;
 use reqwest::{Method, Response};
 use serde_json::Value;

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::webhooks::endpoints::create_endpoint;
-use payledger_api::{keys, ApiConfig, AppState};
+use payledger_api::{ApiConfig, AppState};
 use payledger_gateways::Provider;
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
+use payledger_service::webhooks::endpoints::create_endpoint;
 use payledger_store::{connect_pool, Pool, PoolOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -40,7 +41,7 @@ impl Server {
     pub async fn start(database_url: &str, db_max_connections: usize) -> Result<Server, BenchError> {
         let pool =
             connect_pool(database_url, &PoolOptions { max_connections: db_max_connections, ..PoolOptions::default() })?;
-        let setup = |e: payledger_api::error::ApiError| BenchError::Setup(format!("{e:?}"));
+        let setup = |e: payledger_service::ServiceError| BenchError::Setup(format!("{e:?}"));
         let (tenant_id, writer_key) = {
             let client = pool.get().await?;
             let tenant = keys::create_tenant(&**client, "bench").await.map_err(setup)?;
@@ -65,7 +66,7 @@ impl Server {
             tokio::spawn(payledger_projector::Projector::new(database_url, Default::default()).run(async {
                 let _ = projector_stopped.await;
             }));
-        let processor = payledger_api::webhooks::spawn_processor(state.clone());
+        let processor = payledger_service::webhooks::spawn_processor(state.pool.clone(), Default::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let (stop_server, server_stopped) = oneshot::channel::<()>();
