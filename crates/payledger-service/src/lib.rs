@@ -15,6 +15,7 @@ pub mod export;
 pub mod lookup;
 pub mod order_payments;
 pub mod retry;
+pub mod runtime;
 pub mod tenants;
 pub mod webhooks;
 
