@@ -6,21 +6,21 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod auth;
+mod auth;
 mod command;
 pub mod error;
-pub mod extract;
-pub mod metrics;
+mod extract;
+mod metrics;
 pub mod openapi;
-pub mod params;
-pub mod query;
-pub mod request_id;
-pub mod routes;
-pub mod state;
-pub mod strict_json;
+mod params;
+mod query;
+mod request_id;
+mod routes;
+mod state;
+mod strict_json;
 mod trace;
-pub mod views;
-pub mod webhooks;
+mod views;
+mod webhooks;
 
 use std::time::Duration;
 
