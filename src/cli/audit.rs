@@ -89,8 +89,8 @@ async fn export(database_url: &str, args: ExportArgs) -> anyhow::Result<ExitCode
     loop {
         let events = read_all(&**client, after, &filter, args.batch_size).await?;
         let chunk = match args.format {
-            ExportFormat::Csv => payledger_api::routes::events::csv_rows(&events, exported == 0)?,
-            ExportFormat::Ndjson => payledger_api::routes::events::ndjson_rows(&events),
+            ExportFormat::Csv => payledger_service::export::csv_rows(&events, exported == 0)?,
+            ExportFormat::Ndjson => payledger_service::export::ndjson_rows(&events),
         };
         out.write_all(&chunk)?;
         exported += events.len() as u64;

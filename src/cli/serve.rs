@@ -1,11 +1,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::{keys, ApiConfig, AppState};
+use payledger_api::{ApiConfig, AppState};
+use payledger_service::runtime::{Ledger, LedgerConfig};
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
 use payledger_store::PoolOptions;
 use serde_json::json;
 
@@ -58,12 +59,13 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     // First, so that a taken address fails before anything else starts.
     let listener = bind(&args.listen).await?;
     super::prepare_schema(database_url, args.no_migrate).await?;
-    let pool = payledger_store::connect_pool(
-        database_url,
-        &PoolOptions { max_connections: args.db_max_connections, ..PoolOptions::default() },
-    )?;
+    let ledger = Ledger::start(LedgerConfig {
+        pool: PoolOptions { max_connections: args.db_max_connections, ..PoolOptions::default() },
+        ..LedgerConfig::new(database_url)
+    })
+    .await?;
     if args.dev {
-        print_dev_keys(&pool, &args.dev_keys_file).await?;
+        print_dev_keys(&ledger.pool, &args.dev_keys_file).await?;
     }
     let config = ApiConfig {
         body_limit_bytes: args.body_limit_bytes,
@@ -73,23 +75,11 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
         ..ApiConfig::default()
     };
-    let state = AppState { pool: pool.clone(), database_url: Arc::from(database_url), config: Arc::new(config) };
-    let pruner = tokio::spawn(prune_idempotency_keys(pool.clone()));
-    // The projector runs beside the API; on shutdown it finishes (commits) its batch.
-    let (stop_projector, projector_stopped) = tokio::sync::oneshot::channel::<()>();
-    let projector = tokio::spawn(payledger_projector::Projector::new(database_url, Default::default()).run(async {
-        let _ = projector_stopped.await;
-    }));
-    let webhook_processor = payledger_api::webhooks::spawn_processor(state.clone());
-
+    let state = AppState::of(&ledger, config);
     tracing::info!(listen = %listener.local_addr()?, "payledger serving");
     payledger_api::serve(listener, state, super::shutdown_signal()).await?;
-    pruner.abort();
-    webhook_processor.abort();
-    let _ = stop_projector.send(());
-    if tokio::time::timeout(Duration::from_secs(10), projector).await.is_err() {
-        tracing::warn!("the projector did not stop within 10 s");
-    }
+    // The projector finishes (commits) its batch.
+    ledger.stop().await;
     tracing::info!("payledger stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -108,21 +98,6 @@ async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
              (e.g. 127.0.0.1:8081)"
         ))
     })
-}
-
-/// Deletes expired idempotency records in small batches, every minute.
-async fn prune_idempotency_keys(pool: deadpool_postgres::Pool) {
-    const BATCH: i64 = 1_000;
-    loop {
-        if let Ok(client) = pool.get().await {
-            while let Ok(deleted) = payledger_store::idempotency::prune(&**client, BATCH).await {
-                if deleted < BATCH as u64 {
-                    break;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    }
 }
 
 async fn print_dev_keys(pool: &deadpool_postgres::Pool, keys_file: &PathBuf) -> anyhow::Result<()> {

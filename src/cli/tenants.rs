@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::keys::{self, Tenant};
+use payledger_service::tenants::{self as keys, Tenant};
+use payledger_service::tenants::{KeyMode, Role};
 use serde_json::json;
 use tokio_postgres::GenericClient;
 
@@ -74,11 +74,6 @@ pub async fn resolve_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> a
     tenant.with_context(|| format!("no tenant {name_or_id:?} (`payledger tenants list` shows them)"))
 }
 
-async fn list_tenants<C: GenericClient>(client: &C) -> anyhow::Result<Vec<Tenant>> {
-    let rows = client.query("SELECT tenant_id, name, created_at FROM tenants ORDER BY name", &[]).await?;
-    rows.iter().map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).collect()
-}
-
 async fn client(database_url: &str) -> anyhow::Result<deadpool_postgres::Object> {
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
     Ok(pool.get().await?)
@@ -97,7 +92,7 @@ pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow:
             Ok(ExitCode::SUCCESS)
         }
         TenantsCommand::List { json } => {
-            let tenants = list_tenants(&**client(database_url).await?).await?;
+            let tenants = keys::list_tenants(&**client(database_url).await?).await?;
             if json {
                 println!("{}", serde_json::to_string(&json!({ "data": tenants }))?);
             } else {

@@ -8,9 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use payledger_api::webhooks::endpoints::{self, LIST_MAX_LIMIT};
-use payledger_api::webhooks::{reprocess, RetryPolicy, Scope};
 use payledger_gateways::Provider;
+use payledger_service::webhooks::endpoints::{self, LIST_MAX_LIMIT};
+use payledger_service::webhooks::{reprocess, RetryPolicy, Scope};
 use serde_json::json;
 use uuid::Uuid;
 

@@ -112,8 +112,8 @@ async fn audit_export_writes_a_tenants_events_in_read_order() {
     let db = TestDb::new().await;
     let pool = db.pool(2);
     let client = pool.get().await.unwrap();
-    let tenant = payledger_api::keys::create_tenant(&**client, "audited").await.unwrap().id;
-    let other = payledger_api::keys::create_tenant(&**client, "other").await.unwrap().id;
+    let tenant = payledger_service::tenants::create_tenant(&**client, "audited").await.unwrap().id;
+    let other = payledger_service::tenants::create_tenant(&**client, "other").await.unwrap().id;
     let event = |n: i64| NewEvent::new("Tested", 1, json!({ "n": n }));
     for (stream, n) in [("order-a", 1), ("order-b", 2), ("order-a", 3), ("order-b", 4), ("order-a", 5)] {
         append(&pool, &StreamKey::new(tenant, stream), ExpectedVersion::Any, vec![event(n)]).await.unwrap();

@@ -1,75 +1,16 @@
-//! API keys: `Authorization: Bearer pl_test_...`. A key belongs to one tenant and has one
-//! role; routes state which roles they admit.
+//! API keys over HTTP: `Authorization: Bearer pl_test_...`. Routes state which roles they
+//! admit; keys themselves are `payledger_service::tenants`.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rand::distributions::{Alphanumeric, DistString};
-use sha2::{Digest, Sha256};
-use tokio_postgres::types::Type;
+use payledger_service::tenants::authenticate;
+pub use payledger_service::tenants::Role;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Appends commands (orders, payments, refunds, disputes) and reads read-models.
-    Writer,
-    /// Reads read-models and the ledger, rebuilds and verifies projections.
-    Finance,
-    /// Reads everything, writes nothing.
-    Auditor,
-    /// Manages the tenant's API keys and webhook endpoints.
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Writer => "writer",
-            Role::Finance => "finance",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "writer" => Some(Role::Writer),
-            "finance" => Some(Role::Finance),
-            "auditor" => Some(Role::Auditor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyMode {
-    Test,
-    Live,
-}
-
-impl KeyMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyMode::Test => "test",
-            KeyMode::Live => "live",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<KeyMode> {
-        match s {
-            "test" => Some(KeyMode::Test),
-            "live" => Some(KeyMode::Live),
-            _ => None,
-        }
-    }
-}
 
 /// Roles admitted by each kind of route.
 pub const COMMAND_ROLES: &[Role] = &[Role::Writer];
@@ -144,37 +85,9 @@ async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiR
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| ApiError::unauthenticated("malformed Authorization header; use Bearer <api key>"))?;
-    let principal =
+    let owner =
         authenticate(&state.pool, key).await?.ok_or_else(|| ApiError::unauthenticated("unknown or revoked API key"))?;
+    let principal = Principal { tenant_id: owner.tenant_id, key_id: owner.key_id, role: owner.role };
     tracing::Span::current().record("tenant_id", tracing::field::display(principal.tenant_id));
     Ok(principal)
-}
-
-/// SHA-256 of the whole key: keys carry ~190 random bits, so a slow hash buys nothing.
-pub fn hash_key(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// A fresh key: `pl_{mode}_` and 32 random alphanumerics.
-pub fn generate_key(mode: KeyMode) -> String {
-    let secret = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 32);
-    format!("pl_{}_{}", mode.as_str(), secret)
-}
-
-async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ApiResult<Option<Principal>> {
-    if !(key.starts_with("pl_test_") || key.starts_with("pl_live_")) {
-        return Ok(None);
-    }
-    let client = pool.get().await?;
-    let hash = hash_key(key).to_vec();
-    let row = client
-        .query_typed_opt(
-            "SELECT key_id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-            &[(&hash, Type::BYTEA)],
-        )
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let role: String = row.try_get(2)?;
-    let role = Role::parse(&role).ok_or_else(|| ApiError::internal(format!("stored role {role:?}")))?;
-    Ok(Some(Principal { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role }))
 }

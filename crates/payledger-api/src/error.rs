@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use payledger_core::{DomainError, ErrorKind};
+use payledger_service::webhooks::WebhookError;
+use payledger_service::ServiceError;
 use payledger_store::StoreError;
 use serde_json::json;
 
@@ -167,6 +169,62 @@ impl From<StoreError> for ApiError {
             | StoreError::Config(_)
             | StoreError::Migration(_)
             | StoreError::Corrupt(_)) => ApiError::internal(describe_store_error(&other)),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        let message = err.to_string();
+        match err {
+            ServiceError::Domain(e) => ApiError::from(e),
+            ServiceError::DomainAt { error, param } => ApiError::from(error).with_param(param),
+            ServiceError::Store(e) => ApiError::from(e),
+            ServiceError::IdempotencyKeyReused => ApiError::unprocessable("idempotency_key_reused", message),
+            ServiceError::IdempotencyKeyInUse => ApiError::conflict("idempotency_key_in_use", message),
+            ServiceError::ConcurrentUpdate => ApiError::conflict("concurrent_update", message),
+            ServiceError::NotFound(what) => ApiError::not_found(what),
+            ServiceError::TenantExists { name } => {
+                ApiError::conflict("tenant_exists", format!("a tenant named {name:?} exists"))
+            }
+            ServiceError::TenantNameInvalid => {
+                ApiError::invalid_param("name", "tenant_name_invalid", payledger_service::error::TENANT_NAME_RULE)
+            }
+            ServiceError::Internal(detail) => ApiError::internal(detail),
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(err: WebhookError) -> Self {
+        let message = err.to_string();
+        match err {
+            WebhookError::EndpointNotFound => ApiError::not_found("webhook endpoint"),
+            WebhookError::TenantNotFound => ApiError::not_found("tenant"),
+            WebhookError::SecretNotFound => ApiError::not_found("webhook secret"),
+            WebhookError::InvalidSecret(_) => ApiError::invalid_param("secret", "secret_invalid", message),
+            WebhookError::SecretRequired { .. } => ApiError::invalid_param("secret", "secret_required", message),
+            WebhookError::TooManyActiveSecrets { .. } => ApiError::unprocessable("too_many_active_secrets", message),
+            WebhookError::LastActiveSecret => ApiError::unprocessable("last_active_secret", message),
+            WebhookError::Signature(e) => {
+                let (status, error_type) = match e.http_status() {
+                    400 => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest),
+                    _ => (StatusCode::UNAUTHORIZED, ErrorType::Authentication),
+                };
+                ApiError::new(status, error_type, e.code(), message)
+            }
+            WebhookError::BodyTooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorType::InvalidRequest, "body_too_large", message)
+            }
+            WebhookError::BodyTimeout { .. } => {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, ErrorType::InvalidRequest, "body_timeout", message)
+            }
+            WebhookError::BodyIncomplete => ApiError::invalid("body_incomplete", message),
+            WebhookError::Overloaded(_) => ApiError::overloaded(message),
+            WebhookError::TooManyEndpoints { .. } => ApiError::unprocessable("too_many_endpoints", message),
+            WebhookError::Corrupt(_) => ApiError::internal(message),
+            WebhookError::Store(e) => ApiError::from(e),
+            WebhookError::Service(e) => ApiError::from(e),
         }
     }
 }

@@ -1,29 +1,26 @@
 //! The payledger HTTP server (axum): routes, auth, idempotency, errors.
 //!
 //! Handlers are thin: they parse the request into domain types, check the caller's role,
-//! and run a command through [`commands::execute`] or a query. Every error becomes HTTP in
+//! and run a command through `payledger_service::command::execute` or a query. Every error becomes HTTP in
 //! one place, [`error::ApiError`].
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod aggregate;
-pub mod auth;
-pub mod commands;
+mod auth;
+mod command;
 pub mod error;
-pub mod extract;
-pub mod keys;
-pub mod metrics;
+mod extract;
+mod metrics;
 pub mod openapi;
-pub mod order_payments;
-pub mod params;
-pub mod query;
-pub mod request_id;
-pub mod routes;
-pub mod state;
-pub mod strict_json;
+mod params;
+mod query;
+mod request_id;
+mod routes;
+mod state;
+mod strict_json;
 mod trace;
-pub mod views;
-pub mod webhooks;
+mod views;
+mod webhooks;
 
 use std::time::Duration;
 

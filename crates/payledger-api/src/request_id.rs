@@ -18,14 +18,6 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(|id| id.clone()).ok()
 }
 
-/// Runs `work` with `id` as the current request id (for tasks spawned by a request).
-pub async fn scope<F: std::future::Future>(id: Option<String>, work: F) -> F::Output {
-    match id {
-        Some(id) => REQUEST_ID.scope(id, work).await,
-        None => work.await,
-    }
-}
-
 fn acceptable(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }

@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
+use payledger_service::runtime::Running;
 
 /// Limits and settings of the HTTP server. Every one has a bound.
 #[derive(Debug, Clone)]
@@ -56,4 +57,11 @@ pub struct AppState {
     pub pool: Pool,
     pub database_url: Arc<str>,
     pub config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    /// The HTTP side of a running ledger.
+    pub fn of(ledger: &Running, config: ApiConfig) -> AppState {
+        AppState { pool: ledger.pool.clone(), database_url: ledger.database_url.clone(), config: Arc::new(config) }
+    }
 }

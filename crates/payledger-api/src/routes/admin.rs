@@ -7,10 +7,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{KeyMode, Principal, Role};
+use payledger_service::tenants::{self as keys, KeyMode, Role};
+
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId};
-use crate::keys;
 use crate::params;
 use crate::state::AppState;
 

@@ -1,7 +1,6 @@
 //! Disputes (chargebacks) live in their payment's stream, like refunds.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use payledger_core::payment::{DisputeOutcome, PaymentCommand, PaymentState};
 use payledger_core::{DisputeId, PaymentId};
@@ -9,19 +8,20 @@ use payledger_store::StreamKey;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aggregate::PaymentAggregate;
 use crate::auth::Principal;
-use crate::commands::{execute, CommandContext};
+use crate::command::{context, execute};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
 use crate::params;
-use crate::routes::refunds::owning_payment;
 use crate::state::AppState;
 use crate::views::dispute_view;
+use payledger_service::aggregate::PaymentAggregate;
+use payledger_service::command::{Own, Success};
+use payledger_service::{lookup, ServiceError, ServiceResult};
 
-fn dispute_response(state: &PaymentState, dispute_id: DisputeId) -> ApiResult<Value> {
-    let payment = state.as_ref().ok_or_else(|| ApiError::internal("payment missing after dispute"))?;
-    let dispute = payment.dispute(dispute_id).ok_or_else(|| ApiError::internal("dispute missing after command"))?;
+fn dispute_response(state: &PaymentState, dispute_id: DisputeId) -> ServiceResult<Value> {
+    let payment = state.as_ref().ok_or_else(|| ServiceError::internal("payment missing after dispute"))?;
+    let dispute = payment.dispute(dispute_id).ok_or_else(|| ServiceError::internal("dispute missing after command"))?;
     Ok(dispute_view(payment, dispute))
 }
 
@@ -47,18 +47,14 @@ pub async fn open(
     let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
     let payment_id = PaymentId::from(id);
     let dispute_id = DisputeId::new();
-    let ctx = CommandContext::new(
-        &state,
-        &principal,
-        idempotency_key,
-        &format!("POST /v1/payments/{id}/disputes"),
-        &body.fingerprint,
-    );
-    let at = crate::commands::now();
-    execute::<PaymentAggregate, _, _>(
+    let ctx =
+        context(&state, &principal, idempotency_key, &format!("POST /v1/payments/{id}/disputes"), &body.fingerprint);
+    let at = payledger_service::command::now();
+    execute::<PaymentAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
-        StatusCode::CREATED,
+        Own,
+        Success::Created,
         move |_, _| {
             Ok(PaymentCommand::OpenDispute {
                 dispute_id,
@@ -92,20 +88,17 @@ pub async fn resolve(
         _ => return Err(ApiError::invalid_param("outcome", "outcome_invalid", "outcome is won or lost")),
     };
     let dispute_id = DisputeId::from(id);
-    let payment_id = owning_payment(&state, principal.tenant_id, "DisputeOpened", "dispute_id", id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("dispute"))?;
-    let ctx = CommandContext::new(
-        &state,
-        &principal,
-        idempotency_key,
-        &format!("POST /v1/disputes/{id}/resolve"),
-        &body.fingerprint,
-    );
-    execute::<PaymentAggregate, _, _>(
+    let client = state.pool.get().await?;
+    let payment_id = lookup::payment_of_dispute(&**client, principal.tenant_id, id).await?;
+    drop(client);
+    let payment_id = payment_id.ok_or_else(|| ApiError::not_found("dispute"))?;
+    let ctx =
+        context(&state, &principal, idempotency_key, &format!("POST /v1/disputes/{id}/resolve"), &body.fingerprint);
+    execute::<PaymentAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
-        StatusCode::OK,
+        Own,
+        Success::Ok,
         move |_, _| Ok(PaymentCommand::ResolveDispute { dispute_id, outcome }),
         move |s, _| dispute_response(s, dispute_id),
     )

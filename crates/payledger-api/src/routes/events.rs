@@ -4,7 +4,7 @@
 //! Events are listed in the store's gap-free read order `(tx_id, position)`, and the cursor
 //! `starting_after` is an event's position: paging never skips an event that committed late.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -12,10 +12,12 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use futures::stream;
 use payledger_projector::checkpoint_of_position;
-use payledger_store::{read_all, Checkpoint, ReadAllFilter, RecordedEvent};
+use payledger_store::{read_all, Checkpoint, ReadAllFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
+
+use payledger_service::export::{csv_rows, event_json, ndjson_rows};
 
 use crate::auth::Principal;
 use crate::error::{describe_store_error, ApiError, ApiResult};
@@ -102,13 +104,7 @@ pub async fn list_stream_events(
         recorded_before: query.recorded_before,
     };
     let client = state.pool.get().await?;
-    let exists = client
-        .query_opt(
-            "SELECT 1 FROM events WHERE tenant_id = $1 AND stream_id = $2 LIMIT 1",
-            &[&principal.tenant_id, &stream_id],
-        )
-        .await?;
-    if exists.is_none() {
+    if !payledger_service::lookup::stream_exists(&**client, principal.tenant_id, &stream_id).await? {
         return Err(ApiError::not_found("stream"));
     }
     drop(client);
@@ -156,72 +152,6 @@ async fn cursor_checkpoint(state: &AppState, tenant_id: Uuid, position: Option<i
         .await
         .map_err(projector_error)?
         .ok_or_else(|| ApiError::invalid_param("starting_after", "cursor_invalid", "no event at that position"))
-}
-
-/// The JSON shape of one event.
-pub fn event_json(e: &RecordedEvent) -> Value {
-    json!({
-        "event_id": e.event_id,
-        "position": e.global_position,
-        "stream_id": e.stream_id,
-        "stream_version": e.stream_version,
-        "event_type": e.event_type,
-        "schema_version": e.schema_version,
-        "payload": e.payload,
-        "metadata": e.metadata,
-        "recorded_at": e.recorded_at,
-        "dedupe_key": e.dedupe_key,
-        "prev_hash": hex::encode(&e.prev_hash),
-        "hash": hex::encode(&e.hash),
-    })
-}
-
-const CSV_HEADER: [&str; 11] = [
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_version",
-    "event_type",
-    "schema_version",
-    "recorded_at",
-    "dedupe_key",
-    "payload",
-    "metadata",
-    "hash",
-];
-
-/// Events as CSV (RFC 4180, CRLF), with the header row first when `with_header`.
-pub fn csv_rows(events: &[RecordedEvent], with_header: bool) -> Result<Bytes, csv::Error> {
-    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    if with_header {
-        writer.write_record(CSV_HEADER)?;
-    }
-    for e in events {
-        writer.write_record([
-            e.global_position.to_string(),
-            e.event_id.to_string(),
-            e.stream_id.clone(),
-            e.stream_version.to_string(),
-            e.event_type.clone(),
-            e.schema_version.to_string(),
-            e.recorded_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            e.dedupe_key.clone().unwrap_or_default(),
-            e.payload.to_string(),
-            e.metadata.to_string(),
-            hex::encode(&e.hash),
-        ])?;
-    }
-    writer.into_inner().map(Bytes::from).map_err(|e| e.into_error().into())
-}
-
-/// Events as NDJSON, one [`event_json`] per line.
-pub fn ndjson_rows(events: &[RecordedEvent]) -> Bytes {
-    let mut out = Vec::with_capacity(events.len() * 512);
-    for e in events {
-        out.extend_from_slice(event_json(e).to_string().as_bytes());
-        out.push(b'\n');
-    }
-    Bytes::from(out)
 }
 
 struct ExportCursor {

@@ -1,7 +1,6 @@
 //! `POST /v1/orders`, `POST /v1/orders/{id}/cancel`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use payledger_core::order::{OrderCommand, OrderPayments};
 use payledger_core::OrderId;
@@ -9,14 +8,16 @@ use payledger_store::StreamKey;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aggregate::OrderAggregate;
 use crate::auth::Principal;
-use crate::commands::{execute, CommandContext};
-use crate::error::{ApiError, ApiResult};
+use crate::command::{context, execute};
+use crate::error::ApiResult;
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
 use crate::params;
 use crate::state::AppState;
 use crate::views::order_view;
+use payledger_service::aggregate::OrderAggregate;
+use payledger_service::command::{Own, PaymentsOf, Success};
+use payledger_service::ServiceError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,12 +40,13 @@ pub async fn create(
     let currency = params::currency(&request.currency)?;
     let order_id = OrderId::new();
     let metadata = params::metadata(request.metadata)?;
-    let ctx = CommandContext::new(&state, &principal, idempotency_key, "POST /v1/orders", &body.fingerprint);
-    let at = crate::commands::now();
-    execute::<OrderAggregate, _, _>(
+    let ctx = context(&state, &principal, idempotency_key, "POST /v1/orders", &body.fingerprint);
+    let at = payledger_service::command::now();
+    execute::<OrderAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, order_id.stream_id()),
-        StatusCode::CREATED,
+        Own,
+        Success::Created,
         move |_, _| {
             Ok(OrderCommand::Create {
                 order_id,
@@ -57,7 +59,7 @@ pub async fn create(
         },
         // A new order has no payments yet.
         |order, _| {
-            let order = order.as_ref().ok_or_else(|| ApiError::internal("order missing after create"))?;
+            let order = order.as_ref().ok_or_else(|| ServiceError::internal("order missing after create"))?;
             Ok(order_view(order, &OrderPayments::default()))
         },
     )
@@ -80,26 +82,20 @@ pub async fn cancel(
 ) -> ApiResult<Response> {
     let reason = params::text(body.value.reason, "reason")?;
     let order_id = OrderId::from(id);
-    let mut ctx = CommandContext::new(
-        &state,
-        &principal,
-        idempotency_key,
-        &format!("POST /v1/orders/{id}/cancel"),
-        &body.fingerprint,
-    );
-    ctx.payments_of_order = Some(order_id);
-    let at = crate::commands::now();
-    execute::<OrderAggregate, _, _>(
+    let ctx = context(&state, &principal, idempotency_key, &format!("POST /v1/orders/{id}/cancel"), &body.fingerprint);
+    let at = payledger_service::command::now();
+    execute::<OrderAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, order_id.stream_id()),
-        StatusCode::OK,
-        move |_, related| {
-            let payments_in_progress = related.order_payments()?.in_progress;
+        PaymentsOf(order_id),
+        Success::Ok,
+        move |_, payments| {
+            let payments_in_progress = payments.in_progress;
             Ok(OrderCommand::Cancel { at, reason: reason.clone(), payments_in_progress })
         },
-        |order, related| {
-            let order = order.as_ref().ok_or_else(|| ApiError::internal("order missing after cancel"))?;
-            Ok(order_view(order, &related.order_payments()?))
+        |order, payments| {
+            let order = order.as_ref().ok_or_else(|| ServiceError::internal("order missing after cancel"))?;
+            Ok(order_view(order, payments))
         },
     )
     .await

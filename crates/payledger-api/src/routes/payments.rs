@@ -1,7 +1,6 @@
 //! `POST /v1/payments` and the payment lifecycle commands.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use payledger_core::payment::{CaptureMethod, PaymentCommand, PaymentState, Provider};
 use payledger_core::{DomainError, OrderId, PaymentId};
@@ -9,17 +8,19 @@ use payledger_store::StreamKey;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::aggregate::PaymentAggregate;
 use crate::auth::Principal;
-use crate::commands::{execute, CommandContext};
+use crate::command::{context, execute};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
 use crate::params;
 use crate::state::AppState;
 use crate::views::payment_view;
+use payledger_service::aggregate::PaymentAggregate;
+use payledger_service::command::{OrderToo, Own, Success};
+use payledger_service::{ServiceError, ServiceResult};
 
-fn payment_response(state: &PaymentState) -> ApiResult<Value> {
-    state.as_ref().map(payment_view).ok_or_else(|| ApiError::internal("payment missing after command"))
+fn payment_response(state: &PaymentState) -> ServiceResult<Value> {
+    state.as_ref().map(payment_view).ok_or_else(|| ServiceError::internal("payment missing after command"))
 }
 
 /// Runs one lifecycle command on an existing payment and answers with the payment.
@@ -32,11 +33,12 @@ async fn run(
     payment_id: PaymentId,
     command: PaymentCommand,
 ) -> ApiResult<Response> {
-    let ctx = CommandContext::new(state, principal, idempotency_key, &route, body_fingerprint);
-    execute::<PaymentAggregate, _, _>(
+    let ctx = context(state, principal, idempotency_key, &route, body_fingerprint);
+    execute::<PaymentAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
-        StatusCode::OK,
+        Own,
+        Success::Ok,
         move |_, _| Ok(command.clone()),
         |s, _| payment_response(s),
     )
@@ -86,18 +88,17 @@ pub async fn create(
         .map_err(|_| ApiError::invalid_param("order_id", "order_id_invalid", "order_id must be an order's id"))?;
 
     let payment_id = PaymentId::new();
-    let mut ctx = CommandContext::new(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
-    ctx.related_order = Some(StreamKey::new(principal.tenant_id, order_id.stream_id()));
-    ctx.payments_of_order = Some(order_id);
-    let at = crate::commands::now();
-    execute::<PaymentAggregate, _, _>(
+    let ctx = context(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);
+    let at = payledger_service::command::now();
+    execute::<PaymentAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
-        StatusCode::CREATED,
-        move |_, related| {
-            let order = related.order.as_ref().and_then(|o| o.as_ref());
-            let order = order.ok_or_else(|| ApiError::from(DomainError::OrderNotFound).with_param("order_id"))?;
-            let payments = related.order_payments()?;
+        OrderToo(order_id),
+        Success::Created,
+        move |_, loaded| {
+            let not_found = || ServiceError::DomainAt { error: DomainError::OrderNotFound, param: "order_id" };
+            let order = loaded.order.as_ref().ok_or_else(not_found)?;
+            let payments = loaded.payments;
             payments.ensure_room_for_payment()?;
             Ok(PaymentCommand::Initiate {
                 payment_id,

@@ -2,7 +2,6 @@
 //! by that one stream's version: two concurrent refunds cannot both pass.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use payledger_core::payment::{PaymentCommand, PaymentState};
 use payledger_core::{PaymentId, RefundId};
@@ -11,18 +10,20 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::aggregate::PaymentAggregate;
 use crate::auth::Principal;
-use crate::commands::{execute, CommandContext};
+use crate::command::{context, execute};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
 use crate::params;
 use crate::state::AppState;
 use crate::views::refund_view;
+use payledger_service::aggregate::PaymentAggregate;
+use payledger_service::command::{Own, Success};
+use payledger_service::{lookup, ServiceError, ServiceResult};
 
-fn refund_response(state: &PaymentState, refund_id: RefundId) -> ApiResult<Value> {
-    let payment = state.as_ref().ok_or_else(|| ApiError::internal("payment missing after refund"))?;
-    let refund = payment.refund(refund_id).ok_or_else(|| ApiError::internal("refund missing after command"))?;
+fn refund_response(state: &PaymentState, refund_id: RefundId) -> ServiceResult<Value> {
+    let payment = state.as_ref().ok_or_else(|| ServiceError::internal("payment missing after refund"))?;
+    let refund = payment.refund(refund_id).ok_or_else(|| ServiceError::internal("refund missing after command"))?;
     Ok(refund_view(payment, refund))
 }
 
@@ -48,18 +49,14 @@ pub async fn create(
     let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
     let payment_id = PaymentId::from(id);
     let refund_id = RefundId::new();
-    let ctx = CommandContext::new(
-        &state,
-        &principal,
-        idempotency_key,
-        &format!("POST /v1/payments/{id}/refunds"),
-        &body.fingerprint,
-    );
-    let at = crate::commands::now();
-    execute::<PaymentAggregate, _, _>(
+    let ctx =
+        context(&state, &principal, idempotency_key, &format!("POST /v1/payments/{id}/refunds"), &body.fingerprint);
+    let at = payledger_service::command::now();
+    execute::<PaymentAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
-        StatusCode::CREATED,
+        Own,
+        Success::Created,
         move |_, _| {
             Ok(PaymentCommand::RequestRefund {
                 refund_id,
@@ -75,35 +72,9 @@ pub async fn create(
 }
 
 /// The payment stream a refund lives in (an index on the events themselves).
-pub async fn payment_of_refund(state: &AppState, tenant_id: Uuid, refund_id: Uuid) -> ApiResult<PaymentId> {
-    owning_payment(state, tenant_id, "RefundRequested", "refund_id", refund_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("refund"))
-}
-
-pub(crate) async fn owning_payment(
-    state: &AppState,
-    tenant_id: Uuid,
-    event_type: &str,
-    field: &str,
-    id: Uuid,
-) -> ApiResult<Option<PaymentId>> {
+async fn payment_of_refund(state: &AppState, tenant_id: Uuid, refund_id: Uuid) -> ApiResult<PaymentId> {
     let client = state.pool.get().await?;
-    let sql = match field {
-        "refund_id" => "SELECT stream_id FROM events WHERE tenant_id = $1 AND event_type = $2 AND payload->>'refund_id' = $3 LIMIT 1",
-        "dispute_id" => "SELECT stream_id FROM events WHERE tenant_id = $1 AND event_type = $2 AND payload->>'dispute_id' = $3 LIMIT 1",
-        _ => return Err(ApiError::internal(format!("no owner index on {field}"))),
-    };
-    let row = client.query_opt(sql, &[&tenant_id, &event_type, &id.to_string()]).await?;
-    match row {
-        None => Ok(None),
-        Some(row) => {
-            let stream_id: String = row.try_get(0)?;
-            PaymentId::from_stream_id(&stream_id)
-                .map(Some)
-                .map_err(|e| ApiError::internal(format!("stream {stream_id}: {e}")))
-        }
-    }
+    lookup::payment_of_refund(&**client, tenant_id, refund_id).await?.ok_or_else(|| ApiError::not_found("refund"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -119,17 +90,13 @@ pub async fn succeed(
 ) -> ApiResult<Response> {
     let refund_id = RefundId::from(id);
     let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
-    let ctx = CommandContext::new(
-        &state,
-        &principal,
-        idempotency_key,
-        &format!("POST /v1/refunds/{id}/succeed"),
-        &body.fingerprint,
-    );
-    execute::<PaymentAggregate, _, _>(
+    let ctx =
+        context(&state, &principal, idempotency_key, &format!("POST /v1/refunds/{id}/succeed"), &body.fingerprint);
+    execute::<PaymentAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
-        StatusCode::OK,
+        Own,
+        Success::Ok,
         move |_, _| Ok(PaymentCommand::SucceedRefund { refund_id }),
         move |s, _| refund_response(s, refund_id),
     )
@@ -156,17 +123,12 @@ pub async fn fail(
     let message = params::text(body.value.message.clone(), "message")?;
     let refund_id = RefundId::from(id);
     let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
-    let ctx = CommandContext::new(
-        &state,
-        &principal,
-        idempotency_key,
-        &format!("POST /v1/refunds/{id}/fail"),
-        &body.fingerprint,
-    );
-    execute::<PaymentAggregate, _, _>(
+    let ctx = context(&state, &principal, idempotency_key, &format!("POST /v1/refunds/{id}/fail"), &body.fingerprint);
+    execute::<PaymentAggregate, _, _, _>(
         ctx,
         StreamKey::new(principal.tenant_id, payment_id.stream_id()),
-        StatusCode::OK,
+        Own,
+        Success::Ok,
         move |_, _| Ok(PaymentCommand::FailRefund { refund_id, code: code.clone(), message: message.clone() }),
         move |s, _| refund_response(s, refund_id),
     )

@@ -23,8 +23,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId, QueryParams};
 use crate::params;
 use crate::state::AppState;
-use crate::webhooks::endpoints::{self, LABEL_MAX_CHARS, LIST_MAX_LIMIT};
-use crate::webhooks::WebhookError;
+use payledger_service::webhooks::endpoints::{self, LABEL_MAX_CHARS, LIST_MAX_LIMIT};
+use payledger_service::webhooks::WebhookError;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

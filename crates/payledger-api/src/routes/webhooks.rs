@@ -1,5 +1,5 @@
 //! `POST /v1/webhooks/{provider}/{endpoint_id}`: signature-authenticated, no API key.
-//! The flow is described in [`crate::webhooks`]; its bounds in [`crate::webhooks::admission`].
+//! The flow is described in `payledger_service::webhooks`; its bounds in [`crate::webhooks::admission`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,12 +19,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::request_id;
 use crate::state::{ApiConfig, AppState};
 use crate::webhooks::admission::Admission;
-use crate::webhooks::endpoints::verification_keys;
-use crate::webhooks::inbox::kept_headers;
-use crate::webhooks::ingest::{ingest, VerifiedDelivery};
-use crate::webhooks::metrics::{count_delivery, Outcome};
-use crate::webhooks::processor::{dispatch_inline, ProcessorConfig};
-use crate::webhooks::WebhookError;
+use payledger_service::webhooks::endpoints::verification_keys;
+use payledger_service::webhooks::inbox::kept_headers;
+use payledger_service::webhooks::ingest::{ingest, VerifiedDelivery};
+use payledger_service::webhooks::metrics::{count_delivery, Outcome};
+use payledger_service::webhooks::processor::{dispatch_inline, ProcessorConfig};
+use payledger_service::webhooks::WebhookError;
 
 /// The route's state: the app's, and the admission bounds of this server.
 #[derive(Clone)]

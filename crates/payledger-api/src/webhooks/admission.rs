@@ -21,9 +21,9 @@ use payledger_gateways::Provider;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use super::endpoints::endpoint_provider;
-use super::error::{WebhookError, WebhookResult};
 use crate::state::ApiConfig;
+use payledger_service::webhooks::endpoints::endpoint_provider;
+use payledger_service::webhooks::{WebhookError, WebhookResult};
 
 /// How long a cached endpoint is trusted before it is looked up again.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);

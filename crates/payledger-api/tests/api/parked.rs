@@ -4,8 +4,8 @@
 use crate::support as common;
 
 use common::*;
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::keys;
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
 use payledger_store::{append, ExpectedVersion, NewEvent, StreamKey};
 use reqwest::Method;
 use serde_json::{json, Value};

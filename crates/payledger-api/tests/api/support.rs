@@ -3,11 +3,12 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::{keys, ApiConfig, AppState};
+use payledger_api::{ApiConfig, AppState};
+use payledger_service::runtime::{Ledger, LedgerConfig, ProjectorTask, Running};
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
 use payledger_store::{has_events_after, read_all, Checkpoint, READ_MAX_BATCH};
 use payledger_testkit::{eventually, TestDb};
 use reqwest::{Method, Response};
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub tenant_id: Uuid,
     pub keys: HashMap<&'static str, String>,
     server: tokio::task::JoinHandle<()>,
+    /// The runtime, without its workers: tests start the projector and drive the sweep by hand.
+    _ledger: Running,
 }
 
 impl Drop for TestApp {
@@ -39,7 +42,8 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,payledger=info").try_init();
     let db = TestDb::new().await;
     let pool = db.pool(32);
-    let state = AppState { pool: pool.clone(), database_url: Arc::from(db.url()), config: Arc::new(config) };
+    let ledger = Ledger::start_with_pool(pool.clone(), LedgerConfig::new(db.url()).without_workers());
+    let state = AppState::of(&ledger, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {
@@ -55,7 +59,16 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
         made.insert(name, key.key);
     }
     drop(client);
-    TestApp { base_url, db, pool, http: reqwest::Client::new(), tenant_id: tenant.id, keys: made, server }
+    TestApp {
+        base_url,
+        db,
+        pool,
+        http: reqwest::Client::new(),
+        tenant_id: tenant.id,
+        keys: made,
+        server,
+        _ledger: ledger,
+    }
 }
 
 impl TestApp {
@@ -161,12 +174,12 @@ impl TestApp {
 }
 
 /// The projector, polling often, against the app's database (the tests start it themselves).
-pub fn start_projector(app: &TestApp) -> tokio::task::JoinHandle<()> {
+pub fn start_projector(app: &TestApp) -> ProjectorTask {
     let config = payledger_projector::ProjectorConfig {
         poll_interval: std::time::Duration::from_millis(50),
         standby_retry: std::time::Duration::from_millis(50),
         error_backoff_max: std::time::Duration::from_millis(200),
         ..payledger_projector::ProjectorConfig::default()
     };
-    payledger_projector::Projector::new(app.db.url(), config).spawn()
+    ProjectorTask::spawn(app.db.url(), config)
 }

@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use payledger_api::webhooks::inbox::dedupe_key;
 use payledger_gateways::Provider;
 use payledger_projector::VerifyOptions;
+use payledger_service::webhooks::inbox::dedupe_key;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

@@ -2,14 +2,15 @@
 //! processor, against the benchmark's database, with a tenant, a writer key and a generic
 //! webhook endpoint.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::webhooks::endpoints::create_endpoint;
-use payledger_api::{keys, ApiConfig, AppState};
+use payledger_api::{ApiConfig, AppState};
 use payledger_gateways::Provider;
-use payledger_store::{connect_pool, Pool, PoolOptions};
+use payledger_service::runtime::{Ledger, LedgerConfig, Running};
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
+use payledger_service::webhooks::endpoints::create_endpoint;
+use payledger_store::PoolOptions;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
@@ -28,19 +29,22 @@ pub(crate) struct Server {
     pub writer_key: String,
     pub endpoint_id: Uuid,
     pub webhook_secret: String,
-    pub pool: Pool,
     stop_server: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
-    stop_projector: Option<oneshot::Sender<()>>,
-    projector: Option<JoinHandle<()>>,
-    processor: Option<JoinHandle<()>>,
+    ledger: Option<Running>,
 }
 
 impl Server {
     pub async fn start(database_url: &str, db_max_connections: usize) -> Result<Server, BenchError> {
-        let pool =
-            connect_pool(database_url, &PoolOptions { max_connections: db_max_connections, ..PoolOptions::default() })?;
-        let setup = |e: payledger_api::error::ApiError| BenchError::Setup(format!("{e:?}"));
+        let ledger = Ledger::start(LedgerConfig {
+            pool: PoolOptions { max_connections: db_max_connections, ..PoolOptions::default() },
+            projector_stop_timeout: Duration::from_millis(PROJECTOR_STOP_TIMEOUT_MS),
+            ..LedgerConfig::new(database_url)
+        })
+        .await
+        .map_err(|e| BenchError::Setup(format!("{e:?}")))?;
+        let pool = ledger.pool.clone();
+        let setup = |e: payledger_service::ServiceError| BenchError::Setup(format!("{e:?}"));
         let (tenant_id, writer_key) = {
             let client = pool.get().await?;
             let tenant = keys::create_tenant(&**client, "bench").await.map_err(setup)?;
@@ -55,17 +59,7 @@ impl Server {
         let webhook_secret =
             endpoint.secret.ok_or_else(|| BenchError::Setup("the generic endpoint's secret was not shown".into()))?;
 
-        let state = AppState {
-            pool: pool.clone(),
-            database_url: Arc::from(database_url),
-            config: Arc::new(ApiConfig::default()),
-        };
-        let (stop_projector, projector_stopped) = oneshot::channel::<()>();
-        let projector =
-            tokio::spawn(payledger_projector::Projector::new(database_url, Default::default()).run(async {
-                let _ = projector_stopped.await;
-            }));
-        let processor = payledger_api::webhooks::spawn_processor(state.clone());
+        let state = AppState::of(&ledger, ApiConfig::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let (stop_server, server_stopped) = oneshot::channel::<()>();
@@ -79,12 +73,9 @@ impl Server {
             writer_key,
             endpoint_id: endpoint.endpoint.id,
             webhook_secret,
-            pool,
             stop_server: Some(stop_server),
             server: Some(server),
-            stop_projector: Some(stop_projector),
-            projector: Some(projector),
-            processor: Some(processor),
+            ledger: Some(ledger),
         })
     }
 
@@ -107,27 +98,17 @@ impl Server {
     /// Stops everything (the projector finishes its batch) and closes the pool.
     pub async fn stop(mut self) -> Result<(), BenchError> {
         let http = self.stop_listening().await;
-        if let Some(processor) = self.processor.take() {
-            processor.abort();
+        if let Some(ledger) = self.ledger.take() {
+            ledger.stop().await;
         }
-        if let Some(stop) = self.stop_projector.take() {
-            let _ = stop.send(());
-        }
-        if let Some(projector) = self.projector.take() {
-            if tokio::time::timeout(Duration::from_millis(PROJECTOR_STOP_TIMEOUT_MS), projector).await.is_err() {
-                tracing::warn!("the projector did not stop within 30 s");
-            }
-        }
-        self.pool.close();
         http
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        for task in [self.processor.take(), self.projector.take()].into_iter().flatten() {
-            task.abort();
-        }
+        // Dropping the ledger aborts its workers.
+        self.ledger.take();
         if let Some(server) = self.server.take() {
             server.abort();
         }

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use payledger_api::webhooks::ingest::{ingest, VerifiedDelivery};
-use payledger_api::webhooks::process::process_delivery;
-use payledger_api::webhooks::{reprocess, sweep_once, Mode, ProcessorConfig, RetryPolicy, Scope};
 use payledger_gateways::Provider;
+use payledger_service::webhooks::ingest::{ingest, VerifiedDelivery};
+use payledger_service::webhooks::process::process_delivery;
+use payledger_service::webhooks::{reprocess, sweep_once, Mode, ProcessorConfig, RetryPolicy, Scope};
 use payledger_testkit::eventually;
 use serde_json::{json, Value};
 use uuid::Uuid;

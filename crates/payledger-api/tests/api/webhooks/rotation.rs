@@ -1,8 +1,8 @@
 //! Secret rotation: during the overlap both secrets verify; a retired secret fails at once.
 
-use payledger_api::auth::{KeyMode, Role};
-use payledger_api::keys;
 use payledger_gateways::signing::stripe_v1_signature;
+use payledger_service::tenants as keys;
+use payledger_service::tenants::{KeyMode, Role};
 use reqwest::Method;
 use serde_json::{json, Value};
 

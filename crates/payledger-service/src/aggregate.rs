@@ -4,7 +4,7 @@ use payledger_core::{order, payment, DecodeError, DomainError};
 use payledger_store::{read_stream, NewEvent, RecordedEvent, StreamKey};
 use tokio_postgres::GenericClient;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ServiceError, ServiceResult};
 
 pub trait Aggregate {
     type State: Default + Clone + Send + Sync;
@@ -63,15 +63,16 @@ impl Aggregate for PaymentAggregate {
 pub const STREAM_MAX_EVENTS: i64 = 10_000;
 
 /// Loads a stream and folds it.
-pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ApiResult<(A::State, i64)> {
+pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
     let recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;
     if recorded.len() as i64 > STREAM_MAX_EVENTS {
-        return Err(ApiError::internal(format!("stream {} exceeds {STREAM_MAX_EVENTS} events", stream.stream_id)));
+        return Err(ServiceError::internal(format!("stream {} exceeds {STREAM_MAX_EVENTS} events", stream.stream_id)));
     }
     let mut state = A::State::default();
     let mut version = 0;
     for r in &recorded {
-        let event = A::decode(r).map_err(|e| ApiError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
+        let event =
+            A::decode(r).map_err(|e| ServiceError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
         state = A::evolve(state, &event);
         version = r.stream_version;
     }

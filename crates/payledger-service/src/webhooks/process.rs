@@ -6,16 +6,21 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
+use payledger_core::payment::{PaymentCommand, PaymentEvent};
+use payledger_gateways::report::{decide, Decision};
 use payledger_gateways::{parse, Notification};
 use payledger_store::{append_in_tx, lock_stream, set_lock_timeout, BatchItem, ExpectedVersion, StreamKey};
 use serde_json::Value;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-use super::apply::{apply_to_payment, find_payment, Applied, PaymentLookup};
 use super::error::{WebhookError, WebhookResult};
 use super::inbox::{ignored_event, inbox_stream_id, Cause, ReceivedPayload};
 use super::metrics::{count_delivery, Outcome as MetricOutcome};
+use crate::aggregate::{Aggregate, PaymentAggregate};
+use crate::command::run_in_tx;
+use crate::error::ServiceError;
+use crate::lookup::{payment_by_provider_reference, PaymentLookup};
 use payledger_gateways::report::{payment_reference, InboxIgnore};
 
 /// How failed interpretations are retried.
@@ -177,7 +182,7 @@ async fn interpret(tx: &Transaction<'_>, locked: &Locked) -> WebhookResult<Outco
         Ok(reference) => reference,
         Err(ignore) => return ignore_in_inbox(tx, locked, &notification.dedupe_key, ignore).await,
     };
-    let stream = match find_payment(tx, locked.tenant_id, locked.provider, reference).await? {
+    let stream = match payment_by_provider_reference(tx, locked.tenant_id, locked.provider, reference).await? {
         PaymentLookup::Found(stream) => stream,
         PaymentLookup::Missing => {
             let reason = format!("unknown_payment: no {} payment has reference {reference:?}", locked.provider);
@@ -188,10 +193,38 @@ async fn interpret(tx: &Transaction<'_>, locked: &Locked) -> WebhookResult<Outco
             return ignore_in_inbox(tx, locked, &notification.dedupe_key, InboxIgnore { reason }).await;
         }
     };
-    Ok(match apply_to_payment(tx, &stream, &notification, &locked.cause, locked.received_at).await? {
-        Applied::Changed { .. } => Outcome::Applied,
-        Applied::IgnoredByPayment { reason } => Outcome::Ignored { reason },
-        Applied::AlreadyApplied => Outcome::AlreadyApplied,
+    apply_to_payment(tx, &stream, &notification, locked).await
+}
+
+/// The report applied to its payment through the command pipeline, inside this transaction.
+/// A report the payment refuses as stale, duplicate or impossible is recorded on the payment
+/// as `WebhookIgnored`; a report applied (or ignored) before appends nothing.
+async fn apply_to_payment(
+    tx: &Transaction<'_>,
+    stream: &StreamKey,
+    notification: &Notification,
+    locked: &Locked,
+) -> WebhookResult<Outcome> {
+    let report_key = notification.dedupe_key.as_str();
+    let ran = run_in_tx::<PaymentAggregate, _>(tx, stream, &locked.cause.metadata(), |state| {
+        let Some(payment) = state else {
+            return Err(ServiceError::internal(format!("payment stream {} has no PaymentInitiated", stream.stream_id)));
+        };
+        if payment.applied_report_keys.contains(report_key) {
+            return Ok(Vec::new());
+        }
+        Ok(match decide(notification, locked.received_at) {
+            Decision::Apply(report) => PaymentAggregate::decide(state, PaymentCommand::ApplyGatewayReport(report))?,
+            Decision::Ignore(reason) => {
+                vec![PaymentEvent::WebhookIgnored { report_key: report_key.to_owned(), reason }]
+            }
+        })
+    })
+    .await?;
+    Ok(match ran.events.as_slice() {
+        [] => Outcome::AlreadyApplied,
+        [PaymentEvent::WebhookIgnored { reason, .. }] => Outcome::Ignored { reason: reason.clone() },
+        _ => Outcome::Applied,
     })
 }
 
@@ -257,7 +290,6 @@ async fn ignore_in_inbox(
     lock_stream(tx, &stream).await?;
     let event = ignored_event(&locked.cause, report_key, &reason);
     append_in_tx(tx, &[BatchItem { stream, expected: ExpectedVersion::Any, events: vec![event] }]).await?;
-    metrics::counter!("payledger_events_appended_total").increment(1);
     Ok(Outcome::Ignored { reason })
 }
 
@@ -296,16 +328,11 @@ async fn record_failure(
     Ok(())
 }
 
-/// `base * 2^(attempts-1)`, capped, with jitter in [50 %, 100 %] so that deliveries that failed
-/// together do not retry together.
+/// The wait before the next attempt, after `attempts` failed ones ([`crate::retry::backoff`]).
 pub fn backoff(policy: &RetryPolicy, attempts: i32) -> Duration {
-    let exponent = attempts.saturating_sub(1).clamp(0, 30) as u32;
-    let ceiling = policy.backoff_base.saturating_mul(1u32 << exponent).min(policy.backoff_max);
-    let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..=1.0);
-    ceiling.mul_f64(jitter)
+    let attempts = u32::try_from(attempts).unwrap_or(0);
+    crate::retry::backoff(policy.backoff_base, policy.backoff_max, attempts)
 }
-
-const TEXT_MAX_CHARS: usize = 2000;
 
 /// The error with its causes (a database error's detail is in its source).
 fn describe(error: &dyn std::error::Error) -> String {
@@ -322,8 +349,9 @@ fn describe(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// An error kept with a delivery is cut like any long text the ledger stores.
 fn bounded_text(text: &str) -> String {
-    text.chars().take(TEXT_MAX_CHARS).collect()
+    text.chars().take(payledger_core::LONG_TEXT_MAX_CHARS).collect()
 }
 
 #[cfg(test)]

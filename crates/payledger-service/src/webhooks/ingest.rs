@@ -146,7 +146,6 @@ async fn try_ingest(
     )
     .await?;
     tx.commit().await?;
-    metrics::counter!("payledger_events_appended_total").increment(ids.len() as u64);
     Ok(Ingested { new_delivery_ids: ids, duplicates })
 }
 

@@ -1,0 +1,56 @@
+//! The refusals and failures of the application layer. The API maps each variant to HTTP
+//! once (`payledger-api/src/error.rs`); the CLI and the workers print or record them.
+
+use payledger_core::DomainError;
+use payledger_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// A domain refusal about one named input field (e.g. the `order_id` of a payment).
+    #[error("{error}")]
+    DomainAt { error: DomainError, param: &'static str },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is in progress; retry later")]
+    IdempotencyKeyInUse,
+    /// The stream kept changing under the command, on every attempt.
+    #[error("the resource kept changing concurrently; retry the request")]
+    ConcurrentUpdate,
+    /// A resource named by the caller does not exist (for this tenant).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    // The two tenant errors name their code: the CLI prints them as they display.
+    #[error("a tenant named {name:?} exists (tenant_exists)")]
+    TenantExists { name: String },
+    #[error("{TENANT_NAME_RULE} (tenant_name_invalid)")]
+    TenantNameInvalid,
+    /// Should never happen (a broken invariant, unreadable stored data); the detail is for the log.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ServiceError::Internal(detail.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for ServiceError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        ServiceError::Store(StoreError::Db(err))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ServiceError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        ServiceError::Store(StoreError::Pool(err))
+    }
+}
+
+pub const TENANT_NAME_RULE: &str = "tenant names are 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit";
+
+pub type ServiceResult<T> = Result<T, ServiceError>;

@@ -1,0 +1,22 @@
+//! The application layer of payledger: what the ledger does, without HTTP. The API, the
+//! CLI, the background workers and the benchmark all call it.
+//!
+//! - [`command`]: the command pipeline (idempotency, lock, load, decide, append, record);
+//! - [`lookup`]: every index query over `events`;
+//! - [`order_payments`]: an order's payments, folded;
+//! - [`aggregate`]: the two aggregates behind one interface.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod aggregate;
+pub mod command;
+pub mod error;
+pub mod export;
+pub mod lookup;
+pub mod order_payments;
+pub mod retry;
+pub mod runtime;
+pub mod tenants;
+pub mod webhooks;
+
+pub use error::{ServiceError, ServiceResult};

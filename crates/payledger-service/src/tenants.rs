@@ -1,0 +1,243 @@
+//! Tenants and API keys: created by the CLI (`payledger tenants create`, `keys create`) and
+//! by a tenant's admin keys over HTTP. A key belongs to one tenant and has one role.
+
+use rand::distributions::{Alphanumeric, DistString};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_postgres::types::Type;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::error::{ServiceError, ServiceResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Appends commands (orders, payments, refunds, disputes) and reads read-models.
+    Writer,
+    /// Reads read-models and the ledger, rebuilds and verifies projections.
+    Finance,
+    /// Reads everything, writes nothing.
+    Auditor,
+    /// Manages the tenant's API keys and webhook endpoints.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Writer => "writer",
+            Role::Finance => "finance",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "writer" => Some(Role::Writer),
+            "finance" => Some(Role::Finance),
+            "auditor" => Some(Role::Auditor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMode {
+    Test,
+    Live,
+}
+
+impl KeyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyMode::Test => "test",
+            KeyMode::Live => "live",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyMode> {
+        match s {
+            "test" => Some(KeyMode::Test),
+            "live" => Some(KeyMode::Live),
+            _ => None,
+        }
+    }
+}
+
+/// SHA-256 of the whole key: keys carry ~190 random bits, so a slow hash buys nothing.
+pub fn hash_key(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// A fresh key: `pl_{mode}_` and 32 random alphanumerics.
+pub fn generate_key(mode: KeyMode) -> String {
+    let secret = Alphanumeric.sample_string(&mut rand::rngs::OsRng, 32);
+    format!("pl_{}_{}", mode.as_str(), secret)
+}
+
+/// The owner of a live API key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub tenant_id: Uuid,
+    pub key_id: Uuid,
+    pub role: Role,
+}
+
+/// Whose key this is; None for a malformed, unknown or revoked key.
+pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceResult<Option<KeyOwner>> {
+    if !(key.starts_with("pl_test_") || key.starts_with("pl_live_")) {
+        return Ok(None);
+    }
+    let client = pool.get().await?;
+    let hash = hash_key(key).to_vec();
+    let row = client
+        .query_typed_opt(
+            "SELECT key_id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            &[(&hash, Type::BYTEA)],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let role: String = row.try_get(2)?;
+    let role = Role::parse(&role).ok_or_else(|| ServiceError::internal(format!("stored role {role:?}")))?;
+    Ok(Some(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role }))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyInfo {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub role: Role,
+    pub mode: KeyMode,
+    /// The first characters of the key, to recognise it in a list.
+    pub prefix: String,
+    pub label: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A key just created: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub info: ApiKeyInfo,
+    pub key: String,
+}
+
+pub async fn create_tenant<C: GenericClient>(client: &C, name: &str) -> ServiceResult<Tenant> {
+    let id = Uuid::now_v7();
+    let row = client
+        .query_one("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) RETURNING created_at", &[&id, &name])
+        .await
+        .map_err(|e| match e.code() {
+            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                ServiceError::TenantExists { name: name.to_owned() }
+            }
+            Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => ServiceError::TenantNameInvalid,
+            _ => ServiceError::from(e),
+        })?;
+    Ok(Tenant { id, name: name.to_owned(), created_at: row.try_get(0)? })
+}
+
+/// The tenant with this id, else the one with this name (a name may spell another tenant's
+/// id: the id wins, and there is never more than one answer).
+pub async fn find_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> ServiceResult<Option<Tenant>> {
+    let id = name_or_id.parse::<Uuid>().ok();
+    let row = client
+        .query_opt(
+            "SELECT tenant_id, name, created_at FROM tenants WHERE name = $1 OR tenant_id = $2
+             ORDER BY tenant_id IS NOT DISTINCT FROM $2 DESC LIMIT 1",
+            &[&name_or_id, &id],
+        )
+        .await?;
+    row.map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).transpose()
+}
+
+/// Every tenant, by name.
+pub async fn list_tenants<C: GenericClient>(client: &C) -> ServiceResult<Vec<Tenant>> {
+    let rows = client.query("SELECT tenant_id, name, created_at FROM tenants ORDER BY name", &[]).await?;
+    rows.iter().map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).collect()
+}
+
+pub async fn create_key<C: GenericClient>(
+    client: &C,
+    tenant_id: Uuid,
+    role: Role,
+    mode: KeyMode,
+    label: Option<&str>,
+) -> ServiceResult<CreatedKey> {
+    let key = generate_key(mode);
+    let id = Uuid::now_v7();
+    let prefix: String = key.chars().take(12).collect();
+    let row = client
+        .query_one(
+            "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash, label)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at",
+            &[&id, &tenant_id, &role.as_str(), &mode.as_str(), &prefix, &hash_key(&key).to_vec(), &label],
+        )
+        .await?;
+    let info = ApiKeyInfo {
+        id,
+        tenant_id,
+        role,
+        mode,
+        prefix,
+        label: label.map(str::to_owned),
+        created_at: row.try_get(0)?,
+        revoked_at: None,
+    };
+    Ok(CreatedKey { info, key })
+}
+
+/// Revokes a key; `tenant_id` limits it to that tenant's keys. Returns the key, or None if unknown.
+pub async fn revoke_key<C: GenericClient>(
+    client: &C,
+    key_id: Uuid,
+    tenant_id: Option<Uuid>,
+) -> ServiceResult<Option<ApiKeyInfo>> {
+    let row = client
+        .query_opt(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+             WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
+             RETURNING key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at",
+            &[&key_id, &tenant_id],
+        )
+        .await?;
+    row.map(|r| key_info(&r)).transpose()
+}
+
+pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<Vec<ApiKeyInfo>> {
+    let rows = client
+        .query(
+            "SELECT key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at
+             FROM api_keys WHERE tenant_id = $1 ORDER BY created_at LIMIT 1000",
+            &[&tenant_id],
+        )
+        .await?;
+    rows.iter().map(key_info).collect()
+}
+
+fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
+    let role: String = r.try_get(2)?;
+    let mode: String = r.try_get(3)?;
+    Ok(ApiKeyInfo {
+        id: r.try_get(0)?,
+        tenant_id: r.try_get(1)?,
+        role: Role::parse(&role).ok_or_else(|| ServiceError::internal(format!("stored role {role:?}")))?,
+        mode: KeyMode::parse(&mode).ok_or_else(|| ServiceError::internal(format!("stored mode {mode:?}")))?,
+        prefix: r.try_get(4)?,
+        label: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+        revoked_at: r.try_get(7)?,
+    })
+}
