@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::views::{
     CaptureMethod, DisputeView, LedgerAccountView, LedgerEntryView, List, OrderStatus, OrderView, PaymentStatus,
-    PaymentView, ProviderName, RefundStatus, RefundView,
+    PaymentView, Provider, RefundStatus, RefundView,
 };
 
 #[derive(OpenApi)]
@@ -252,8 +252,10 @@ pub struct CreatePayment {
     pub order_id: Uuid,
     pub amount: Amount,
     pub currency: CurrencyCode,
-    pub capture_method: CaptureMethod,
-    pub provider: ProviderName,
+    #[schema(value_type = CaptureMethod)]
+    pub capture_method: String,
+    #[schema(value_type = Provider)]
+    pub provider: String,
     #[schema(max_length = 255)]
     pub provider_reference: Option<String>,
 }
@@ -345,7 +347,8 @@ pub struct CreateApiKey {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookEndpoint {
-    pub provider: ProviderName,
+    #[schema(value_type = Provider)]
+    pub provider: String,
     /// The gateway's signing secret; generated when left out (and shown once).
     pub secret: Option<String>,
     pub label: Option<String>,
@@ -547,7 +550,8 @@ pub struct WebhookEndpoint {
     #[schema(pattern = "^webhook_endpoint$")]
     pub object: String,
     pub tenant_id: Uuid,
-    pub provider: ProviderName,
+    #[schema(value_type = Provider)]
+    pub provider: String,
     pub label: Option<String>,
     /// Where the gateway delivers.
     pub url: String,
@@ -595,7 +599,8 @@ pub struct OrderListQuery {
     pub limit: Option<i64>,
     /// The last id of the previous page.
     pub starting_after: Option<Uuid>,
-    pub status: Option<OrderStatus>,
+    #[param(value_type = Option<OrderStatus>)]
+    pub status: Option<String>,
     pub created_gte: Option<DateTime<Utc>>,
     pub created_lt: Option<DateTime<Utc>>,
     #[param(minimum = 1)]
@@ -608,7 +613,8 @@ pub struct PaymentListQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     pub starting_after: Option<Uuid>,
-    pub status: Option<PaymentStatus>,
+    #[param(value_type = Option<PaymentStatus>)]
+    pub status: Option<String>,
     pub order_id: Option<Uuid>,
     pub created_gte: Option<DateTime<Utc>>,
     pub created_lt: Option<DateTime<Utc>>,
@@ -622,7 +628,8 @@ pub struct RefundListQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     pub starting_after: Option<Uuid>,
-    pub status: Option<RefundStatus>,
+    #[param(value_type = Option<RefundStatus>)]
+    pub status: Option<String>,
     pub payment_id: Option<Uuid>,
     pub created_gte: Option<DateTime<Utc>>,
     pub created_lt: Option<DateTime<Utc>>,
@@ -822,7 +829,7 @@ fn verify_projections() {}
 
 /// A gateway's webhook delivery, authenticated by its signature (no API key).
 #[utoipa::path(post, path = "/v1/webhooks/{provider}/{endpoint_id}", security(),
-    params(("provider" = ProviderName, Path), ("endpoint_id" = Uuid, Path), WebhookHeaders),
+    params(("provider" = Provider, Path), ("endpoint_id" = Uuid, Path), WebhookHeaders),
     request_body(content = Object, description = "the gateway's event, signed"),
     responses((status = 200, content((WebhookReceived = "application/json"), (String = "text/plain")),
         description = "taken in (also a duplicate, or a signed body that is recorded and ignored)"),

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use payledger_core::order::{Order, OrderPayments, OrderReadStatus};
 use payledger_core::payment::{Dispute, Payment, Refund};
 use payledger_projector::{AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, WideMinor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -67,7 +67,7 @@ pub struct PaymentView {
     pub amount_disputed: i64,
     pub amount_capturable: i64,
     pub amount_refundable: i64,
-    #[schema(value_type = ProviderName)]
+    #[schema(value_type = Provider)]
     pub provider: String,
     pub provider_reference: Option<String>,
     pub failure_code: Option<String>,
@@ -410,56 +410,57 @@ pub fn to_json<T: Serialize>(view: T) -> Value {
 
 // ---- The strings the status fields take (schemas only)
 
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    Open,
-    Paid,
-    Refunded,
-    Cancelled,
+/// The schema of a status field: a string taking exactly the names the core's enum lists, so
+/// the document follows the domain instead of a copy of it.
+macro_rules! names_schema {
+    ($(#[$doc:meta])* $marker:ident, $values:expr) => {
+        $(#[$doc])*
+        pub struct $marker;
+
+        impl utoipa::PartialSchema for $marker {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($values.map(|value| value.as_str())))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $marker {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed(stringify!($marker))
+            }
+        }
+    };
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
-    Initiated,
-    Authorized,
-    PartiallyCaptured,
-    Captured,
-    Refunded,
-    Voided,
-    Failed,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundStatus {
-    Pending,
-    Succeeded,
-    Failed,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DisputeStatus {
-    Open,
-    Won,
-    Lost,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CaptureMethod {
-    Automatic,
-    Manual,
-}
-
-/// The schema of `payledger_core::payment::Provider` (a test checks they agree).
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[schema(as = Provider)]
-pub enum ProviderName {
-    Stripe,
-    Adyen,
-    Generic,
-}
+names_schema!(
+    /// `payledger_core::order::OrderReadStatus`.
+    OrderStatus,
+    OrderReadStatus::ALL
+);
+names_schema!(
+    /// `payledger_core::payment::PaymentStatus`.
+    PaymentStatus,
+    payledger_core::payment::PaymentStatus::ALL
+);
+names_schema!(
+    /// `payledger_core::payment::RefundStatus`.
+    RefundStatus,
+    payledger_core::payment::RefundStatus::ALL
+);
+names_schema!(
+    /// `payledger_core::payment::DisputeStatus`.
+    DisputeStatus,
+    payledger_core::payment::DisputeStatus::ALL
+);
+names_schema!(
+    /// `payledger_core::payment::CaptureMethod`.
+    CaptureMethod,
+    payledger_core::payment::CaptureMethod::ALL
+);
+names_schema!(
+    /// `payledger_core::payment::Provider` (the only provider enum).
+    Provider,
+    payledger_core::payment::Provider::ALL
+);

@@ -158,7 +158,7 @@ pub async fn list_refunds(State(state): State<AppState>, principal: Principal, u
     respond(async {
         let query: ListQuery = parse_query(&uri)?;
         refuse(query.order_id.is_some(), "order_id")?;
-        let statuses = [RefundStatus::Pending, RefundStatus::Succeeded, RefundStatus::Failed].map(|s| s.as_str());
+        let statuses = RefundStatus::ALL.map(|s| s.as_str());
         let filter = list_filter(&query, &statuses, query.payment_id)?;
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Ok(empty_list());

@@ -66,6 +66,8 @@ pub enum CaptureMethod {
 }
 
 impl CaptureMethod {
+    pub const ALL: [CaptureMethod; 2] = [CaptureMethod::Automatic, CaptureMethod::Manual];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaptureMethod::Automatic => "automatic",
@@ -132,6 +134,8 @@ pub enum RefundStatus {
 }
 
 impl RefundStatus {
+    pub const ALL: [RefundStatus; 3] = [RefundStatus::Pending, RefundStatus::Succeeded, RefundStatus::Failed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RefundStatus::Pending => "pending",
@@ -153,6 +157,8 @@ pub enum DisputeStatus {
 }
 
 impl DisputeStatus {
+    pub const ALL: [DisputeStatus; 3] = [DisputeStatus::Open, DisputeStatus::Won, DisputeStatus::Lost];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DisputeStatus::Open => "open",
@@ -167,4 +173,55 @@ impl DisputeStatus {
 pub enum DisputeOutcome {
     Won,
     Lost,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each `ALL` list names every variant once, under the name serde writes: the API's
+    /// documented enums are built from these lists.
+    fn listed_as_serialized<T: Serialize + Copy>(all: &[T], name: fn(T) -> &'static str) {
+        let names: std::collections::BTreeSet<&str> = all.iter().map(|v| name(*v)).collect();
+        assert_eq!(names.len(), all.len(), "a name is listed twice");
+        for value in all {
+            assert_eq!(serde_json::to_value(value).unwrap(), serde_json::json!(name(*value)));
+        }
+    }
+
+    #[test]
+    fn every_all_list_is_complete_and_named_as_serialized() {
+        // The matches fail to compile when a variant is added, pointing here and at `ALL`.
+        let count = |s: PaymentStatus| match s {
+            PaymentStatus::Initiated
+            | PaymentStatus::Authorized
+            | PaymentStatus::PartiallyCaptured
+            | PaymentStatus::Captured
+            | PaymentStatus::Refunded
+            | PaymentStatus::Voided
+            | PaymentStatus::Failed => 7,
+        };
+        assert_eq!(PaymentStatus::ALL.len(), count(PaymentStatus::Initiated));
+        let count = |c: CaptureMethod| match c {
+            CaptureMethod::Automatic | CaptureMethod::Manual => 2,
+        };
+        assert_eq!(CaptureMethod::ALL.len(), count(CaptureMethod::Manual));
+        let count = |p: Provider| match p {
+            Provider::Stripe | Provider::Adyen | Provider::Generic => 3,
+        };
+        assert_eq!(Provider::ALL.len(), count(Provider::Stripe));
+        let count = |r: RefundStatus| match r {
+            RefundStatus::Pending | RefundStatus::Succeeded | RefundStatus::Failed => 3,
+        };
+        assert_eq!(RefundStatus::ALL.len(), count(RefundStatus::Pending));
+        let count = |d: DisputeStatus| match d {
+            DisputeStatus::Open | DisputeStatus::Won | DisputeStatus::Lost => 3,
+        };
+        assert_eq!(DisputeStatus::ALL.len(), count(DisputeStatus::Open));
+        listed_as_serialized(&PaymentStatus::ALL, PaymentStatus::as_str);
+        listed_as_serialized(&CaptureMethod::ALL, CaptureMethod::as_str);
+        listed_as_serialized(&Provider::ALL, Provider::as_str);
+        listed_as_serialized(&RefundStatus::ALL, RefundStatus::as_str);
+        listed_as_serialized(&DisputeStatus::ALL, DisputeStatus::as_str);
+    }
 }
