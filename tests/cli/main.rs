@@ -1,5 +1,7 @@
 //! The `payledger` binary's tests, one binary (one link): the commands end to end against a
 //! real PostgreSQL, and `scripts/pg.sh`.
+// A test binary: a failed assumption in a helper is the test failing, so helpers may panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod end_to_end;
 mod pg_script;

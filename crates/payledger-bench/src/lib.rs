@@ -11,7 +11,6 @@
 //!   same concurrency;
 //! - [`rebuild::run`]: a projection rebuild of a generated history against
 //!   `COPY (SELECT * FROM events) TO STDOUT`.
-#![forbid(unsafe_code)]
 
 pub mod api;
 mod ceiling;

@@ -5,8 +5,6 @@
 //! - [`lookup`]: every index query over `events`;
 //! - [`order_payments`]: an order's payments, folded;
 //! - [`aggregate`]: the two aggregates behind one interface.
-#![forbid(unsafe_code)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod aggregate;
 pub mod command;

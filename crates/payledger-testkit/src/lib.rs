@@ -7,7 +7,8 @@
 //!
 //! Beside it, what every crate's tests share: [`eventually`] (the one bounded wait), the
 //! generated histories of [`workload`] and the core-only folds of [`oracle`].
-#![forbid(unsafe_code)]
+// Only tests run this crate's code, and a failed setup is a failed test: it may panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod eventually;
 pub mod oracle;

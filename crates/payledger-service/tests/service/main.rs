@@ -1,5 +1,7 @@
 //! The application layer without HTTP: the command pipeline and the runtime, on a real
 //! PostgreSQL (one database per test).
+// A test binary: a failed assumption in a helper is the test failing, so helpers may panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
