@@ -340,7 +340,8 @@ pub struct CreateApiKey {
     pub role: Role,
     /// Default: test.
     pub mode: Option<KeyMode>,
-    #[schema(max_length = 255)]
+    /// 1 to 200 characters (`payledger_core::LABEL_MAX_CHARS`).
+    #[schema(min_length = 1, max_length = 200)]
     pub label: Option<String>,
 }
 
@@ -351,6 +352,8 @@ pub struct CreateWebhookEndpoint {
     pub provider: String,
     /// The gateway's signing secret; generated when left out (and shown once).
     pub secret: Option<String>,
+    /// 1 to 200 characters (`payledger_core::LABEL_MAX_CHARS`).
+    #[schema(min_length = 1, max_length = 200)]
     pub label: Option<String>,
 }
 

@@ -1,14 +1,9 @@
 //! Parsing request fields into domain types, with errors that name the field.
 
-use payledger_core::{AmountMinor, Currency, SHORT_TEXT_MAX_CHARS};
+use payledger_core::{AmountMinor, Currency, LABEL_MAX_CHARS};
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-
-/// The request fields whose length the core bounds when it decides the command
-/// (`payledger_core::SHORT_TEXT_MAX_CHARS` / `LONG_TEXT_MAX_CHARS`): checked there only, so
-/// each field has one limit and one answer.
-const CORE_BOUNDED_TEXT: [&str; 4] = ["reason", "provider_reference", "code", "message"];
 
 /// An amount in minor units: a positive JSON integer. Floats and strings are refused, never rounded.
 pub fn amount(value: &Value, param: &str) -> ApiResult<AmountMinor> {
@@ -29,17 +24,16 @@ pub fn currency(code: &str) -> ApiResult<Currency> {
     Currency::parse(code).map_err(|e| ApiError::invalid_param("currency", "currency_invalid", format!("currency: {e}")))
 }
 
-/// A free-text field (NUL was refused with the whole body). The core bounds the fields it
-/// takes ([`CORE_BOUNDED_TEXT`]); any other (a label) is bounded here by the core's limit.
-pub fn text(value: Option<String>, param: &str) -> ApiResult<Option<String>> {
+/// An operator's label for a key or an endpoint: 1 to [`LABEL_MAX_CHARS`] characters (NUL was
+/// refused with the whole body). Text a command carries (reasons, references, codes) is
+/// bounded by the core alone, so each field has one limit and one answer.
+pub fn label(value: Option<String>) -> ApiResult<Option<String>> {
     match value {
-        Some(s) if !CORE_BOUNDED_TEXT.contains(&param) && s.chars().count() > SHORT_TEXT_MAX_CHARS => {
-            Err(ApiError::invalid_param(
-                param,
-                "field_too_long",
-                format!("{param} is longer than {SHORT_TEXT_MAX_CHARS} characters"),
-            ))
-        }
+        Some(l) if l.trim().is_empty() || l.chars().count() > LABEL_MAX_CHARS => Err(ApiError::invalid_param(
+            "label",
+            "label_invalid",
+            format!("label is 1 to {LABEL_MAX_CHARS} characters"),
+        )),
         other => Ok(other),
     }
 }

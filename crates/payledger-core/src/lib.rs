@@ -29,4 +29,4 @@ pub use event::{DecodeError, DomainEvent};
 pub use ids::{DisputeId, IdError, OrderId, PaymentId, RefundId, StreamRef, TenantId};
 pub use ledger::{Account, AccountBalances, JournalTransaction, PostingLine, Side};
 pub use money::{AmountMinor, Currency, MinorUnits, Money, MoneyError};
-pub use text::{LONG_TEXT_MAX_CHARS, SHORT_TEXT_MAX_CHARS};
+pub use text::{LABEL_MAX_CHARS, LONG_TEXT_MAX_CHARS, SHORT_TEXT_MAX_CHARS};

@@ -8,6 +8,9 @@ use crate::error::DomainError;
 pub const SHORT_TEXT_MAX_CHARS: usize = 255;
 /// Reasons and messages.
 pub const LONG_TEXT_MAX_CHARS: usize = 2000;
+/// The label an operator gives an API key or a webhook endpoint (also checked by the
+/// `webhook_endpoints.label` constraint of migration V4).
+pub const LABEL_MAX_CHARS: usize = 200;
 
 pub(crate) fn required(param: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
     if value.trim().is_empty() {

@@ -39,7 +39,7 @@ pub async fn create_key(
             KeyMode::parse(m).ok_or_else(|| ApiError::invalid_param("mode", "mode_invalid", "mode is test or live"))?
         }
     };
-    let label = params::text(request.label, "label")?;
+    let label = params::label(request.label)?;
     let client = state.pool.get().await?;
     let created = keys::create_key(&**client, principal.tenant_id, role, mode, label.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())

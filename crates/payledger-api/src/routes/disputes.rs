@@ -43,8 +43,8 @@ pub async fn open(
     body: JsonBody<OpenDispute>,
 ) -> ApiResult<Response> {
     let amount_minor = params::amount(&body.value.amount, "amount")?;
-    let reason = params::text(body.value.reason.clone(), "reason")?;
-    let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
+    let reason = body.value.reason.clone();
+    let provider_reference = body.value.provider_reference.clone();
     let payment_id = PaymentId::from(id);
     let dispute_id = DisputeId::new();
     let ctx =

@@ -80,7 +80,7 @@ pub async fn cancel(
     IdempotencyKey(idempotency_key): IdempotencyKey,
     body: JsonBody<CancelOrder>,
 ) -> ApiResult<Response> {
-    let reason = params::text(body.value.reason, "reason")?;
+    let reason = body.value.reason;
     let order_id = OrderId::from(id);
     let ctx = context(&state, &principal, idempotency_key, &format!("POST /v1/orders/{id}/cancel"), &body.fingerprint);
     let at = payledger_service::command::now();

@@ -81,7 +81,7 @@ pub async fn create(
         .provider
         .parse()
         .map_err(|_| ApiError::invalid_param("provider", "provider_invalid", "provider is stripe, adyen or generic"))?;
-    let provider_reference = params::text(request.provider_reference.clone(), "provider_reference")?;
+    let provider_reference = request.provider_reference.clone();
     let order_id: OrderId = request
         .order_id
         .parse()
@@ -186,8 +186,8 @@ pub async fn fail(
     IdempotencyKey(key): IdempotencyKey,
     body: JsonBody<Fail>,
 ) -> ApiResult<Response> {
-    let code = params::text(Some(body.value.code.clone()), "code")?.unwrap_or_default();
-    let message = params::text(Some(body.value.message.clone()), "message")?.unwrap_or_default();
+    let code = body.value.code.clone();
+    let message = body.value.message.clone();
     let route = format!("POST /v1/payments/{id}/fail");
     run(&state, &principal, key, route, &body.fingerprint, id.into(), PaymentCommand::Fail { code, message }).await
 }

@@ -45,8 +45,8 @@ pub async fn create(
     body: JsonBody<CreateRefund>,
 ) -> ApiResult<Response> {
     let amount_minor = params::amount(&body.value.amount, "amount")?;
-    let reason = params::text(body.value.reason.clone(), "reason")?;
-    let provider_reference = params::text(body.value.provider_reference.clone(), "provider_reference")?;
+    let reason = body.value.reason.clone();
+    let provider_reference = body.value.provider_reference.clone();
     let payment_id = PaymentId::from(id);
     let refund_id = RefundId::new();
     let ctx =
@@ -119,8 +119,8 @@ pub async fn fail(
     IdempotencyKey(idempotency_key): IdempotencyKey,
     body: JsonBody<FailRefund>,
 ) -> ApiResult<Response> {
-    let code = params::text(body.value.code.clone(), "code")?;
-    let message = params::text(body.value.message.clone(), "message")?;
+    let code = body.value.code.clone();
+    let message = body.value.message.clone();
     let refund_id = RefundId::from(id);
     let payment_id = payment_of_refund(&state, principal.tenant_id, id).await?;
     let ctx = context(&state, &principal, idempotency_key, &format!("POST /v1/refunds/{id}/fail"), &body.fingerprint);

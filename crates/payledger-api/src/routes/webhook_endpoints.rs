@@ -23,7 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId, QueryParams};
 use crate::params;
 use crate::state::AppState;
-use payledger_service::webhooks::endpoints::{self, LABEL_MAX_CHARS, LIST_MAX_LIMIT};
+use payledger_service::webhooks::endpoints::{self, LIST_MAX_LIMIT};
 use payledger_service::webhooks::WebhookError;
 
 #[derive(Debug, Deserialize)]
@@ -46,7 +46,7 @@ pub async fn create(
         .provider
         .parse()
         .map_err(|_| ApiError::invalid_param("provider", "provider_invalid", "provider is stripe, adyen or generic"))?;
-    let label = label(request.label)?;
+    let label = params::label(request.label)?;
     let created = endpoints::create_endpoint(
         &state.pool,
         principal.tenant_id,
@@ -115,16 +115,4 @@ pub async fn retire_secret(
     let secret_id: Uuid = secret_id.parse().map_err(|_| ApiError::from(WebhookError::SecretNotFound))?;
     let retired = endpoints::retire_secret(&state.pool, principal.tenant_id, endpoint_id, secret_id).await?;
     Ok(Json(retired).into_response())
-}
-
-fn label(label: Option<String>) -> ApiResult<Option<String>> {
-    let label = params::text(label, "label")?;
-    match label {
-        Some(l) if l.trim().is_empty() || l.chars().count() > LABEL_MAX_CHARS => Err(ApiError::invalid_param(
-            "label",
-            "label_invalid",
-            format!("label is 1 to {LABEL_MAX_CHARS} characters"),
-        )),
-        other => Ok(other),
-    }
 }

@@ -655,7 +655,7 @@ fn the_checker_finds_undeclared_missing_and_mistyped_fields() {
 
 /// The text limits a client meets are the core's (255 for references and codes, 2000 for
 /// reasons and messages), answered once by the core; the API bounds only what the core does
-/// not see (a key's label), with the core's limit.
+/// not see (a key's or an endpoint's label), with the core's label limit (200).
 #[tokio::test]
 async fn text_fields_are_bounded_by_the_cores_limits_only() {
     let app = common::spawn_app().await;
@@ -702,7 +702,7 @@ async fn text_fields_are_bounded_by_the_cores_limits_only() {
     }
     let (s, body) = app.post(&fail(&refused), json!({"code": "c".repeat(255), "message": "m".repeat(2000)})).await;
     assert_eq!((s, body["failure_message"].as_str().map(str::len)), (200, Some(2000)), "{body}");
-    // A key's label reaches no core check: the API bounds it with the core's short limit.
+    // A key's label reaches no core check: the API bounds it with the core's label limit.
     let admin = |label: String| {
         let app = &app;
         async move {
@@ -718,8 +718,11 @@ async fn text_fields_are_bounded_by_the_cores_limits_only() {
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
-    assert_eq!(admin("l".repeat(255)).await.0, 201);
-    let (s, body) = admin("l".repeat(256)).await;
-    assert_eq!(s, 400);
-    too_long(&body, "label", 255);
+    assert_eq!(admin("é".repeat(200)).await.0, 201);
+    for label in ["l".repeat(201), " ".to_string()] {
+        let (s, body) = admin(label).await;
+        assert_eq!(s, 400);
+        assert_eq!((&body["error"]["code"], &body["error"]["param"]), (&json!("label_invalid"), &json!("label")));
+        assert!(body["error"]["message"].as_str().unwrap().contains("200"), "{body}");
+    }
 }

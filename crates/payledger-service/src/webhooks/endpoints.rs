@@ -21,8 +21,7 @@ pub const MAX_ACTIVE_SECRETS: usize = 5;
 pub const MAX_ENDPOINTS_PER_TENANT: i64 = 100;
 /// Most endpoints in one page of a list.
 pub const LIST_MAX_LIMIT: i64 = 100;
-/// Longest endpoint label, in characters.
-pub const LABEL_MAX_CHARS: usize = 200;
+pub use payledger_core::LABEL_MAX_CHARS;
 /// Characters of a generated `generic` secret after its `whsec_` prefix (~190 bits).
 const GENERATED_SECRET_CHARS: usize = 32;
 /// Trailing characters shown to recognise a secret; only for secrets long enough that this
