@@ -1,62 +1,16 @@
-//! The two aggregates behind one interface, so the command pipeline is written once.
+//! The store's half of an aggregate: the pure half (`decide`, `evolve`, the event codec) is
+//! `payledger_core::aggregate`; here events become rows and streams are loaded and folded.
 
-use payledger_core::{order, payment, DecodeError, DomainError};
-use payledger_store::{read_stream, NewEvent, RecordedEvent, StreamKey};
+pub use payledger_core::aggregate::{Aggregate, OrderAggregate, PaymentAggregate};
+use payledger_store::{read_stream, NewEvent, StreamKey};
 use tokio_postgres::GenericClient;
 
 use crate::error::{ServiceError, ServiceResult};
 
-pub trait Aggregate {
-    type State: Default + Clone + Send + Sync;
-    type Event: Clone + Send + Sync;
-    type Command: Send;
-
-    fn decode(recorded: &RecordedEvent) -> Result<Self::Event, DecodeError>;
-    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
-    fn decide(state: &Self::State, command: Self::Command) -> Result<Vec<Self::Event>, DomainError>;
-    fn encode(event: &Self::Event, metadata: serde_json::Value) -> NewEvent;
-}
-
-pub struct OrderAggregate;
-
-impl Aggregate for OrderAggregate {
-    type State = order::OrderState;
-    type Event = order::OrderEvent;
-    type Command = order::OrderCommand;
-
-    fn decode(r: &RecordedEvent) -> Result<Self::Event, DecodeError> {
-        order::OrderEvent::decode(&r.event_type, r.schema_version, &r.payload)
-    }
-    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
-        order::evolve(state, event)
-    }
-    fn decide(state: &Self::State, command: Self::Command) -> Result<Vec<Self::Event>, DomainError> {
-        order::decide(state, command)
-    }
-    fn encode(event: &Self::Event, metadata: serde_json::Value) -> NewEvent {
-        NewEvent::new(event.event_type(), event.schema_version(), event.to_payload()).with_metadata(metadata)
-    }
-}
-
-pub struct PaymentAggregate;
-
-impl Aggregate for PaymentAggregate {
-    type State = payment::PaymentState;
-    type Event = payment::PaymentEvent;
-    type Command = payment::PaymentCommand;
-
-    fn decode(r: &RecordedEvent) -> Result<Self::Event, DecodeError> {
-        payment::PaymentEvent::decode(&r.event_type, r.schema_version, &r.payload)
-    }
-    fn evolve(state: Self::State, event: &Self::Event) -> Self::State {
-        payment::evolve(state, event)
-    }
-    fn decide(state: &Self::State, command: Self::Command) -> Result<Vec<Self::Event>, DomainError> {
-        payment::decide(state, command)
-    }
-    fn encode(event: &Self::Event, metadata: serde_json::Value) -> NewEvent {
-        NewEvent::new(event.event_type(), event.schema_version(), event.to_payload()).with_metadata(metadata)
-    }
+/// The event as a row to append, with the command's metadata.
+pub fn encode<A: Aggregate>(event: &A::Event, metadata: serde_json::Value) -> NewEvent {
+    let (event_type, schema_version, payload) = A::encode(event);
+    NewEvent::new(event_type, schema_version, payload).with_metadata(metadata)
 }
 
 /// Most events a stream may hold before a command refuses to load it (a payment has a few dozen).
@@ -71,8 +25,8 @@ pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey
     let mut state = A::State::default();
     let mut version = 0;
     for r in &recorded {
-        let event =
-            A::decode(r).map_err(|e| ServiceError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
+        let event = A::decode(&r.event_type, r.schema_version, &r.payload)
+            .map_err(|e| ServiceError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
         state = A::evolve(state, &event);
         version = r.stream_version;
     }

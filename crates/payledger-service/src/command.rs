@@ -20,7 +20,7 @@ use tokio_postgres::Transaction;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::aggregate::{load, Aggregate, OrderAggregate};
+use crate::aggregate::{encode, load, Aggregate, OrderAggregate};
 use crate::error::{ServiceError, ServiceResult};
 use crate::order_payments::tally_order_payments;
 use crate::retry::backoff;
@@ -365,7 +365,7 @@ async fn append_decided<A: Aggregate>(
     let item = BatchItem {
         stream: stream.clone(),
         expected,
-        events: events.iter().map(|e| A::encode(e, metadata.clone())).collect(),
+        events: events.iter().map(|e| encode::<A>(e, metadata.clone())).collect(),
     };
     Ok(append_in_tx(tx, &[item]).await?)
 }
