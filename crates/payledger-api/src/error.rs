@@ -6,12 +6,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use payledger_core::{DomainError, ErrorKind};
+use payledger_projector::ProjectorError;
 use payledger_service::webhooks::WebhookError;
 use payledger_service::ServiceError;
 use payledger_store::StoreError;
 use serde_json::json;
 
 use crate::request_id;
+
+mod code;
+pub use code::ApiCode;
 
 /// The broad class of an error, as clients branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +56,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(
+    /// An error with a code of another crate's typed error (`DomainError::code()`, a signature
+    /// scheme's code); the API's own codes go through [`ApiError::of`].
+    fn new(
         status: StatusCode,
         error_type: ErrorType,
         code: impl Into<Cow<'static, str>>,
@@ -61,52 +67,41 @@ impl ApiError {
         ApiError { status, error_type, code: code.into(), message: message.into(), param: None }
     }
 
+    /// One of the API's own refusals, answered with its code's status and type.
+    pub fn of(code: ApiCode, message: impl Into<String>) -> Self {
+        let (status, error_type) = code.status();
+        Self::new(status, error_type, code.as_str(), message)
+    }
+
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());
         self
     }
 
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ErrorType::InvalidRequest, code, message)
-    }
-
-    pub fn invalid_param(param: &str, code: &'static str, message: impl Into<String>) -> Self {
-        Self::invalid(code, message).with_param(param)
+    pub fn invalid_param(param: &str, code: ApiCode, message: impl Into<String>) -> Self {
+        Self::of(code, message).with_param(param)
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, ErrorType::NotFound, "resource_missing", format!("no such {what}"))
+        Self::of(ApiCode::ResourceMissing, format!("no such {what}"))
     }
 
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, ErrorType::Authentication, "invalid_api_key", message)
+        Self::of(ApiCode::InvalidApiKey, message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, ErrorType::Permission, "insufficient_role", message)
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, ErrorType::Conflict, code, message)
-    }
-
-    pub fn unprocessable(code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorType::RuleViolation, code, message)
+        Self::of(ApiCode::InsufficientRole, message)
     }
 
     pub fn overloaded(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorType::Overloaded, "overloaded", message)
+        Self::of(ApiCode::Overloaded, message)
     }
 
     /// An internal failure: logged in full here, shown to the client without detail.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorType::Internal,
-            "internal_error",
-            "an internal error occurred",
-        )
+        Self::of(ApiCode::InternalError, "an internal error occurred")
     }
 
     pub fn body(&self) -> serde_json::Value {
@@ -147,14 +142,14 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict { .. } => {
-                ApiError::conflict("concurrent_update", "the resource was changed concurrently; retry the request")
+                ApiError::of(ApiCode::ConcurrentUpdate, "the resource was changed concurrently; retry the request")
             }
             StoreError::Duplicate { .. } | StoreError::DuplicateEventId(_) => {
-                ApiError::conflict("duplicate", "this was already recorded")
+                ApiError::of(ApiCode::Duplicate, "this was already recorded")
             }
-            StoreError::InvalidData(message) => ApiError::invalid("invalid_characters", message),
+            StoreError::InvalidData(message) => ApiError::of(ApiCode::InvalidCharacters, message),
             StoreError::Busy(message) => {
-                ApiError::conflict("resource_busy", format!("{message}; retry the request shortly"))
+                ApiError::of(ApiCode::ResourceBusy, format!("{message}; retry the request shortly"))
             }
             StoreError::Db(e) if transient(&e) => {
                 tracing::warn!(error = %e, "transient database error");
@@ -180,15 +175,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::Domain(e) => ApiError::from(e),
             ServiceError::DomainAt { error, param } => ApiError::from(error).with_param(param),
             ServiceError::Store(e) => ApiError::from(e),
-            ServiceError::IdempotencyKeyReused => ApiError::unprocessable("idempotency_key_reused", message),
-            ServiceError::IdempotencyKeyInUse => ApiError::conflict("idempotency_key_in_use", message),
-            ServiceError::ConcurrentUpdate => ApiError::conflict("concurrent_update", message),
+            ServiceError::IdempotencyKeyReused => ApiError::of(ApiCode::IdempotencyKeyReused, message),
+            ServiceError::IdempotencyKeyInUse => ApiError::of(ApiCode::IdempotencyKeyInUse, message),
+            ServiceError::ConcurrentUpdate => ApiError::of(ApiCode::ConcurrentUpdate, message),
             ServiceError::NotFound(what) => ApiError::not_found(what),
             ServiceError::TenantExists { name } => {
-                ApiError::conflict("tenant_exists", format!("a tenant named {name:?} exists"))
+                ApiError::of(ApiCode::TenantExists, format!("a tenant named {name:?} exists"))
             }
             ServiceError::TenantNameInvalid => {
-                ApiError::invalid_param("name", "tenant_name_invalid", payledger_service::error::TENANT_NAME_RULE)
+                ApiError::invalid_param("name", ApiCode::TenantNameInvalid, payledger_service::error::TENANT_NAME_RULE)
             }
             ServiceError::Internal(detail) => ApiError::internal(detail),
         }
@@ -202,10 +197,10 @@ impl From<WebhookError> for ApiError {
             WebhookError::EndpointNotFound => ApiError::not_found("webhook endpoint"),
             WebhookError::TenantNotFound => ApiError::not_found("tenant"),
             WebhookError::SecretNotFound => ApiError::not_found("webhook secret"),
-            WebhookError::InvalidSecret(_) => ApiError::invalid_param("secret", "secret_invalid", message),
-            WebhookError::SecretRequired { .. } => ApiError::invalid_param("secret", "secret_required", message),
-            WebhookError::TooManyActiveSecrets { .. } => ApiError::unprocessable("too_many_active_secrets", message),
-            WebhookError::LastActiveSecret => ApiError::unprocessable("last_active_secret", message),
+            WebhookError::InvalidSecret(_) => ApiError::invalid_param("secret", ApiCode::SecretInvalid, message),
+            WebhookError::SecretRequired { .. } => ApiError::invalid_param("secret", ApiCode::SecretRequired, message),
+            WebhookError::TooManyActiveSecrets { .. } => ApiError::of(ApiCode::TooManyActiveSecrets, message),
+            WebhookError::LastActiveSecret => ApiError::of(ApiCode::LastActiveSecret, message),
             WebhookError::Signature(e) => {
                 let (status, error_type) = match e.http_status() {
                     400 => (StatusCode::BAD_REQUEST, ErrorType::InvalidRequest),
@@ -213,15 +208,11 @@ impl From<WebhookError> for ApiError {
                 };
                 ApiError::new(status, error_type, e.code(), message)
             }
-            WebhookError::BodyTooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorType::InvalidRequest, "body_too_large", message)
-            }
-            WebhookError::BodyTimeout { .. } => {
-                ApiError::new(StatusCode::REQUEST_TIMEOUT, ErrorType::InvalidRequest, "body_timeout", message)
-            }
-            WebhookError::BodyIncomplete => ApiError::invalid("body_incomplete", message),
+            WebhookError::BodyTooLarge { .. } => ApiError::of(ApiCode::BodyTooLarge, message),
+            WebhookError::BodyTimeout { .. } => ApiError::of(ApiCode::BodyTimeout, message),
+            WebhookError::BodyIncomplete => ApiError::of(ApiCode::BodyIncomplete, message),
             WebhookError::Overloaded(_) => ApiError::overloaded(message),
-            WebhookError::TooManyEndpoints { .. } => ApiError::unprocessable("too_many_endpoints", message),
+            WebhookError::TooManyEndpoints { .. } => ApiError::of(ApiCode::TooManyEndpoints, message),
             WebhookError::Corrupt(_) => ApiError::internal(message),
             WebhookError::Store(e) => ApiError::from(e),
             WebhookError::Service(e) => ApiError::from(e),
@@ -283,6 +274,51 @@ impl From<deadpool_postgres::PoolError> for ApiError {
     }
 }
 
+impl From<ProjectorError> for ApiError {
+    fn from(err: ProjectorError) -> Self {
+        match err {
+            ProjectorError::Store(e) => e.into(),
+            ProjectorError::Db(e) => e.into(),
+            ProjectorError::Pool(e) => e.into(),
+            ProjectorError::CursorNotFound(id) => ApiError::invalid_param(
+                "starting_after",
+                ApiCode::CursorInvalid,
+                format!("no item {id} to start after"),
+            ),
+            ProjectorError::UnknownPosition(position) => ApiError::invalid_param(
+                "min_position",
+                ApiCode::PositionUnknown,
+                format!("no event at position {position}"),
+            ),
+            ProjectorError::MaintenanceBusy { .. } => ApiError::of(
+                ApiCode::ProjectionMaintenanceInProgress,
+                "a rebuild or verify of the read-models is running; retry when it is done",
+            ),
+            other @ (ProjectorError::Undecodable { .. }
+            | ProjectorError::VersionMissing { .. }
+            | ProjectorError::CheckpointMoved { .. }
+            | ProjectorError::SwapStarved { .. }
+            | ProjectorError::Corrupt(_)) => ApiError::internal(other),
+        }
+    }
+}
+
+/// A verify that failed: interrupted by concurrent work on the read-models (retry), or the
+/// projector's error as any other.
+pub fn verify_failed(err: ProjectorError) -> ApiError {
+    if err.is_transient() {
+        tracing::warn!(error = %err, "verify interrupted by a transient database condition");
+        return ApiError::of(
+            ApiCode::ProjectionVerifyInterrupted,
+            "the verification was interrupted by concurrent work on the read-models; retry shortly",
+        );
+    }
+    match err {
+        err @ (ProjectorError::Db(_) | ProjectorError::Store(StoreError::Db(_))) => ApiError::internal(err),
+        other => other.into(),
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Longest plain-text error body carried over into the shaped message.
@@ -316,7 +352,7 @@ pub async fn shape_stray_errors(request: axum::extract::Request, next: axum::mid
         .and_then(|b| String::from_utf8(b.to_vec()).ok())
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
-    let (error_type, code) = stray_class(status);
+    let code = stray_code(status);
     let message = if status.is_server_error() {
         // Server-side detail stays in the log.
         tracing::error!(%status, detail = %text, "unshaped error response");
@@ -324,7 +360,8 @@ pub async fn shape_stray_errors(request: axum::extract::Request, next: axum::mid
     } else {
         text
     };
-    let shaped = ApiError::new(status, error_type, code, message);
+    // The status stays what it was (a 504 is not made a 503); the code names its class.
+    let shaped = ApiError { status, ..ApiError::of(code, message) };
     let mut shaped = shaped.into_response();
     for name in [axum::http::header::RETRY_AFTER, axum::http::header::ALLOW] {
         if let Some(value) = parts.headers.get(&name) {
@@ -334,21 +371,21 @@ pub async fn shape_stray_errors(request: axum::extract::Request, next: axum::mid
     shaped
 }
 
-fn stray_class(status: StatusCode) -> (ErrorType, &'static str) {
+fn stray_code(status: StatusCode) -> ApiCode {
     match status {
-        StatusCode::UNAUTHORIZED => (ErrorType::Authentication, "invalid_api_key"),
-        StatusCode::FORBIDDEN => (ErrorType::Permission, "insufficient_role"),
-        StatusCode::NOT_FOUND => (ErrorType::NotFound, "route_not_found"),
-        StatusCode::METHOD_NOT_ALLOWED => (ErrorType::InvalidRequest, "method_not_allowed"),
-        StatusCode::PAYLOAD_TOO_LARGE => (ErrorType::InvalidRequest, "body_too_large"),
-        StatusCode::URI_TOO_LONG => (ErrorType::InvalidRequest, "uri_too_long"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (ErrorType::InvalidRequest, "unsupported_media_type"),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (ErrorType::InvalidRequest, "headers_too_large"),
-        StatusCode::UNPROCESSABLE_ENTITY => (ErrorType::RuleViolation, "unprocessable"),
+        StatusCode::UNAUTHORIZED => ApiCode::InvalidApiKey,
+        StatusCode::FORBIDDEN => ApiCode::InsufficientRole,
+        StatusCode::NOT_FOUND => ApiCode::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ApiCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ApiCode::BodyTooLarge,
+        StatusCode::URI_TOO_LONG => ApiCode::UriTooLong,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiCode::UnsupportedMediaType,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiCode::HeadersTooLarge,
+        StatusCode::UNPROCESSABLE_ENTITY => ApiCode::Unprocessable,
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
-            (ErrorType::Overloaded, "overloaded")
+            ApiCode::Overloaded
         }
-        s if s.is_server_error() => (ErrorType::Internal, "internal_error"),
-        _ => (ErrorType::InvalidRequest, "invalid_request"),
+        s if s.is_server_error() => ApiCode::InternalError,
+        _ => ApiCode::InvalidRequest,
     }
 }

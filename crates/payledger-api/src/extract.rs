@@ -6,11 +6,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, ErrorType};
+use crate::error::{ApiCode, ApiError};
 use crate::state::AppState;
 use crate::strict_json::{self, BodyError};
 
@@ -32,20 +31,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             .and_then(|v| v.to_str().ok())
             .is_none_or(|v| v != "0");
         if has_body && !is_json(request.headers().get(CONTENT_TYPE)) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ErrorType::InvalidRequest,
-                "unsupported_media_type",
-                "request bodies must be application/json",
-            ));
+            return Err(ApiError::of(ApiCode::UnsupportedMediaType, "request bodies must be application/json"));
         }
         let bytes = axum::body::to_bytes(request.into_body(), limit_bytes).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorType::InvalidRequest,
-                "body_too_large",
-                format!("request bodies are limited to {limit_bytes} bytes"),
-            )
+            ApiError::of(ApiCode::BodyTooLarge, format!("request bodies are limited to {limit_bytes} bytes"))
         })?;
         parse_json(&bytes)
     }
@@ -61,20 +50,20 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
 pub fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<JsonBody<T>, ApiError> {
     let raw: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
     let value = strict_json::parse(raw).map_err(|e| match e {
-        BodyError::Malformed(e) => ApiError::invalid("malformed_json", format!("the body is not valid JSON: {e}")),
+        BodyError::Malformed(e) => ApiError::of(ApiCode::MalformedJson, format!("the body is not valid JSON: {e}")),
         BodyError::DuplicateField { param } => ApiError::invalid_param(
             &param,
-            "duplicate_field",
+            ApiCode::DuplicateField,
             format!("{param} is given more than once; send each field once"),
         ),
         BodyError::NulCharacter { param } => ApiError::invalid_param(
             &param,
-            "invalid_characters",
+            ApiCode::InvalidCharacters,
             format!("{param} contains a NUL character (\\u0000), which is not accepted"),
         ),
     })?;
     if !value.is_object() {
-        return Err(ApiError::invalid("malformed_json", "the body must be a JSON object"));
+        return Err(ApiError::of(ApiCode::MalformedJson, "the body must be a JSON object"));
     }
     let mut canonical = String::new();
     payledger_store::hash::write_canonical_json(&mut canonical, &value);
@@ -88,15 +77,15 @@ fn classify_field_error(err: serde_json::Error) -> ApiError {
     let message = err.to_string();
     let quoted = |m: &str| m.split('`').nth(1).map(str::to_owned);
     if message.starts_with("unknown field") {
-        let mut e = ApiError::invalid("unknown_field", message.clone());
+        let mut e = ApiError::of(ApiCode::UnknownField, message.clone());
         e.param = quoted(&message);
         e
     } else if message.starts_with("missing field") {
-        let mut e = ApiError::invalid("missing_field", message.clone());
+        let mut e = ApiError::of(ApiCode::MissingField, message.clone());
         e.param = quoted(&message);
         e
     } else {
-        ApiError::invalid("invalid_field", message)
+        ApiError::of(ApiCode::InvalidField, message)
     }
 }
 
@@ -119,7 +108,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .ok_or_else(|| {
                 ApiError::invalid_param(
                     "Idempotency-Key",
-                    "idempotency_key_invalid",
+                    ApiCode::IdempotencyKeyInvalid,
                     "Idempotency-Key must be 1 to 255 printable ASCII characters",
                 )
             })?;
@@ -164,8 +153,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let params = axum::extract::RawPathParams::from_request_parts(parts, state).await.map_err(|rejection| {
-            ApiError::invalid(
-                "invalid_characters",
+            ApiError::of(
+                ApiCode::InvalidCharacters,
                 format!("the path is not valid UTF-8 text: {}", rejection.body_text()),
             )
         })?;
@@ -173,7 +162,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
         if value.contains('\0') {
             return Err(ApiError::invalid_param(
                 name,
-                "invalid_characters",
+                ApiCode::InvalidCharacters,
                 format!("{name} contains a NUL character, which is not accepted"),
             ));
         }
@@ -192,20 +181,16 @@ pub async fn head_limits(request: Request, next: axum::middleware::Next) -> axum
     use axum::response::IntoResponse;
     let uri_bytes = request.uri().to_string().len();
     if uri_bytes > URI_MAX_BYTES {
-        return ApiError::new(
-            StatusCode::URI_TOO_LONG,
-            ErrorType::InvalidRequest,
-            "uri_too_long",
+        return ApiError::of(
+            ApiCode::UriTooLong,
             format!("the URI is {uri_bytes} bytes; at most {URI_MAX_BYTES} are accepted"),
         )
         .into_response();
     }
     let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if header_bytes > HEADERS_MAX_BYTES {
-        return ApiError::new(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ErrorType::InvalidRequest,
-            "headers_too_large",
+        return ApiError::of(
+            ApiCode::HeadersTooLarge,
             format!("the headers hold {header_bytes} bytes; at most {HEADERS_MAX_BYTES} are accepted"),
         )
         .into_response();

@@ -23,13 +23,12 @@ mod webhooks;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 
-use crate::error::{ApiError, ErrorType};
+use crate::error::{ApiCode, ApiError};
 pub use crate::state::{ApiConfig, AppState};
 
 /// Every route of the API, grouped by the roles admitted (checked before a handler runs).
@@ -119,26 +118,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, ErrorType::NotFound, "route_not_found", "no such route")
+    ApiError::of(ApiCode::RouteNotFound, "no such route")
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorType::InvalidRequest,
-        "method_not_allowed",
-        "method not allowed on this route",
-    )
+    ApiError::of(ApiCode::MethodNotAllowed, "method not allowed on this route")
 }
 
 async fn overloaded(err: tower::BoxError) -> ApiError {
     if err.is::<tower::timeout::error::Elapsed>() {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorType::Overloaded,
-            "timeout",
-            "the request took too long; a command may still complete: retry with the same Idempotency-Key to learn its outcome",
-        )
+        ApiError::of(ApiCode::Timeout, "the request took too long; a command may still complete: retry with the same Idempotency-Key to learn its outcome")
     } else if err.is::<tower::load_shed::error::Overloaded>() {
         ApiError::overloaded("too many requests in flight; retry shortly")
     } else {

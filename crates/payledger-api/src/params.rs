@@ -3,14 +3,18 @@
 use payledger_core::{AmountMinor, Currency, LABEL_MAX_CHARS};
 use serde_json::Value;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 
 /// An amount in minor units: a positive JSON integer. Floats and strings are refused, never rounded.
 pub fn amount(value: &Value, param: &str) -> ApiResult<AmountMinor> {
     let n = value.as_i64().ok_or_else(|| {
-        ApiError::invalid_param(param, "amount_invalid", format!("{param} must be a positive integer of minor units"))
+        ApiError::invalid_param(
+            param,
+            ApiCode::AmountInvalid,
+            format!("{param} must be a positive integer of minor units"),
+        )
     })?;
-    AmountMinor::new(n).map_err(|e| ApiError::invalid_param(param, "amount_invalid", format!("{param}: {e}")))
+    AmountMinor::new(n).map_err(|e| ApiError::invalid_param(param, ApiCode::AmountInvalid, format!("{param}: {e}")))
 }
 
 pub fn optional_amount(value: &Option<Value>, param: &str) -> ApiResult<Option<AmountMinor>> {
@@ -21,7 +25,8 @@ pub fn optional_amount(value: &Option<Value>, param: &str) -> ApiResult<Option<A
 }
 
 pub fn currency(code: &str) -> ApiResult<Currency> {
-    Currency::parse(code).map_err(|e| ApiError::invalid_param("currency", "currency_invalid", format!("currency: {e}")))
+    Currency::parse(code)
+        .map_err(|e| ApiError::invalid_param("currency", ApiCode::CurrencyInvalid, format!("currency: {e}")))
 }
 
 /// An operator's label for a key or an endpoint: 1 to [`LABEL_MAX_CHARS`] characters (NUL was
@@ -31,7 +36,7 @@ pub fn label(value: Option<String>) -> ApiResult<Option<String>> {
     match value {
         Some(l) if l.trim().is_empty() || l.chars().count() > LABEL_MAX_CHARS => Err(ApiError::invalid_param(
             "label",
-            "label_invalid",
+            ApiCode::LabelInvalid,
             format!("label is 1 to {LABEL_MAX_CHARS} characters"),
         )),
         other => Ok(other),
@@ -55,7 +60,7 @@ fn exact_numbers(value: &Value, path: &str) -> ApiResult<()> {
         // serde_json holds exactly those integers as i64 or u64, and everything else as f64.
         Value::Number(n) if !(n.is_i64() || n.is_u64()) => Err(ApiError::invalid_param(
             path,
-            "metadata_number_inexact",
+            ApiCode::MetadataNumberInexact,
             format!(
                 "{path} is a number that would not be kept exactly: metadata numbers are integers \
                  from -2^63 to 2^64-1 without fraction or exponent; send others as strings"

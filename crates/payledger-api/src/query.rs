@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::value::{StrDeserializer, StringDeserializer};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 
-use crate::error::ApiError;
+use crate::error::{ApiCode, ApiError};
 
 /// Longest part of a refused value echoed back in the message.
 const SHOWN_VALUE_MAX_CHARS: usize = 40;
@@ -16,19 +16,23 @@ const SHOWN_VALUE_MAX_CHARS: usize = 40;
 pub fn parse<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
     // Never fall back to "no parameters": that would drop every filter of the request.
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or("")).map_err(|e| {
-        ApiError::invalid_param("query", "invalid_request", format!("the query string cannot be read: {e}"))
+        ApiError::invalid_param("query", ApiCode::InvalidRequest, format!("the query string cannot be read: {e}"))
     })?;
     for (i, (key, value)) in pairs.iter().enumerate() {
         if key.contains('\0') || value.contains('\0') {
             let param = key.replace('\0', "\\u0000");
             return Err(ApiError::invalid_param(
                 &param,
-                "invalid_characters",
+                ApiCode::InvalidCharacters,
                 format!("{param} contains a NUL character, which is not accepted"),
             ));
         }
         if pairs[..i].iter().any(|(k, _)| k == key) {
-            return Err(ApiError::invalid_param(key, "duplicate_parameter", format!("{key} is given more than once")));
+            return Err(ApiError::invalid_param(
+                key,
+                ApiCode::DuplicateParameter,
+                format!("{key} is given more than once"),
+            ));
         }
     }
     T::deserialize(Pairs(pairs)).map_err(QueryError::into_api)
@@ -36,14 +40,14 @@ pub fn parse<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
 
 #[derive(Debug)]
 pub struct QueryError {
-    code: &'static str,
+    code: ApiCode,
     param: Option<String>,
     message: String,
 }
 
 impl QueryError {
     fn into_api(self) -> ApiError {
-        let mut err = ApiError::invalid(self.code, self.message);
+        let mut err = ApiError::of(self.code, self.message);
         err.param = self.param;
         err
     }
@@ -59,11 +63,15 @@ impl std::error::Error for QueryError {}
 
 impl de::Error for QueryError {
     fn custom<M: fmt::Display>(message: M) -> Self {
-        QueryError { code: "invalid_parameter", param: None, message: message.to_string() }
+        QueryError { code: ApiCode::InvalidParameter, param: None, message: message.to_string() }
     }
 
     fn missing_field(field: &'static str) -> Self {
-        QueryError { code: "missing_parameter", param: Some(field.into()), message: format!("{field} is required") }
+        QueryError {
+            code: ApiCode::MissingParameter,
+            param: Some(field.into()),
+            message: format!("{field} is required"),
+        }
     }
 }
 
@@ -85,7 +93,7 @@ impl<'de> de::Deserializer<'de> for Pairs {
     ) -> Result<V::Value, QueryError> {
         if let Some((key, _)) = self.0.iter().find(|(key, _)| !fields.contains(&key.as_str())) {
             return Err(QueryError {
-                code: "unknown_parameter",
+                code: ApiCode::UnknownParameter,
                 param: Some(key.clone()),
                 message: format!("{key} is not a parameter of this route; it takes {}", fields.join(", ")),
             });
@@ -133,7 +141,7 @@ impl Param {
             shown.push('…');
         }
         QueryError {
-            code: "invalid_parameter",
+            code: ApiCode::InvalidParameter,
             param: Some(self.param.clone()),
             message: format!("{} must be {expected}, not {shown:?}", self.param),
         }

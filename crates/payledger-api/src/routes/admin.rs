@@ -10,7 +10,7 @@ use serde_json::json;
 use payledger_service::tenants::{self as keys, KeyMode, Role};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId};
 use crate::params;
 use crate::state::AppState;
@@ -31,13 +31,13 @@ pub async fn create_key(
     body: JsonBody<CreateKey>,
 ) -> ApiResult<Response> {
     let request = body.value;
-    let role = Role::parse(&request.role)
-        .ok_or_else(|| ApiError::invalid_param("role", "role_invalid", "role is writer, finance, auditor or admin"))?;
+    let role = Role::parse(&request.role).ok_or_else(|| {
+        ApiError::invalid_param("role", ApiCode::RoleInvalid, "role is writer, finance, auditor or admin")
+    })?;
     let mode = match request.mode.as_deref() {
         None => KeyMode::Test,
-        Some(m) => {
-            KeyMode::parse(m).ok_or_else(|| ApiError::invalid_param("mode", "mode_invalid", "mode is test or live"))?
-        }
+        Some(m) => KeyMode::parse(m)
+            .ok_or_else(|| ApiError::invalid_param("mode", ApiCode::ModeInvalid, "mode is test or live"))?,
     };
     let label = params::label(request.label)?;
     let client = state.pool.get().await?;

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::command::{context, execute};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
 use crate::params;
 use crate::state::AppState;
@@ -85,7 +85,7 @@ pub async fn resolve(
     let outcome = match body.value.outcome.as_str() {
         "won" => DisputeOutcome::Won,
         "lost" => DisputeOutcome::Lost,
-        _ => return Err(ApiError::invalid_param("outcome", "outcome_invalid", "outcome is won or lost")),
+        _ => return Err(ApiError::invalid_param("outcome", ApiCode::OutcomeInvalid, "outcome is won or lost")),
     };
     let dispute_id = DisputeId::from(id);
     let client = state.pool.get().await?;

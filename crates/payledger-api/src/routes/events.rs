@@ -20,9 +20,8 @@ use uuid::Uuid;
 use payledger_service::export::{csv_rows, event_json, ndjson_rows};
 
 use crate::auth::Principal;
-use crate::error::{describe_store_error, ApiError, ApiResult};
+use crate::error::{describe_store_error, ApiCode, ApiError, ApiResult};
 use crate::extract::{PathText, QueryParams};
-use crate::routes::queries::projector_error;
 use crate::state::AppState;
 
 /// Largest page of a JSON listing.
@@ -57,7 +56,7 @@ fn negotiate(headers: &HeaderMap, format: Option<&str>) -> ApiResult<Format> {
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
             "ndjson" => Ok(Format::Ndjson),
-            _ => Err(ApiError::invalid_param("format", "format_invalid", "format is json, csv or ndjson")),
+            _ => Err(ApiError::invalid_param("format", ApiCode::FormatInvalid, "format is json, csv or ndjson")),
         };
     }
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -94,7 +93,7 @@ pub async fn list_stream_events(
     QueryParams(query): QueryParams<EventsQuery>,
 ) -> ApiResult<Response> {
     if query.stream_id.is_some() {
-        return Err(ApiError::invalid_param("stream_id", "unknown_field", "the stream is given by the path"));
+        return Err(ApiError::invalid_param("stream_id", ApiCode::UnknownField, "the stream is given by the path"));
     }
     let filter = ReadAllFilter {
         tenant_id: Some(principal.tenant_id),
@@ -124,7 +123,7 @@ async fn respond(
         Format::Json => {
             let limit = query.limit.unwrap_or(PAGE_MAX);
             if !(1..=PAGE_MAX).contains(&limit) {
-                return Err(ApiError::invalid_param("limit", "limit_invalid", "limit is between 1 and 100"));
+                return Err(ApiError::invalid_param("limit", ApiCode::LimitInvalid, "limit is between 1 and 100"));
             }
             let client = state.pool.get().await?;
             let mut events = read_all(&**client, after, &filter, limit + 1).await?;
@@ -136,7 +135,7 @@ async fn respond(
         Format::Csv | Format::Ndjson => {
             let max_events = match query.limit {
                 Some(l) if l >= 1 => (l as u64).min(EXPORT_MAX_EVENTS),
-                Some(_) => return Err(ApiError::invalid_param("limit", "limit_invalid", "limit is at least 1")),
+                Some(_) => return Err(ApiError::invalid_param("limit", ApiCode::LimitInvalid, "limit is at least 1")),
                 None => EXPORT_MAX_EVENTS,
             };
             Ok(export(state.clone(), filter, after, format, max_events))
@@ -149,9 +148,8 @@ async fn cursor_checkpoint(state: &AppState, tenant_id: Uuid, position: Option<i
     let Some(position) = position else { return Ok(Checkpoint::START) };
     let client = state.pool.get().await?;
     checkpoint_of_position(&**client, Some(tenant_id), position)
-        .await
-        .map_err(projector_error)?
-        .ok_or_else(|| ApiError::invalid_param("starting_after", "cursor_invalid", "no event at that position"))
+        .await?
+        .ok_or_else(|| ApiError::invalid_param("starting_after", ApiCode::CursorInvalid, "no event at that position"))
 }
 
 struct ExportCursor {

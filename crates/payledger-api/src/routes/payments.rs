@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::command::{context, execute};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{IdempotencyKey, JsonBody, PathId};
 use crate::params;
 use crate::state::AppState;
@@ -72,20 +72,19 @@ pub async fn create(
         _ => {
             return Err(ApiError::invalid_param(
                 "capture_method",
-                "capture_method_invalid",
+                ApiCode::CaptureMethodInvalid,
                 "capture_method is automatic or manual",
             ))
         }
     };
-    let provider: Provider = request
-        .provider
-        .parse()
-        .map_err(|_| ApiError::invalid_param("provider", "provider_invalid", "provider is stripe, adyen or generic"))?;
+    let provider: Provider = request.provider.parse().map_err(|_| {
+        ApiError::invalid_param("provider", ApiCode::ProviderInvalid, "provider is stripe, adyen or generic")
+    })?;
     let provider_reference = request.provider_reference.clone();
     let order_id: OrderId = request
         .order_id
         .parse()
-        .map_err(|_| ApiError::invalid_param("order_id", "order_id_invalid", "order_id must be an order's id"))?;
+        .map_err(|_| ApiError::invalid_param("order_id", ApiCode::OrderIdInvalid, "order_id must be an order's id"))?;
 
     let payment_id = PaymentId::new();
     let ctx = context(&state, &principal, idempotency_key, "POST /v1/payments", &body.fingerprint);

@@ -15,17 +15,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use payledger_projector::{
-    tenant_projection_status, ProjectorError, Rebuild, RebuildOptions, VerifyOptions, PROJECTION,
-};
-use payledger_store::StoreError;
+use payledger_projector::{tenant_projection_status, Rebuild, RebuildOptions, VerifyOptions, PROJECTION};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{Principal, PROJECTION_ROLES};
-use crate::error::{ApiError, ApiResult, ErrorType};
+use crate::error::{verify_failed, ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::routes::queries::projector_error;
 use crate::state::AppState;
 
 /// Most differences a verify response lists (the total is always counted).
@@ -35,7 +31,7 @@ pub async fn list(State(state): State<AppState>, principal: Principal) -> ApiRes
     principal.require(PROJECTION_ROLES)?;
     let client = state.pool.get().await?;
     // Only the caller's own parked streams are listed (and counted).
-    let statuses = tenant_projection_status(&**client, principal.tenant_id).await.map_err(projector_error)?;
+    let statuses = tenant_projection_status(&**client, principal.tenant_id).await?;
     Ok(Json(json!({ "data": statuses, "has_more": false })))
 }
 
@@ -72,7 +68,7 @@ pub async fn verify(
         max_differences: VERIFY_MAX_DIFFERENCES,
         ..VerifyOptions::default()
     };
-    let report = payledger_projector::verify(&state.database_url, &options).await.map_err(verify_error)?;
+    let report = payledger_projector::verify(&state.database_url, &options).await.map_err(verify_failed)?;
     let repair =
         if body.value.repair && !report.is_clean() { Some(rebuild_json(start_rebuild(&state).await?)) } else { None };
     let mut body = serde_json::to_value(&report).map_err(ApiError::internal)?;
@@ -87,26 +83,10 @@ pub async fn verify(
 
 /// A transient condition that outlasted verify's own retries is a 503 with its own code;
 /// other database errors are logged with their SQLSTATE, message and detail.
-fn verify_error(err: ProjectorError) -> ApiError {
-    if err.is_transient() {
-        tracing::warn!(error = %err, "verify interrupted by a transient database condition");
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorType::Overloaded,
-            "projection_verify_interrupted",
-            "the verification was interrupted by concurrent work on the read-models; retry shortly",
-        );
-    }
-    match err {
-        err @ (ProjectorError::Db(_) | ProjectorError::Store(StoreError::Db(_))) => ApiError::internal(err),
-        other => projector_error(other),
-    }
-}
-
 /// Takes the maintenance lock now (so "busy" is answered at once) and runs the rebuild in
 /// the background; returns the version being built.
 async fn start_rebuild(state: &AppState) -> ApiResult<i32> {
-    let rebuild = Rebuild::start(&state.database_url, RebuildOptions::default()).await.map_err(projector_error)?;
+    let rebuild = Rebuild::start(&state.database_url, RebuildOptions::default()).await?;
     let version = rebuild.version();
     tokio::spawn(async move {
         match rebuild.run(|_| {}).await {

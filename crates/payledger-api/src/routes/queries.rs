@@ -12,21 +12,21 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use payledger_core::order::OrderReadStatus;
 use payledger_core::payment::{PaymentStatus, RefundStatus};
 use payledger_projector::read::{AccountFilter, EntryFilter, ListFilter, Page, ReadModels, PAGE_MAX};
-use payledger_projector::{checkpoint_of_position, wait_for_checkpoint, PaymentRow, ProjectorError, WaitOutcome};
+use payledger_projector::{checkpoint_of_position, wait_for_checkpoint, PaymentRow, WaitOutcome};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, ErrorType};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::PathId;
 use crate::state::AppState;
 use crate::views::{to_json, LedgerAccountView, LedgerEntryView, List, OrderView, PaymentView, RefundView};
@@ -84,7 +84,7 @@ pub async fn get_order(State(state): State<AppState>, principal: Principal, Path
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Err(ApiError::not_found("order"));
         };
-        let order = models.order(&**client, principal.tenant_id, id).await.map_err(projector_error)?;
+        let order = models.order(&**client, principal.tenant_id, id).await?;
         order.map(|o| to_json(OrderView::from(&o))).ok_or_else(|| ApiError::not_found("order"))
     })
     .await
@@ -100,7 +100,7 @@ pub async fn list_orders(State(state): State<AppState>, principal: Principal, ur
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Ok(empty_list());
         };
-        let page = models.orders(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        let page = models.orders(&**client, principal.tenant_id, &filter).await?;
         Ok(list_json::<OrderView, _>(page))
     })
     .await
@@ -117,7 +117,7 @@ pub async fn get_payment(
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Err(ApiError::not_found("payment"));
         };
-        let Some(payment) = models.payment(&**client, principal.tenant_id, id).await.map_err(projector_error)? else {
+        let Some(payment) = models.payment(&**client, principal.tenant_id, id).await? else {
             return Err(ApiError::not_found("payment"));
         };
         let mut views = with_children(&models, &**client, principal.tenant_id, vec![payment]).await?;
@@ -135,7 +135,7 @@ pub async fn list_payments(State(state): State<AppState>, principal: Principal, 
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Ok(empty_list());
         };
-        let page = models.payments(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        let page = models.payments(&**client, principal.tenant_id, &filter).await?;
         let data = with_children(&models, &**client, principal.tenant_id, page.items).await?;
         Ok(to_json(List { data, has_more: page.has_more }))
     })
@@ -148,7 +148,7 @@ pub async fn get_refund(State(state): State<AppState>, principal: Principal, Pat
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Err(ApiError::not_found("refund"));
         };
-        let refund = models.refund(&**client, principal.tenant_id, id).await.map_err(projector_error)?;
+        let refund = models.refund(&**client, principal.tenant_id, id).await?;
         refund.map(|r| to_json(RefundView::from(&r))).ok_or_else(|| ApiError::not_found("refund"))
     })
     .await
@@ -163,7 +163,7 @@ pub async fn list_refunds(State(state): State<AppState>, principal: Principal, u
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Ok(empty_list());
         };
-        let page = models.refunds(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        let page = models.refunds(&**client, principal.tenant_id, &filter).await?;
         Ok(list_json::<RefundView, _>(page))
     })
     .await
@@ -181,7 +181,7 @@ pub async fn list_ledger_accounts(State(state): State<AppState>, principal: Prin
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Ok(empty_list());
         };
-        let page = models.accounts(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        let page = models.accounts(&**client, principal.tenant_id, &filter).await?;
         Ok(list_json::<LedgerAccountView, _>(page))
     })
     .await
@@ -202,7 +202,7 @@ pub async fn list_ledger_entries(State(state): State<AppState>, principal: Princ
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Ok(empty_list());
         };
-        let page = models.entries(&**client, principal.tenant_id, &filter).await.map_err(projector_error)?;
+        let page = models.entries(&**client, principal.tenant_id, &filter).await?;
         Ok(list_json::<LedgerEntryView, _>(page))
     })
     .await
@@ -213,7 +213,7 @@ async fn respond(body: impl std::future::Future<Output = ApiResult<Value>>) -> R
     match body.await {
         Ok(value) => Json(value).into_response(),
         Err(err) => {
-            let retry = err.code == READ_MODELS_BEHIND;
+            let retry = err.code == ApiCode::ReadModelsBehind.as_str();
             let mut response = err.into_response();
             if retry {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -222,8 +222,6 @@ async fn respond(body: impl std::future::Future<Output = ApiResult<Value>>) -> R
         }
     }
 }
-
-const READ_MODELS_BEHIND: &str = "read_models_behind";
 
 /// Waits for `min_position`, and opens the live read-models (`None` before
 /// the projector first ran: nothing to show yet).
@@ -236,7 +234,7 @@ async fn open(
         read_your_writes(state, principal.tenant_id, position).await?;
     }
     let client = state.pool.get().await?;
-    let models = ReadModels::live(&**client).await.map_err(projector_error)?;
+    let models = ReadModels::live(&**client).await?;
     Ok(models.map(|models| (client, models)))
 }
 
@@ -244,18 +242,20 @@ async fn open(
 pub(crate) async fn read_your_writes(state: &AppState, tenant_id: Uuid, position: i64) -> ApiResult<()> {
     let target = {
         let client = state.pool.get().await?;
-        checkpoint_of_position(&**client, Some(tenant_id), position).await.map_err(projector_error)?
+        checkpoint_of_position(&**client, Some(tenant_id), position).await?
     };
     let target = target.ok_or_else(|| {
-        ApiError::invalid_param("min_position", "position_unknown", format!("no event of yours at position {position}"))
+        ApiError::invalid_param(
+            "min_position",
+            ApiCode::PositionUnknown,
+            format!("no event of yours at position {position}"),
+        )
     })?;
     let timeout = Duration::from_millis(state.config.read_your_writes_timeout_ms);
-    match wait_for_checkpoint(&state.pool, target, timeout).await.map_err(projector_error)? {
+    match wait_for_checkpoint(&state.pool, target, timeout).await? {
         WaitOutcome::Reached { .. } => Ok(()),
-        WaitOutcome::TimedOut { .. } => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorType::Overloaded,
-            READ_MODELS_BEHIND,
+        WaitOutcome::TimedOut { .. } => Err(ApiError::of(
+            ApiCode::ReadModelsBehind,
             format!(
                 "the read-models have not reached position {position} within {} ms; retry shortly",
                 timeout.as_millis()
@@ -266,29 +266,6 @@ pub(crate) async fn read_your_writes(state: &AppState, tenant_id: Uuid, position
 }
 
 /// Projector errors as HTTP, in one place for the query and projection routes.
-pub(crate) fn projector_error(err: ProjectorError) -> ApiError {
-    match err {
-        ProjectorError::Store(e) => e.into(),
-        ProjectorError::Db(e) => e.into(),
-        ProjectorError::Pool(e) => e.into(),
-        ProjectorError::CursorNotFound(id) => {
-            ApiError::invalid_param("starting_after", "cursor_invalid", format!("no item {id} to start after"))
-        }
-        ProjectorError::UnknownPosition(position) => {
-            ApiError::invalid_param("min_position", "position_unknown", format!("no event at position {position}"))
-        }
-        ProjectorError::MaintenanceBusy { .. } => ApiError::conflict(
-            "projection_maintenance_in_progress",
-            "a rebuild or verify of the read-models is running; retry when it is done",
-        ),
-        other @ (ProjectorError::Undecodable { .. }
-        | ProjectorError::VersionMissing { .. }
-        | ProjectorError::CheckpointMoved { .. }
-        | ProjectorError::SwapStarved { .. }
-        | ProjectorError::Corrupt(_)) => ApiError::internal(other),
-    }
-}
-
 /// Query strings are parsed strictly; errors come in the API's format.
 fn parse_query<T: DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
     crate::query::parse(uri.query())
@@ -296,7 +273,11 @@ fn parse_query<T: DeserializeOwned>(uri: &Uri) -> ApiResult<T> {
 
 fn refuse(present: bool, param: &str) -> ApiResult<()> {
     if present {
-        return Err(ApiError::invalid_param(param, "unknown_field", format!("{param} is not a filter of this list")));
+        return Err(ApiError::invalid_param(
+            param,
+            ApiCode::UnknownField,
+            format!("{param} is not a filter of this list"),
+        ));
     }
     Ok(())
 }
@@ -304,7 +285,11 @@ fn refuse(present: bool, param: &str) -> ApiResult<()> {
 fn limit(limit: Option<i64>) -> ApiResult<i64> {
     let limit = limit.unwrap_or(PAGE_DEFAULT);
     if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::invalid_param("limit", "limit_invalid", format!("limit is between 1 and {PAGE_MAX}")));
+        return Err(ApiError::invalid_param(
+            "limit",
+            ApiCode::LimitInvalid,
+            format!("limit is between 1 and {PAGE_MAX}"),
+        ));
     }
     Ok(limit)
 }
@@ -314,7 +299,7 @@ fn list_filter(query: &ListQuery, statuses: &[&str], parent_id: Option<Uuid>) ->
         if !statuses.contains(&status.as_str()) {
             return Err(ApiError::invalid_param(
                 "status",
-                "status_invalid",
+                ApiCode::StatusInvalid,
                 format!("status is one of {}", statuses.join(", ")),
             ));
         }
@@ -349,7 +334,7 @@ async fn with_children<C: tokio_postgres::GenericClient>(
     payments: Vec<PaymentRow>,
 ) -> ApiResult<Vec<PaymentView>> {
     let ids: Vec<Uuid> = payments.iter().map(|p| p.payment_id).collect();
-    let refunds = models.refunds_of(client, tenant_id, &ids).await.map_err(projector_error)?;
-    let disputes = models.disputes_of(client, tenant_id, &ids).await.map_err(projector_error)?;
+    let refunds = models.refunds_of(client, tenant_id, &ids).await?;
+    let disputes = models.disputes_of(client, tenant_id, &ids).await?;
     Ok(payments.iter().map(|p| PaymentView::from_rows(p, &refunds, &disputes)).collect())
 }

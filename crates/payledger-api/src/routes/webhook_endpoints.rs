@@ -19,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId, QueryParams};
 use crate::params;
 use crate::state::AppState;
@@ -42,10 +42,9 @@ pub async fn create(
     body: JsonBody<CreateEndpoint>,
 ) -> ApiResult<Response> {
     let request = body.value;
-    let provider: Provider = request
-        .provider
-        .parse()
-        .map_err(|_| ApiError::invalid_param("provider", "provider_invalid", "provider is stripe, adyen or generic"))?;
+    let provider: Provider = request.provider.parse().map_err(|_| {
+        ApiError::invalid_param("provider", ApiCode::ProviderInvalid, "provider is stripe, adyen or generic")
+    })?;
     let label = params::label(request.label)?;
     let created = endpoints::create_endpoint(
         &state.pool,
@@ -74,14 +73,13 @@ pub async fn list(
     if !(1..=LIST_MAX_LIMIT).contains(&limit) {
         return Err(ApiError::invalid_param(
             "limit",
-            "limit_invalid",
+            ApiCode::LimitInvalid,
             format!("limit is between 1 and {LIST_MAX_LIMIT}"),
         ));
     }
-    let starting_after =
-        query.starting_after.map(|id| id.parse::<Uuid>()).transpose().map_err(|_| {
-            ApiError::invalid_param("starting_after", "cursor_invalid", "starting_after is an endpoint id")
-        })?;
+    let starting_after = query.starting_after.map(|id| id.parse::<Uuid>()).transpose().map_err(|_| {
+        ApiError::invalid_param("starting_after", ApiCode::CursorInvalid, "starting_after is an endpoint id")
+    })?;
     let client = state.pool.get().await?;
     let (data, has_more) = endpoints::list_endpoints(&**client, principal.tenant_id, limit, starting_after).await?;
     Ok(Json(json!({ "data": data, "has_more": has_more })).into_response())
