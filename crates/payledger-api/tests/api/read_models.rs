@@ -445,21 +445,8 @@ async fn gateway_webhooks_out_of_order_land_in_the_read_models() {
         }
         payments.push(payment["id"].as_str().unwrap().to_owned());
     }
-    // Interpreted (right after each answer, or by the sweep) and projected.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let client = app.pool.get().await.unwrap();
-        let pending: i64 = client
-            .query_one("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'", &[])
-            .await
-            .unwrap()
-            .get(0);
-        if pending == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "deliveries stayed pending");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Interpreted (right after each answer) and projected.
+    crate::webhooks::support::wait_interpreted(&app).await;
     app.settle().await;
     wait_status(&app, |p| p["lag_events"] == json!(0)).await;
 

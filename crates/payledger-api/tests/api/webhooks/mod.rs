@@ -1,6 +1,6 @@
 //! Webhook ingestion end to end: the real server, real PostgreSQL, a database per test.
 
-mod support;
+pub(crate) mod support;
 
 mod abuse;
 mod concurrency;

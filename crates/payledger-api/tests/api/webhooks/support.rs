@@ -103,7 +103,7 @@ pub fn error_code(body: &str) -> String {
 /// each answer is what interprets them here (`spawn_app` starts no sweep), so this waits
 /// rather than calling `sweep_once`, which would do the inline dispatch's work for it.
 pub async fn wait_interpreted(app: &TestApp) {
-    eventually(Duration::from_secs(10), "no webhook delivery pending interpretation", || async {
+    eventually(Duration::from_secs(60), "no webhook delivery pending interpretation", || async {
         let client = app.pool.get().await.unwrap();
         let pending: i64 = client
             .query_one("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'", &[])
