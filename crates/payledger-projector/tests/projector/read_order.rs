@@ -129,7 +129,7 @@ async fn a_stream_read_out_of_version_order_is_projected_whole() {
     workload.run(&pool, 100).await;
 
     // The live projector, in batches of 97.
-    project_now(db.url()).await;
+    project_now(&pool, db.url()).await;
     assert_matches_oracle(&pool).await;
     {
         let client = pool.get().await.unwrap();

@@ -118,7 +118,7 @@ async fn one_rebuild_at_a_time_and_an_abandoned_one_is_cleaned_up() {
         .get::<_, bool>(0);
     assert!(gone, "the abandoned version's tables and row are dropped");
     drop(client);
-    project_now(db.url()).await;
+    project_now(&pool, db.url()).await;
     assert_matches_oracle(&pool).await;
 }
 
@@ -158,6 +158,6 @@ async fn the_replay_waits_for_held_back_events_within_its_bound() {
     let report = rebuild(db.url(), options, |_| {}).await.unwrap();
     assert!(report.events_applied < total(pool.clone()).await, "it went on without the held-back events");
     held.rollback().await.unwrap();
-    project_now(db.url()).await;
+    project_now(&pool, db.url()).await;
     assert_matches_oracle(&pool).await;
 }

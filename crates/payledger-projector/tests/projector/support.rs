@@ -41,9 +41,19 @@ pub async fn wait_projected(pool: &Pool) {
     .await
 }
 
-/// Projects every event readable now, in this task (no projector task, no wait).
-pub async fn project_now(url: &str) -> u64 {
-    Projector::new(url, test_config()).run_once().await.unwrap_or_else(|e| panic!("run_once: {e}"))
+/// Projects in this task (no projector task) until every event in the log is applied:
+/// `run_once` stops at events another transaction still holds back, so it runs again until
+/// none is left (bounded).
+pub async fn project_now(pool: &Pool, url: &str) {
+    let projector = Projector::new(url, test_config());
+    let projector = &projector;
+    eventually(Duration::from_secs(120), "run_once to apply every event in the log", || async move {
+        projector.run_once().await.unwrap_or_else(|e| panic!("run_once: {e}"));
+        let client = pool.get().await.unwrap();
+        let (_, checkpoint) = live_checkpoint(&**client).await.unwrap()?;
+        (!has_events_after(&**client, checkpoint).await.unwrap()).then_some(())
+    })
+    .await
 }
 
 /// The live version's schema.
