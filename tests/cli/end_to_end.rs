@@ -253,3 +253,27 @@ async fn every_tenant_option_takes_a_name_or_an_id() {
     let (ok, out, _) = payledger(&db, &["tenants", "list"]);
     assert!(ok && out.lines().any(|l| l.starts_with(&format!("shop\t{shop_id}\t"))), "{out}");
 }
+
+/// A key's or an endpoint's label has the limit the API answers with (core's
+/// LABEL_MAX_CHARS), so the CLI cannot store what the API would refuse.
+#[tokio::test]
+async fn labels_are_refused_past_the_same_limit_as_over_http() {
+    let db = TestDb::new().await;
+    let (ok, _, err) = payledger(&db, &["migrate"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = payledger(&db, &["tenants", "create", "shop"]);
+    assert!(ok, "{err}");
+    let at_limit = "l".repeat(payledger_core::LABEL_MAX_CHARS);
+    let past_limit = "l".repeat(payledger_core::LABEL_MAX_CHARS + 1);
+    let key =
+        |label: &str| payledger(&db, &["keys", "create", "--tenant", "shop", "--role", "writer", "--label", label]);
+    assert!(key(&at_limit).0);
+    let (ok, _, err) = key(&past_limit);
+    assert!(!ok && err.contains("label_invalid"), "{err}");
+    let endpoint = |label: &str| {
+        payledger(&db, &["webhooks", "create", "--tenant", "shop", "--provider", "generic", "--label", label])
+    };
+    assert!(endpoint(&at_limit).0);
+    let (ok, _, err) = endpoint(&past_limit);
+    assert!(!ok && err.contains("label_invalid"), "{err}");
+}

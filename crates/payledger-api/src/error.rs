@@ -185,6 +185,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::TenantNameInvalid => {
                 ApiError::invalid_param("name", ApiCode::TenantNameInvalid, payledger_service::error::TENANT_NAME_RULE)
             }
+            ServiceError::LabelInvalid => ApiError::invalid_param(
+                "label",
+                ApiCode::LabelInvalid,
+                format!("label is 1 to {} characters", payledger_core::LABEL_MAX_CHARS),
+            ),
             ServiceError::Internal(detail) => ApiError::internal(detail),
         }
     }

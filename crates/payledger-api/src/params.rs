@@ -1,6 +1,6 @@
 //! Parsing request fields into domain types, with errors that name the field.
 
-use payledger_core::{AmountMinor, Currency, LABEL_MAX_CHARS};
+use payledger_core::{AmountMinor, Currency};
 use serde_json::Value;
 
 use crate::error::{ApiCode, ApiError, ApiResult};
@@ -27,20 +27,6 @@ pub fn optional_amount(value: &Option<Value>, param: &str) -> ApiResult<Option<A
 pub fn currency(code: &str) -> ApiResult<Currency> {
     Currency::parse(code)
         .map_err(|e| ApiError::invalid_param("currency", ApiCode::CurrencyInvalid, format!("currency: {e}")))
-}
-
-/// An operator's label for a key or an endpoint: 1 to [`LABEL_MAX_CHARS`] characters (NUL was
-/// refused with the whole body). Text a command carries (reasons, references, codes) is
-/// bounded by the core alone, so each field has one limit and one answer.
-pub fn label(value: Option<String>) -> ApiResult<Option<String>> {
-    match value {
-        Some(l) if l.trim().is_empty() || l.chars().count() > LABEL_MAX_CHARS => Err(ApiError::invalid_param(
-            "label",
-            ApiCode::LabelInvalid,
-            format!("label is 1 to {LABEL_MAX_CHARS} characters"),
-        )),
-        other => Ok(other),
-    }
 }
 
 /// A client's metadata, which must come back exactly as sent. It is stored as `jsonb` and

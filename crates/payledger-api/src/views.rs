@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use payledger_core::order::{Order, OrderPayments, OrderReadStatus};
 use payledger_core::payment::{Dispute, Payment, Refund};
 use payledger_projector::{AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, WideMinor};
+use payledger_service::{ServiceError, ServiceResult};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -383,29 +384,27 @@ impl From<&JournalEntryRow> for LedgerEntryView {
 
 // ---- As JSON values, for the command pipeline (which adds `position`)
 
-pub fn order_view(order: &Order, payments: &OrderPayments) -> Value {
+pub fn order_view(order: &Order, payments: &OrderPayments) -> ServiceResult<Value> {
     to_json(OrderView::from((order, payments)))
 }
 
-pub fn payment_view(p: &Payment) -> Value {
+pub fn payment_view(p: &Payment) -> ServiceResult<Value> {
     to_json(PaymentView::from(p))
 }
 
-pub fn refund_view(p: &Payment, r: &Refund) -> Value {
+pub fn refund_view(p: &Payment, r: &Refund) -> ServiceResult<Value> {
     to_json(RefundView::from((p, r)))
 }
 
-pub fn dispute_view(p: &Payment, d: &Dispute) -> Value {
+pub fn dispute_view(p: &Payment, d: &Dispute) -> ServiceResult<Value> {
     to_json(DisputeView::from((p, d)))
 }
 
 /// A view as a JSON value. The views hold only strings, numbers, ids, times and JSON values
-/// under string keys, which always serialize; `null` stands in should that ever change.
-pub fn to_json<T: Serialize>(view: T) -> Value {
-    serde_json::to_value(view).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "a view did not serialize");
-        Value::Null
-    })
+/// under string keys, which always serialize; should that ever change, the request fails
+/// (an answer of `null` would be stored as the command's idempotent answer).
+pub fn to_json<T: Serialize>(view: T) -> ServiceResult<Value> {
+    serde_json::to_value(view).map_err(|e| ServiceError::internal(format!("a view did not serialize: {e}")))
 }
 
 // ---- The strings the status fields take (schemas only)

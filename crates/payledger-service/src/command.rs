@@ -29,7 +29,8 @@ use crate::retry::backoff;
 /// format: answers recorded earlier carry it too).
 const STORED_POSITION: &str = "payledger-position";
 const RETRY_BASE: Duration = Duration::from_millis(2);
-const RETRY_CAP: Duration = Duration::from_millis(100);
+/// 2, 4 ... 64 ms, as the pipeline has always waited.
+const RETRY_CAP: Duration = Duration::from_millis(64);
 
 /// Who is calling: an API key of a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

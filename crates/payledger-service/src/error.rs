@@ -23,11 +23,13 @@ pub enum ServiceError {
     /// A resource named by the caller does not exist (for this tenant).
     #[error("no such {0}")]
     NotFound(&'static str),
-    // The two tenant errors name their code: the CLI prints them as they display.
+    // These name their code: the CLI prints them as they display.
     #[error("a tenant named {name:?} exists (tenant_exists)")]
     TenantExists { name: String },
     #[error("{TENANT_NAME_RULE} (tenant_name_invalid)")]
     TenantNameInvalid,
+    #[error("label is 1 to {} characters (label_invalid)", payledger_core::LABEL_MAX_CHARS)]
+    LabelInvalid,
     /// Should never happen (a broken invariant, unreadable stored data); the detail is for the log.
     #[error("internal error: {0}")]
     Internal(String),

@@ -169,6 +169,17 @@ pub async fn list_tenants<C: GenericClient>(client: &C) -> ServiceResult<Vec<Ten
     rows.iter().map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).collect()
 }
 
+/// An operator's label for a key or an endpoint: absent, or 1 to `LABEL_MAX_CHARS`
+/// characters that are not all blank. The API and the CLI get the same answer.
+pub fn check_label(label: Option<&str>) -> ServiceResult<()> {
+    match label {
+        Some(l) if l.trim().is_empty() || l.chars().count() > payledger_core::LABEL_MAX_CHARS => {
+            Err(ServiceError::LabelInvalid)
+        }
+        _ => Ok(()),
+    }
+}
+
 pub async fn create_key<C: GenericClient>(
     client: &C,
     tenant_id: Uuid,
@@ -176,6 +187,7 @@ pub async fn create_key<C: GenericClient>(
     mode: KeyMode,
     label: Option<&str>,
 ) -> ServiceResult<CreatedKey> {
+    check_label(label)?;
     let key = generate_key(mode);
     let id = Uuid::now_v7();
     let prefix: String = key.chars().take(12).collect();

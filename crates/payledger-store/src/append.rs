@@ -78,7 +78,8 @@ pub async fn append_in_tx(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<A
     let rows = build_rows(items, &heads, &stored_json, recorded_at)?;
     let inserted = insert_rows(tx, &rows).await?;
     tx.query_typed("SELECT pg_notify($1, '')", &[(&NOTIFY_CHANNEL, Type::TEXT)]).await?;
-    // Counted here, once for every writer (a transaction that then rolls back is counted too).
+    // Counted here, once for every writer, when written: a transaction that then rolls back
+    // is counted too (docs/DESIGN.md, observability).
     metrics::counter!("payledger_events_appended_total").increment(inserted.events.len() as u64);
     Ok(inserted)
 }

@@ -12,7 +12,6 @@ use payledger_service::tenants::{self as keys, KeyMode, Role};
 use crate::auth::Principal;
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId};
-use crate::params;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -39,7 +38,7 @@ pub async fn create_key(
         Some(m) => KeyMode::parse(m)
             .ok_or_else(|| ApiError::invalid_param("mode", ApiCode::ModeInvalid, "mode is test or live"))?,
     };
-    let label = params::label(request.label)?;
+    let label = request.label;
     let client = state.pool.get().await?;
     let created = keys::create_key(&**client, principal.tenant_id, role, mode, label.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())

@@ -22,7 +22,7 @@ use payledger_service::{lookup, ServiceError, ServiceResult};
 fn dispute_response(state: &PaymentState, dispute_id: DisputeId) -> ServiceResult<Value> {
     let payment = state.as_ref().ok_or_else(|| ServiceError::internal("payment missing after dispute"))?;
     let dispute = payment.dispute(dispute_id).ok_or_else(|| ServiceError::internal("dispute missing after command"))?;
-    Ok(dispute_view(payment, dispute))
+    dispute_view(payment, dispute)
 }
 
 #[derive(Debug, Deserialize)]

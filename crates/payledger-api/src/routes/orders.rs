@@ -60,7 +60,7 @@ pub async fn create(
         // A new order has no payments yet.
         |order, _| {
             let order = order.as_ref().ok_or_else(|| ServiceError::internal("order missing after create"))?;
-            Ok(order_view(order, &OrderPayments::default()))
+            order_view(order, &OrderPayments::default())
         },
     )
     .await
@@ -95,7 +95,7 @@ pub async fn cancel(
         },
         |order, payments| {
             let order = order.as_ref().ok_or_else(|| ServiceError::internal("order missing after cancel"))?;
-            Ok(order_view(order, payments))
+            order_view(order, payments)
         },
     )
     .await

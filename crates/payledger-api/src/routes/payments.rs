@@ -20,7 +20,7 @@ use payledger_service::command::{OrderToo, Own, Success};
 use payledger_service::{ServiceError, ServiceResult};
 
 fn payment_response(state: &PaymentState) -> ServiceResult<Value> {
-    state.as_ref().map(payment_view).ok_or_else(|| ServiceError::internal("payment missing after command"))
+    payment_view(state.as_ref().ok_or_else(|| ServiceError::internal("payment missing after command"))?)
 }
 
 /// Runs one lifecycle command on an existing payment and answers with the payment.

@@ -85,7 +85,8 @@ pub async fn get_order(State(state): State<AppState>, principal: Principal, Path
             return Err(ApiError::not_found("order"));
         };
         let order = models.order(&**client, principal.tenant_id, id).await?;
-        order.map(|o| to_json(OrderView::from(&o))).ok_or_else(|| ApiError::not_found("order"))
+        let order = order.ok_or_else(|| ApiError::not_found("order"))?;
+        Ok(to_json(OrderView::from(&order))?)
     })
     .await
 }
@@ -98,10 +99,10 @@ pub async fn list_orders(State(state): State<AppState>, principal: Principal, ur
         let statuses: Vec<&str> = OrderReadStatus::ALL.iter().map(|s| s.as_str()).collect();
         let filter = list_filter(&query, &statuses, None)?;
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
-            return Ok(empty_list());
+            return empty_list();
         };
         let page = models.orders(&**client, principal.tenant_id, &filter).await?;
-        Ok(list_json::<OrderView, _>(page))
+        list_json::<OrderView, _>(page)
     })
     .await
 }
@@ -121,7 +122,8 @@ pub async fn get_payment(
             return Err(ApiError::not_found("payment"));
         };
         let mut views = with_children(&models, &**client, principal.tenant_id, vec![payment]).await?;
-        views.pop().map(to_json).ok_or_else(|| ApiError::internal("payment vanished"))
+        let view = views.pop().ok_or_else(|| ApiError::internal("payment vanished"))?;
+        Ok(to_json(view)?)
     })
     .await
 }
@@ -133,11 +135,11 @@ pub async fn list_payments(State(state): State<AppState>, principal: Principal, 
         let statuses: Vec<&str> = PaymentStatus::ALL.iter().map(|s| s.as_str()).collect();
         let filter = list_filter(&query, &statuses, query.order_id)?;
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
-            return Ok(empty_list());
+            return empty_list();
         };
         let page = models.payments(&**client, principal.tenant_id, &filter).await?;
         let data = with_children(&models, &**client, principal.tenant_id, page.items).await?;
-        Ok(to_json(List { data, has_more: page.has_more }))
+        Ok(to_json(List { data, has_more: page.has_more })?)
     })
     .await
 }
@@ -149,7 +151,8 @@ pub async fn get_refund(State(state): State<AppState>, principal: Principal, Pat
             return Err(ApiError::not_found("refund"));
         };
         let refund = models.refund(&**client, principal.tenant_id, id).await?;
-        refund.map(|r| to_json(RefundView::from(&r))).ok_or_else(|| ApiError::not_found("refund"))
+        let refund = refund.ok_or_else(|| ApiError::not_found("refund"))?;
+        Ok(to_json(RefundView::from(&refund))?)
     })
     .await
 }
@@ -161,10 +164,10 @@ pub async fn list_refunds(State(state): State<AppState>, principal: Principal, u
         let statuses = RefundStatus::ALL.map(|s| s.as_str());
         let filter = list_filter(&query, &statuses, query.payment_id)?;
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
-            return Ok(empty_list());
+            return empty_list();
         };
         let page = models.refunds(&**client, principal.tenant_id, &filter).await?;
-        Ok(list_json::<RefundView, _>(page))
+        list_json::<RefundView, _>(page)
     })
     .await
 }
@@ -179,10 +182,10 @@ pub async fn list_ledger_accounts(State(state): State<AppState>, principal: Prin
             currency: query.currency,
         };
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
-            return Ok(empty_list());
+            return empty_list();
         };
         let page = models.accounts(&**client, principal.tenant_id, &filter).await?;
-        Ok(list_json::<LedgerAccountView, _>(page))
+        list_json::<LedgerAccountView, _>(page)
     })
     .await
 }
@@ -200,10 +203,10 @@ pub async fn list_ledger_entries(State(state): State<AppState>, principal: Princ
             created_lt: query.created_lt,
         };
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
-            return Ok(empty_list());
+            return empty_list();
         };
         let page = models.entries(&**client, principal.tenant_id, &filter).await?;
-        Ok(list_json::<LedgerEntryView, _>(page))
+        list_json::<LedgerEntryView, _>(page)
     })
     .await
 }
@@ -314,16 +317,16 @@ fn list_filter(query: &ListQuery, statuses: &[&str], parent_id: Option<Uuid>) ->
     })
 }
 
-fn empty_list() -> Value {
-    to_json(List::<Value> { data: Vec::new(), has_more: false })
+fn empty_list() -> ApiResult<Value> {
+    Ok(to_json(List::<Value> { data: Vec::new(), has_more: false })?)
 }
 
 /// A page of rows, each shown as its view `V`.
-fn list_json<V, T>(page: Page<T>) -> Value
+fn list_json<V, T>(page: Page<T>) -> ApiResult<Value>
 where
     V: for<'a> From<&'a T> + Serialize,
 {
-    to_json(List { data: page.items.iter().map(V::from).collect::<Vec<V>>(), has_more: page.has_more })
+    Ok(to_json(List { data: page.items.iter().map(V::from).collect::<Vec<V>>(), has_more: page.has_more })?)
 }
 
 /// Payments with their refunds and disputes (two queries for the whole page).

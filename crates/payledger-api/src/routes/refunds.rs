@@ -24,7 +24,7 @@ use payledger_service::{lookup, ServiceError, ServiceResult};
 fn refund_response(state: &PaymentState, refund_id: RefundId) -> ServiceResult<Value> {
     let payment = state.as_ref().ok_or_else(|| ServiceError::internal("payment missing after refund"))?;
     let refund = payment.refund(refund_id).ok_or_else(|| ServiceError::internal("refund missing after command"))?;
-    Ok(refund_view(payment, refund))
+    refund_view(payment, refund)
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,7 +21,6 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::{JsonBody, PathId, QueryParams};
-use crate::params;
 use crate::state::AppState;
 use payledger_service::webhooks::endpoints::{self, LIST_MAX_LIMIT};
 use payledger_service::webhooks::WebhookError;
@@ -45,7 +44,7 @@ pub async fn create(
     let provider: Provider = request.provider.parse().map_err(|_| {
         ApiError::invalid_param("provider", ApiCode::ProviderInvalid, "provider is stripe, adyen or generic")
     })?;
-    let label = params::label(request.label)?;
+    let label = request.label;
     let created = endpoints::create_endpoint(
         &state.pool,
         principal.tenant_id,

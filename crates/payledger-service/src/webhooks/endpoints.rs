@@ -120,6 +120,7 @@ pub async fn create_endpoint(
     secret: Option<&str>,
     label: Option<&str>,
 ) -> WebhookResult<CreatedEndpoint> {
+    crate::tenants::check_label(label)?;
     let (secret, generated) = secret_for(provider, secret)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
