@@ -157,7 +157,7 @@ impl TestApp {
     /// Waits until every committed event is visible to the gap-free reader: the snapshot
     /// xmin is cluster-wide, so another test's open transaction can briefly hold events back.
     pub async fn settle(&self) {
-        eventually(Duration::from_secs(5), "every committed event to be visible to the reader", || async {
+        eventually(Duration::from_secs(10), "every committed event to be visible to the reader", || async {
             let client = self.pool.get().await.unwrap();
             let pending = has_events_after(&**client, Checkpoint::START).await.unwrap();
             let visible =

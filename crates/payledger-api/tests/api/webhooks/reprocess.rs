@@ -169,7 +169,7 @@ async fn progress(app: &TestApp, delivery_id: Uuid) -> (String, i32, Option<Stri
 }
 
 async fn wait_until_due(app: &TestApp, delivery_id: Uuid) {
-    eventually(Duration::from_secs(5), "the delivery's retry to come due", || async {
+    eventually(Duration::from_secs(10), "the delivery's retry to come due", || async {
         let client = app.pool.get().await.unwrap();
         let due: bool = client
             .query_one(
