@@ -4,9 +4,11 @@
 
 mod amount;
 mod currency;
+mod decimal;
 
 pub use amount::{AmountMinor, MinorUnits, Money};
 pub use currency::Currency;
+pub use decimal::{parse_major_decimal, DecimalError};
 
 /// Why an amount or a currency was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
