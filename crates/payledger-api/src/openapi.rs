@@ -21,8 +21,8 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::views::{
-    CaptureMethod, DisputeView, LedgerAccountView, LedgerEntryView, List, OrderStatus, OrderView, PaymentStatus,
-    PaymentView, Provider, RefundStatus, RefundView,
+    CaptureMethod, DisputeView, KeyMode, LedgerAccountView, LedgerEntryView, List, OrderStatus, OrderView,
+    PaymentStatus, PaymentView, Provider, RefundStatus, RefundView, Role,
 };
 
 #[derive(OpenApi)]
@@ -167,22 +167,6 @@ pub enum ErrorType {
 pub enum Outcome {
     Won,
     Lost,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Writer,
-    Finance,
-    Auditor,
-    Admin,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyMode {
-    Test,
-    Live,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -337,9 +321,11 @@ pub struct Verify {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
-    pub role: Role,
+    #[schema(value_type = Role)]
+    pub role: String,
     /// Default: test.
-    pub mode: Option<KeyMode>,
+    #[schema(value_type = Option<KeyMode>)]
+    pub mode: Option<String>,
     /// 1 to 200 characters (`payledger_core::LABEL_MAX_CHARS`).
     #[schema(min_length = 1, max_length = 200)]
     pub label: Option<String>,
@@ -516,8 +502,10 @@ pub struct ProjectionVerification {
 pub struct ApiKey {
     pub id: Uuid,
     pub tenant_id: Uuid,
-    pub role: Role,
-    pub mode: KeyMode,
+    #[schema(value_type = Role)]
+    pub role: String,
+    #[schema(value_type = KeyMode)]
+    pub mode: String,
     pub prefix: String,
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -459,6 +459,16 @@ names_schema!(
     payledger_core::payment::CaptureMethod::ALL
 );
 names_schema!(
+    /// `payledger_service::tenants::Role`.
+    Role,
+    payledger_service::tenants::Role::ALL
+);
+names_schema!(
+    /// `payledger_service::tenants::KeyMode`.
+    KeyMode,
+    payledger_service::tenants::KeyMode::ALL
+);
+names_schema!(
     /// `payledger_core::payment::Provider` (the only provider enum).
     Provider,
     payledger_core::payment::Provider::ALL

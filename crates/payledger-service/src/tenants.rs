@@ -24,6 +24,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 4] = [Role::Writer, Role::Finance, Role::Auditor, Role::Admin];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Writer => "writer",
@@ -34,13 +36,7 @@ impl Role {
     }
 
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "writer" => Some(Role::Writer),
-            "finance" => Some(Role::Finance),
-            "auditor" => Some(Role::Auditor),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+        Role::ALL.into_iter().find(|role| role.as_str() == s)
     }
 }
 
@@ -52,6 +48,8 @@ pub enum KeyMode {
 }
 
 impl KeyMode {
+    pub const ALL: [KeyMode; 2] = [KeyMode::Test, KeyMode::Live];
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyMode::Test => "test",
@@ -60,11 +58,7 @@ impl KeyMode {
     }
 
     pub fn parse(s: &str) -> Option<KeyMode> {
-        match s {
-            "test" => Some(KeyMode::Test),
-            "live" => Some(KeyMode::Live),
-            _ => None,
-        }
+        KeyMode::ALL.into_iter().find(|mode| mode.as_str() == s)
     }
 }
 
@@ -252,4 +246,34 @@ fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
         created_at: r.try_get(6)?,
         revoked_at: r.try_get(7)?,
     })
+}
+
+#[cfg(test)]
+mod all_lists {
+    use super::*;
+
+    /// `ALL` names every variant once (the API documents roles and modes from these lists,
+    /// and `parse` reads them back through them).
+    #[test]
+    fn every_role_and_mode_is_listed_and_parses_back() {
+        // Fails to compile when a variant is added, pointing here and at `ALL`.
+        let count = |r: Role| match r {
+            Role::Writer | Role::Finance | Role::Auditor | Role::Admin => 4,
+        };
+        assert_eq!(Role::ALL.len(), count(Role::Admin));
+        let count = |m: KeyMode| match m {
+            KeyMode::Test | KeyMode::Live => 2,
+        };
+        assert_eq!(KeyMode::ALL.len(), count(KeyMode::Test));
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+            assert_eq!(serde_json::to_value(role).unwrap(), serde_json::json!(role.as_str()));
+        }
+        for mode in KeyMode::ALL {
+            assert_eq!(KeyMode::parse(mode.as_str()), Some(mode));
+            assert_eq!(serde_json::to_value(mode).unwrap(), serde_json::json!(mode.as_str()));
+        }
+        assert_eq!(Role::parse("root"), None);
+        assert_eq!(KeyMode::parse("Live"), None);
+    }
 }
