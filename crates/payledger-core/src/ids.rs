@@ -104,8 +104,14 @@ uuid_id!(
     DisputeId
 );
 
+uuid_id!(
+    /// A settlement report (one file from a gateway); its stream is `settlement-<id>`.
+    SettlementReportId
+);
+
 stream_named!(OrderId, "order-");
 stream_named!(PaymentId, "payment-");
+stream_named!(SettlementReportId, "settlement-");
 
 impl RefundId {
     /// The id of a refund first learnt from a gateway report: derived from the

@@ -21,13 +21,14 @@ pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod settlement;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod text;
 
 pub use error::{DomainError, ErrorKind};
 pub use event::{DecodeError, DomainEvent};
-pub use ids::{DisputeId, IdError, OrderId, PaymentId, RefundId, StreamRef, TenantId};
+pub use ids::{DisputeId, IdError, OrderId, PaymentId, RefundId, SettlementReportId, StreamRef, TenantId};
 pub use ledger::{Account, AccountBalances, JournalTransaction, PostingLine, Side};
 pub use money::{AmountMinor, Currency, MinorUnits, Money, MoneyError};
 pub use text::{LABEL_MAX_CHARS, LONG_TEXT_MAX_CHARS, SHORT_TEXT_MAX_CHARS};
