@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod money;
 pub mod order;
 pub mod payment;
+pub mod reconciliation;
 pub mod settlement;
 #[cfg(feature = "testing")]
 pub mod testing;

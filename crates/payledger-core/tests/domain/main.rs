@@ -10,4 +10,5 @@ mod order_payments;
 mod order_scenarios;
 mod payment_scenarios;
 mod properties;
+mod reconciliation_table;
 mod transition_table;
