@@ -15,6 +15,9 @@ fn eur() -> Currency {
     Currency::parse("EUR").unwrap()
 }
 
+/// (kind, gross, net, counterpart, expected status, ledger_minor, difference_minor)
+type Row = (LineKind, i64, i64, Counterpart, ReconStatus, Option<i64>, Option<i64>);
+
 const FACT: FactAmounts =
     FactAmounts { captured_minor: 10_000, refunded_minor: 3_000, disputed_minor: 5_000, dispute_won_minor: 0 };
 
@@ -25,7 +28,7 @@ fn every_kind_against_every_ledger_side() {
     let fact = |c| Counterpart::Fact(Some((c, FACT)));
     // (kind, gross, net, counterpart, expected status, ledger_minor, difference_minor)
     #[rustfmt::skip]
-    let table: Vec<(LineKind, i64, i64, Counterpart, ReconStatus, Option<i64>, Option<i64>)> = vec![
+    let table: Vec<Row> = vec![
         (Charge,          10_000,  9_680, fact(usd()),             Matched,          Some(10_000), Some(0)),
         (Charge,           9_000,  8_700, fact(usd()),             AmountMismatch,   Some(10_000), Some(-1_000)),
         (Charge,          10_000,  9_680, fact(eur()),             CurrencyMismatch, Some(10_000), None),
