@@ -30,6 +30,9 @@ pub enum ServiceError {
     TenantNameInvalid,
     #[error("label is 1 to {} characters (label_invalid)", payledger_core::LABEL_MAX_CHARS)]
     LabelInvalid,
+    /// A reconciliation period the ledger will not read (reversed, too long, too many lines).
+    #[error("{0}")]
+    PeriodInvalid(String),
     /// Should never happen (a broken invariant, unreadable stored data); the detail is for the log.
     #[error("internal error: {0}")]
     Internal(String),

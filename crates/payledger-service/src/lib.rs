@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod lookup;
 pub mod order_payments;
+pub mod reconciliation;
 pub mod retry;
 pub mod runtime;
 pub mod tenants;
