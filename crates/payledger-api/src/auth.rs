@@ -18,6 +18,7 @@ pub const READ_MODEL_ROLES: &[Role] = &[Role::Writer, Role::Finance, Role::Audit
 pub const EVENT_READ_ROLES: &[Role] = &[Role::Auditor, Role::Finance, Role::Admin];
 pub const PROJECTION_ROLES: &[Role] = &[Role::Finance, Role::Admin];
 pub const ADMIN_ROLES: &[Role] = &[Role::Admin];
+pub const RECONCILIATION_ROLES: &[Role] = &[Role::Finance, Role::Auditor, Role::Admin];
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]

@@ -60,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/refunds/{id}", get(queries::get_refund))
         .route("/v1/ledger/accounts", get(queries::list_ledger_accounts))
         .route("/v1/ledger/entries", get(queries::list_ledger_entries))
+        .route("/v1/ledger/trial-balance", get(queries::trial_balance))
+        .route("/v1/reconciliation/days", get(reconciliation::days))
+        .route("/v1/reconciliation/items", get(reconciliation::items))
         .route_layer(roles(READ_MODEL_ROLES));
     let events = Router::new()
         .route("/v1/events", get(events::list_events))

@@ -9,7 +9,7 @@
 //! operation can forget one.
 #![allow(dead_code)]
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use payledger_core::AmountMinor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +35,8 @@ use crate::views::{
         create_refund, list_refunds, get_refund, succeed_refund, fail_refund,
         open_dispute, resolve_dispute,
         list_events, list_stream_events,
-        list_ledger_accounts, list_ledger_entries,
+        list_ledger_accounts, list_ledger_entries, trial_balance,
+        reconciliation_days, reconciliation_items,
         list_projections, rebuild_projections, verify_projections,
         receive_webhook,
         create_webhook_endpoint, list_webhook_endpoints, add_webhook_secret, retire_webhook_secret,
@@ -640,6 +641,164 @@ pub struct AccountsQuery {
     pub currency: Option<String>,
     #[param(minimum = 1)]
     pub min_position: Option<i64>,
+    /// Balances from the journal entries recorded at or before this moment (RFC 3339).
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentGetQuery {
+    #[param(minimum = 1)]
+    pub min_position: Option<i64>,
+    /// The payment folded from its events recorded at or before this moment (RFC 3339);
+    /// 404 if it did not exist yet.
+    pub as_of: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrialBalanceQuery {
+    /// The day, in the tenant's time zone.
+    pub date: NaiveDate,
+    #[param(minimum = 1)]
+    pub min_position: Option<i64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReconciliationDaysQuery {
+    #[param(value_type = Option<Provider>)]
+    pub provider: Option<String>,
+    pub currency: Option<String>,
+    /// First day (inclusive); default 6 days before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day (inclusive); default today (UTC). At most 92 days in all.
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReconciliationItemsQuery {
+    pub date: NaiveDate,
+    #[param(value_type = Option<Provider>)]
+    pub provider: Option<String>,
+    pub currency: Option<String>,
+    #[param(value_type = Option<ReconStatus>)]
+    pub status: Option<String>,
+}
+
+/// A day's trial balance.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TrialBalance {
+    pub date: NaiveDate,
+    pub time_zone: String,
+    pub data: Vec<TrialBalanceLine>,
+    /// Per currency: the day's debits and credits (equal in a balanced journal).
+    pub totals: Vec<TrialBalanceTotal>,
+}
+
+/// One account and currency: balances on the account's normal side, in minor units.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TrialBalanceLine {
+    pub account: String,
+    pub currency: String,
+    pub account_type: String,
+    pub normal_side: String,
+    pub opening_minor: i64,
+    pub debit_minor: i64,
+    pub credit_minor: i64,
+    pub closing_minor: i64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TrialBalanceTotal {
+    pub currency: String,
+    pub debit_minor: i64,
+    pub credit_minor: i64,
+}
+
+/// Reconciliation statuses (docs/SETTLEMENT.md).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconStatus {
+    Matched,
+    AmountMismatch,
+    CurrencyMismatch,
+    MissingInLedger,
+    MissingInReport,
+    DuplicateInReport,
+    PayoutMismatch,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationDays {
+    pub data: Vec<ReconciliationDay>,
+}
+
+/// One day, provider and currency. The nets are decimal strings of minor units (sums can
+/// pass 64 bits).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationDay {
+    pub date: NaiveDate,
+    #[schema(value_type = Provider)]
+    pub provider: String,
+    pub currency: String,
+    /// Items per status, every status present.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    pub report_net_minor: String,
+    pub ledger_net_minor: String,
+    pub difference_minor: String,
+    /// Items that are not `matched`.
+    pub exceptions: u64,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationItems {
+    pub data: Vec<ReconciliationItem>,
+}
+
+/// A report line, or a ledger fact no line settles (`missing_in_report`).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationItem {
+    pub date: NaiveDate,
+    #[schema(value_type = Provider)]
+    pub provider: String,
+    pub currency: String,
+    pub status: ReconStatus,
+    pub report_line: Option<ReconciliationLine>,
+    pub ledger_fact: Option<ReconciliationFact>,
+    /// The line's gross (a payout's net).
+    pub report_amount_minor: Option<i64>,
+    /// What the ledger says the line should show, with the line's sign.
+    pub ledger_amount_minor: Option<i64>,
+    /// report - ledger.
+    pub difference_minor: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationLine {
+    pub report_id: Uuid,
+    pub line_number: i32,
+    pub kind: String,
+    pub category: String,
+    pub gross_minor: i64,
+    pub fee_minor: i64,
+    pub net_minor: i64,
+    pub created_at: DateTime<Utc>,
+    /// The gateway ids on the line (balance_transaction_id, psp_reference, ...).
+    pub gateway_ids: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationFact {
+    /// capture, refund or dispute.
+    pub kind: String,
+    pub payment_id: Uuid,
+    pub refund_id: Option<Uuid>,
+    pub dispute_id: Option<Uuid>,
+    pub provider_reference: Option<String>,
+    /// The event that created the fact (a capture's first capture).
+    pub event_position: Option<i64>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -753,7 +912,7 @@ fn cancel_order() {}
 fn create_payment() {}
 #[utoipa::path(get, path = "/v1/payments", params(PaymentListQuery), responses((status = 200, body = List<PaymentView>)))]
 fn list_payments() {}
-#[utoipa::path(get, path = "/v1/payments/{id}", params(("id" = Uuid, Path), GetQuery), responses((status = 200, body = PaymentView)))]
+#[utoipa::path(get, path = "/v1/payments/{id}", params(("id" = Uuid, Path), PaymentGetQuery), responses((status = 200, body = PaymentView)))]
 fn get_payment() {}
 #[utoipa::path(post, path = "/v1/payments/{id}/authorize", params(("id" = Uuid, Path), CommandHeaders),
     request_body = Option<Authorize>, responses((status = 200, body = PaymentView)))]
@@ -802,6 +961,16 @@ fn list_stream_events() {}
 /// Account balances per account and currency (finance).
 #[utoipa::path(get, path = "/v1/ledger/accounts", params(AccountsQuery), responses((status = 200, body = List<LedgerAccountView>)))]
 fn list_ledger_accounts() {}
+/// The trial balance of a day: per account and currency, opening, debits, credits, closing.
+#[utoipa::path(get, path = "/v1/ledger/trial-balance", params(TrialBalanceQuery), responses((status = 200, body = TrialBalance)))]
+fn trial_balance() {}
+/// Reconciliation per day, provider and currency (finance, auditor, admin).
+#[utoipa::path(get, path = "/v1/reconciliation/days", params(ReconciliationDaysQuery), responses((status = 200, body = ReconciliationDays)))]
+fn reconciliation_days() {}
+/// Every report line of a day and the ledger facts missing in the reports; `Accept: text/csv` exports them.
+#[utoipa::path(get, path = "/v1/reconciliation/items", params(ReconciliationItemsQuery),
+    responses((status = 200, content((ReconciliationItems = "application/json"), (String = "text/csv")))))]
+fn reconciliation_items() {}
 /// Journal entries in booking order.
 #[utoipa::path(get, path = "/v1/ledger/entries", params(EntriesQuery), responses((status = 200, body = List<LedgerEntryView>)))]
 fn list_ledger_entries() {}

@@ -31,6 +31,9 @@ pub struct ApiConfig {
     /// Database lookups at once of webhook endpoints not seen recently (503 beyond), so
     /// deliveries to random endpoint ids queue apart from those to known endpoints.
     pub webhook_max_unknown_lookups: usize,
+    /// Days after a ledger fact by which the gateway's reports must have settled it before
+    /// the reconciliation calls it `missing_in_report`.
+    pub reconciliation_lag_days: u32,
 }
 
 impl Default for ApiConfig {
@@ -47,6 +50,7 @@ impl Default for ApiConfig {
             webhook_body_timeout_ms: 5_000,
             webhook_max_in_flight_per_endpoint: 16,
             webhook_max_unknown_lookups: 16,
+            reconciliation_lag_days: payledger_service::reconciliation::LAG_DAYS_DEFAULT,
         }
     }
 }

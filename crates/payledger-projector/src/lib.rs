@@ -87,6 +87,7 @@
 //! backwards.
 
 mod apply;
+mod as_of;
 mod batch;
 mod cache;
 mod diff;
@@ -104,6 +105,7 @@ mod verify;
 mod wait;
 mod write;
 
+pub use as_of::{payment_rows, TrialBalanceRow};
 pub use diff::{Difference, DifferenceKind};
 pub use error::ProjectorError;
 pub use parked::{count_parked, list_parked, retry_parked, ParkedStream, RetryOptions, RetryOutcome, PARKED_LIST_MAX};

@@ -87,6 +87,11 @@ impl ReadModels {
         Ok(live_version(client).await?.map(|version| ReadModels { schema: schema_name(PROJECTION, version) }))
     }
 
+    /// The PostgreSQL schema of this version (for queries of other modules and crates).
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
     pub async fn order<C: GenericClient>(
         &self,
         client: &C,

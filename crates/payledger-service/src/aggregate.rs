@@ -2,6 +2,7 @@
 //! `payledger_core::aggregate`; here events become rows and streams are loaded and folded.
 
 pub use payledger_core::aggregate::{Aggregate, OrderAggregate, PaymentAggregate};
+use chrono::{DateTime, Utc};
 use payledger_store::{read_stream, NewEvent, StreamKey};
 use tokio_postgres::GenericClient;
 
@@ -18,9 +19,30 @@ pub const STREAM_MAX_EVENTS: i64 = 10_000;
 
 /// Loads a stream and folds it.
 pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
-    let recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;
+    load_until::<A, C>(client, stream, None).await
+}
+
+/// Folds a stream's events recorded at or before `as_of`: the aggregate as it stood then.
+pub async fn load_as_of<A: Aggregate, C: GenericClient>(
+    client: &C,
+    stream: &StreamKey,
+    as_of: DateTime<Utc>,
+) -> ServiceResult<(A::State, i64)> {
+    load_until::<A, C>(client, stream, Some(as_of)).await
+}
+
+async fn load_until<A: Aggregate, C: GenericClient>(
+    client: &C,
+    stream: &StreamKey,
+    as_of: Option<DateTime<Utc>>,
+) -> ServiceResult<(A::State, i64)> {
+    let mut recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;
     if recorded.len() as i64 > STREAM_MAX_EVENTS {
         return Err(ServiceError::internal(format!("stream {} exceeds {STREAM_MAX_EVENTS} events", stream.stream_id)));
+    }
+    if let Some(as_of) = as_of {
+        // A stream's events are recorded in version order (one writer at a time holds its lock).
+        recorded.retain(|r| r.recorded_at <= as_of);
     }
     let mut state = A::State::default();
     let mut version = 0;

@@ -30,6 +30,8 @@ pub enum ServiceError {
     TenantNameInvalid,
     #[error("label is 1 to {} characters (label_invalid)", payledger_core::LABEL_MAX_CHARS)]
     LabelInvalid,
+    #[error("unknown time zone {0:?} (an IANA name such as Europe/Berlin) (time_zone_invalid)")]
+    TimeZoneInvalid(String),
     /// A reconciliation period the ledger will not read (reversed, too long, too many lines).
     #[error("{0}")]
     PeriodInvalid(String),

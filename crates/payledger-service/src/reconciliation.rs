@@ -103,7 +103,7 @@ pub struct Day {
 /// Every item of the period, lines in their order of creation, then the missing facts.
 pub async fn items<C: GenericClient>(client: &C, schema: &str, period: &Period) -> ServiceResult<Vec<Item>> {
     check_period(period)?;
-    let time_zone = tenant_time_zone(client, period.tenant_id).await?;
+    let time_zone = crate::tenants::time_zone(client, period.tenant_id).await?;
     let lines = lines::in_period(client, schema, period, &time_zone).await?;
     let facts = LedgerFacts::for_lines(client, schema, period.tenant_id, &lines).await?;
     let payouts = lines::payout_nets(client, schema, period.tenant_id, &lines).await?;
@@ -144,11 +144,6 @@ fn check_period(period: &Period) -> ServiceResult<()> {
         return Err(ServiceError::PeriodInvalid(format!("a period is at most {PERIOD_DAYS_MAX} days")));
     }
     Ok(())
-}
-
-async fn tenant_time_zone<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<String> {
-    let row = client.query_opt("SELECT time_zone FROM tenants WHERE id = $1", &[&tenant_id]).await?;
-    row.map(|row| row.try_get(0)).transpose()?.ok_or(ServiceError::NotFound("tenant"))
 }
 
 fn item_of_line(line: &ReportLine, facts: &LedgerFacts, payouts: &BTreeMap<PayoutKey, i64>) -> Item {
@@ -215,4 +210,43 @@ async fn missing_in_report<C: GenericClient>(
             }
         })
         .collect())
+}
+
+/// The items as CSV (RFC 4180), one row per item, amounts in minor units.
+pub fn items_csv(items: &[Item]) -> ServiceResult<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "date", "provider", "currency", "status", "report_id", "line_number", "line_kind", "category",
+        "gateway_ids", "ledger_kind", "payment_id", "refund_id", "dispute_id", "event_position",
+        "report_amount_minor", "ledger_amount_minor", "difference_minor",
+    ];
+    out.write_record(header).map_err(ServiceError::internal)?;
+    let text = |v: Option<String>| v.unwrap_or_default();
+    for item in items {
+        let line = item.report_line.as_ref();
+        let fact = item.ledger_fact.as_ref();
+        let ids = line.map(|l| l.gateway_ids.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+        let kind = fact.map(|f| serde_json::to_value(f.kind).ok().and_then(|v| v.as_str().map(str::to_owned)));
+        out.write_record([
+            item.date.to_string(),
+            item.provider.as_str().to_owned(),
+            item.currency.clone(),
+            item.status.as_str().to_owned(),
+            text(line.map(|l| l.report_id.to_string())),
+            text(line.map(|l| l.line_number.to_string())),
+            text(line.map(|l| l.kind.clone())),
+            text(line.map(|l| l.category.clone())),
+            text(ids),
+            text(kind.flatten()),
+            text(fact.map(|f| f.payment_id.to_string())),
+            text(fact.and_then(|f| f.refund_id).map(|id| id.to_string())),
+            text(fact.and_then(|f| f.dispute_id).map(|id| id.to_string())),
+            text(fact.and_then(|f| f.event_position).map(|p| p.to_string())),
+            text(item.report_amount_minor.map(|a| a.to_string())),
+            text(item.ledger_amount_minor.map(|a| a.to_string())),
+            text(item.difference_minor.map(|a| a.to_string())),
+        ])
+        .map_err(ServiceError::internal)?;
+    }
+    out.into_inner().map_err(ServiceError::internal)
 }

@@ -8,6 +8,7 @@ pub mod orders;
 pub mod payments;
 pub mod projections;
 pub mod queries;
+pub mod reconciliation;
 pub mod refunds;
 pub mod webhook_endpoints;
 pub mod webhooks;

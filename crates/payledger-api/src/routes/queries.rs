@@ -15,14 +15,17 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use payledger_core::order::OrderReadStatus;
 use payledger_core::payment::{PaymentStatus, RefundStatus};
 use payledger_projector::read::{AccountFilter, EntryFilter, ListFilter, Page, ReadModels, PAGE_MAX};
-use payledger_projector::{checkpoint_of_position, wait_for_checkpoint, PaymentRow, WaitOutcome};
+use payledger_core::PaymentId;
+use payledger_projector::{checkpoint_of_position, payment_rows, wait_for_checkpoint, PaymentRow, WaitOutcome, WideMinor};
+use payledger_service::aggregate::{load_as_of, PaymentAggregate};
+use payledger_store::StreamKey;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -37,6 +40,21 @@ const PAGE_DEFAULT: i64 = 10;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GetQuery {
+    min_position: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentQuery {
+    min_position: Option<i64>,
+    /// The payment as its events recorded up to then had made it.
+    as_of: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrialBalanceQuery {
+    date: NaiveDate,
     min_position: Option<i64>,
 }
 
@@ -63,6 +81,8 @@ struct AccountsQuery {
     account: Option<String>,
     currency: Option<String>,
     min_position: Option<i64>,
+    /// Balances from the entries recorded up to then.
+    as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,7 +134,10 @@ pub async fn get_payment(
     uri: Uri,
 ) -> Response {
     respond(async {
-        let query: GetQuery = parse_query(&uri)?;
+        let query: PaymentQuery = parse_query(&uri)?;
+        if let Some(as_of) = query.as_of {
+            return payment_as_of(&state, &principal, id, query.min_position, as_of).await;
+        }
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return Err(ApiError::not_found("payment"));
         };
@@ -184,7 +207,10 @@ pub async fn list_ledger_accounts(State(state): State<AppState>, principal: Prin
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
             return empty_list();
         };
-        let page = models.accounts(&**client, principal.tenant_id, &filter).await?;
+        let page = match query.as_of {
+            Some(as_of) => models.accounts_as_of(&**client, principal.tenant_id, &filter, as_of).await?,
+            None => models.accounts(&**client, principal.tenant_id, &filter).await?,
+        };
         list_json::<LedgerAccountView, _>(page)
     })
     .await
@@ -207,6 +233,53 @@ pub async fn list_ledger_entries(State(state): State<AppState>, principal: Princ
         };
         let page = models.entries(&**client, principal.tenant_id, &filter).await?;
         list_json::<LedgerEntryView, _>(page)
+    })
+    .await
+}
+
+/// The payment folded from its events recorded up to `as_of` (404 if it did not exist yet).
+async fn payment_as_of(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+    min_position: Option<i64>,
+    as_of: DateTime<Utc>,
+) -> ApiResult<Value> {
+    if let Some(position) = min_position {
+        read_your_writes(state, principal.tenant_id, position).await?;
+    }
+    let client = state.pool.get().await?;
+    let stream = StreamKey::new(principal.tenant_id, PaymentId::from(id).stream_id());
+    let (payment, version) = load_as_of::<PaymentAggregate, _>(&**client, &stream, as_of).await?;
+    let payment = payment.ok_or_else(|| ApiError::not_found("payment"))?;
+    let (row, refunds, disputes) = payment_rows(principal.tenant_id, &payment, version);
+    Ok(to_json(PaymentView::from_rows(&row, &refunds, &disputes))?)
+}
+
+/// `GET /v1/ledger/trial-balance?date=`: per account and currency, the opening balance, the
+/// day's debits and credits and the closing balance (days in the tenant's time zone), with
+/// each currency's totals (debits equal credits in a balanced journal).
+pub async fn trial_balance(State(state): State<AppState>, principal: Principal, uri: Uri) -> Response {
+    respond(async {
+        let query: TrialBalanceQuery = parse_query(&uri)?;
+        let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
+            return Ok(json!({ "date": query.date, "data": [], "totals": [] }));
+        };
+        let time_zone = payledger_service::tenants::time_zone(&**client, principal.tenant_id).await?;
+        let rows = models.trial_balance(&**client, principal.tenant_id, query.date, &time_zone).await?;
+        let mut totals: std::collections::BTreeMap<&str, (i128, i128)> = Default::default();
+        for row in &rows {
+            let total = totals.entry(row.currency.as_str()).or_default();
+            total.0 += row.debit_minor.get();
+            total.1 += row.credit_minor.get();
+        }
+        let totals: Vec<Value> = totals
+            .into_iter()
+            .map(|(currency, (debit, credit))| {
+                json!({ "currency": currency, "debit_minor": WideMinor(debit), "credit_minor": WideMinor(credit) })
+            })
+            .collect();
+        Ok(json!({ "date": query.date, "time_zone": time_zone, "data": rows, "totals": totals }))
     })
     .await
 }
