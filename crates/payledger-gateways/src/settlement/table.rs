@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use csv::{ByteRecord, ErrorKind, StringRecord};
 use payledger_core::settlement::SettlementLine;
 
-use super::problems::Problems;
+use super::problems::{LineProblem, Problems};
 use super::ReportRefused;
 
 /// Most data lines in one report; a longer file is refused (split it).
@@ -69,8 +69,9 @@ pub(super) fn parse(bytes: &[u8], format: &Format) -> Result<Vec<SettlementLine>
         let line = counter.line_at(start);
         count += 1;
         if count > MAX_LINES {
-            problems.push(line, None, format!("the file has more than {MAX_LINES} data lines; split it"));
-            break;
+            // Alone, so that the cap on problems never hides it.
+            let reason = format!("the file has more than {MAX_LINES} data lines; split it");
+            return Err(ReportRefused { problems: vec![LineProblem { line, column: None, reason }] });
         }
         if let Err(e) = read {
             match e.kind() {
