@@ -25,6 +25,7 @@ mod parse;
 mod provider;
 pub mod report;
 mod secret;
+pub mod settlement;
 pub mod signing;
 mod verify;
 
@@ -35,4 +36,5 @@ pub use notification::{Notification, NotificationKind};
 pub use parse::{parse, ParseError};
 pub use provider::{signature_header, Provider, UnknownProvider};
 pub use secret::{SecretError, WebhookSecret};
+pub use settlement::{parse_settlement_report, LineProblem, ReportRefused};
 pub use verify::{verify, SignatureError, Verified, GENERIC_SIGNATURE_HEADER, STRIPE_SIGNATURE_HEADER};

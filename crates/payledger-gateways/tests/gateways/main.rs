@@ -5,6 +5,10 @@
 
 mod parse_fixtures;
 mod roundtrip;
+mod settlement_edges;
+mod settlement_fixtures;
+mod settlement_prop;
+mod settlement_support;
 mod support;
 mod verify_adyen;
 mod verify_timestamped;
