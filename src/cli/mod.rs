@@ -5,6 +5,7 @@ mod database;
 mod project;
 mod projections;
 mod rebuild;
+mod reconcile;
 mod serve;
 mod tenants;
 mod verify;
@@ -53,6 +54,8 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(tenants::KeysCommand),
+    /// Reconcile the gateways' settlement reports with the ledger; exit 1 while exceptions remain.
+    Reconcile(reconcile::ReconcileArgs),
     /// Read the raw event history: export a tenant's events as NDJSON or CSV.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -113,6 +116,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit::run(&database_url()?, command).await,
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
+        Command::Reconcile(args) => reconcile::run(&database_url()?, args).await,
         Command::Webhooks(command) => webhooks::run(&database_url()?, command).await,
         Command::Projections(command) => projections::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,

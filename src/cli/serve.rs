@@ -47,6 +47,11 @@ pub struct ServeArgs {
 
     /// Do not apply migrations: refuse to start unless the database is already migrated
     /// (for a role without DDL rights; run `payledger migrate` as the schema's owner first).
+    /// Days after a capture, refund or chargeback by which the gateway's reports must have
+    /// settled it before the reconciliation calls it missing_in_report.
+    #[arg(long, env = "PAYLEDGER_RECONCILIATION_LAG_DAYS", default_value_t = payledger_service::reconciliation::LAG_DAYS_DEFAULT)]
+    pub reconciliation_lag_days: u32,
+
     #[arg(long, env = "PAYLEDGER_NO_MIGRATE")]
     pub no_migrate: bool,
 
@@ -73,6 +78,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         webhook_tolerance_s: args.webhook_tolerance_s,
         webhook_body_timeout_ms: args.webhook_body_timeout_ms,
         webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
+        reconciliation_lag_days: args.reconciliation_lag_days,
         ..ApiConfig::default()
     };
     let state = AppState::of(&ledger, config);

@@ -26,6 +26,13 @@ pub enum TenantsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set the time zone the tenant's days are counted in (reconciliation, trial balance).
+    SetTimeZone {
+        /// Tenant name or id.
+        tenant: String,
+        /// An IANA name, e.g. Europe/Berlin (default of every tenant: UTC).
+        time_zone: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +96,13 @@ pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow:
             } else {
                 println!("tenant {} created: {}", tenant.name, tenant.id);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantsCommand::SetTimeZone { tenant, time_zone } => {
+            let client = client(database_url).await?;
+            let tenant = resolve_tenant(&**client, &tenant).await?;
+            payledger_service::tenants::set_time_zone(&**client, tenant.id, &time_zone).await?;
+            println!("tenant {} counts its days in {time_zone}", tenant.name);
             Ok(ExitCode::SUCCESS)
         }
         TenantsCommand::List { json } => {

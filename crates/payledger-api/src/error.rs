@@ -190,7 +190,9 @@ impl From<ServiceError> for ApiError {
                 ApiCode::LabelInvalid,
                 format!("label is 1 to {} characters", payledger_core::LABEL_MAX_CHARS),
             ),
-            ServiceError::TimeZoneInvalid(_) => ApiError::invalid_param("time_zone", ApiCode::InvalidParameter, message),
+            ServiceError::TimeZoneInvalid(_) => {
+                ApiError::invalid_param("time_zone", ApiCode::InvalidParameter, message)
+            }
             ServiceError::PeriodInvalid(_) => ApiError::invalid_param("from", ApiCode::InvalidParameter, message),
             ServiceError::Internal(detail) => ApiError::internal(detail),
         }

@@ -61,7 +61,8 @@ impl ReadModels {
             [&tenant_id, &as_of, &filter.account, &filter.currency, &after_account, &after_currency, &(limit + 1)];
         let rows = client.query(&sql, &params).await?;
         let has_more = rows.len() as i64 > limit;
-        let items = rows.iter().take(limit as usize).map(|row| balance_row(tenant_id, row)).collect::<Result<_, _>>()?;
+        let items =
+            rows.iter().take(limit as usize).map(|row| balance_row(tenant_id, row)).collect::<Result<_, _>>()?;
         Ok(Page { items, has_more })
     }
 

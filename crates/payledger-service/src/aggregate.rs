@@ -1,8 +1,8 @@
 //! The store's half of an aggregate: the pure half (`decide`, `evolve`, the event codec) is
 //! `payledger_core::aggregate`; here events become rows and streams are loaded and folded.
 
-pub use payledger_core::aggregate::{Aggregate, OrderAggregate, PaymentAggregate};
 use chrono::{DateTime, Utc};
+pub use payledger_core::aggregate::{Aggregate, OrderAggregate, PaymentAggregate};
 use payledger_store::{read_stream, NewEvent, StreamKey};
 use tokio_postgres::GenericClient;
 

@@ -216,9 +216,23 @@ async fn missing_in_report<C: GenericClient>(
 pub fn items_csv(items: &[Item]) -> ServiceResult<Vec<u8>> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let header = [
-        "date", "provider", "currency", "status", "report_id", "line_number", "line_kind", "category",
-        "gateway_ids", "ledger_kind", "payment_id", "refund_id", "dispute_id", "event_position",
-        "report_amount_minor", "ledger_amount_minor", "difference_minor",
+        "date",
+        "provider",
+        "currency",
+        "status",
+        "report_id",
+        "line_number",
+        "line_kind",
+        "category",
+        "gateway_ids",
+        "ledger_kind",
+        "payment_id",
+        "refund_id",
+        "dispute_id",
+        "event_position",
+        "report_amount_minor",
+        "ledger_amount_minor",
+        "difference_minor",
     ];
     out.write_record(header).map_err(ServiceError::internal)?;
     let text = |v: Option<String>| v.unwrap_or_default();

@@ -286,10 +286,7 @@ pub async fn time_zone<C: GenericClient>(client: &C, tenant_id: Uuid) -> Service
 
 /// Sets the tenant's time zone: a name PostgreSQL's time zone database knows (`Europe/Berlin`).
 pub async fn set_time_zone<C: GenericClient>(client: &C, tenant_id: Uuid, time_zone: &str) -> ServiceResult<()> {
-    let known = client
-        .query_opt("SELECT 1 FROM pg_timezone_names WHERE name = $1", &[&time_zone])
-        .await?
-        .is_some();
+    let known = client.query_opt("SELECT 1 FROM pg_timezone_names WHERE name = $1", &[&time_zone]).await?.is_some();
     if !known {
         return Err(ServiceError::TimeZoneInvalid(time_zone.to_owned()));
     }

@@ -18,9 +18,11 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use payledger_core::order::OrderReadStatus;
 use payledger_core::payment::{PaymentStatus, RefundStatus};
-use payledger_projector::read::{AccountFilter, EntryFilter, ListFilter, Page, ReadModels, PAGE_MAX};
 use payledger_core::PaymentId;
-use payledger_projector::{checkpoint_of_position, payment_rows, wait_for_checkpoint, PaymentRow, WaitOutcome, WideMinor};
+use payledger_projector::read::{AccountFilter, EntryFilter, ListFilter, Page, ReadModels, PAGE_MAX};
+use payledger_projector::{
+    checkpoint_of_position, payment_rows, wait_for_checkpoint, PaymentRow, WaitOutcome, WideMinor,
+};
 use payledger_service::aggregate::{load_as_of, PaymentAggregate};
 use payledger_store::StreamKey;
 use serde::de::DeserializeOwned;
