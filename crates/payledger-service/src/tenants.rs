@@ -248,6 +248,26 @@ fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
     })
 }
 
+/// The time zone the tenant's days are counted in (`UTC` unless set).
+pub async fn time_zone<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<String> {
+    let row = client.query_opt("SELECT time_zone FROM tenants WHERE tenant_id = $1", &[&tenant_id]).await?;
+    row.map(|row| row.try_get(0)).transpose()?.ok_or(ServiceError::NotFound("tenant"))
+}
+
+/// Sets the tenant's time zone: a name PostgreSQL's time zone database knows (`Europe/Berlin`).
+pub async fn set_time_zone<C: GenericClient>(client: &C, tenant_id: Uuid, time_zone: &str) -> ServiceResult<()> {
+    let known = client.query_opt("SELECT 1 FROM pg_timezone_names WHERE name = $1", &[&time_zone]).await?.is_some();
+    if !known {
+        return Err(ServiceError::TimeZoneInvalid(time_zone.to_owned()));
+    }
+    let updated =
+        client.execute("UPDATE tenants SET time_zone = $2 WHERE tenant_id = $1", &[&tenant_id, &time_zone]).await?;
+    if updated == 0 {
+        return Err(ServiceError::NotFound("tenant"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod all_lists {
     use super::*;
@@ -276,24 +296,4 @@ mod all_lists {
         assert_eq!(Role::parse("root"), None);
         assert_eq!(KeyMode::parse("Live"), None);
     }
-}
-
-/// The time zone the tenant's days are counted in (`UTC` unless set).
-pub async fn time_zone<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<String> {
-    let row = client.query_opt("SELECT time_zone FROM tenants WHERE tenant_id = $1", &[&tenant_id]).await?;
-    row.map(|row| row.try_get(0)).transpose()?.ok_or(ServiceError::NotFound("tenant"))
-}
-
-/// Sets the tenant's time zone: a name PostgreSQL's time zone database knows (`Europe/Berlin`).
-pub async fn set_time_zone<C: GenericClient>(client: &C, tenant_id: Uuid, time_zone: &str) -> ServiceResult<()> {
-    let known = client.query_opt("SELECT 1 FROM pg_timezone_names WHERE name = $1", &[&time_zone]).await?.is_some();
-    if !known {
-        return Err(ServiceError::TimeZoneInvalid(time_zone.to_owned()));
-    }
-    let updated =
-        client.execute("UPDATE tenants SET time_zone = $2 WHERE tenant_id = $1", &[&tenant_id, &time_zone]).await?;
-    if updated == 0 {
-        return Err(ServiceError::NotFound("tenant"));
-    }
-    Ok(())
 }
