@@ -99,6 +99,7 @@ mod registry;
 mod rows;
 pub mod schema;
 mod session;
+mod settlement;
 mod status;
 mod verify;
 mod wait;
@@ -112,7 +113,10 @@ pub use rebuild::{rebuild, Rebuild, RebuildOptions, RebuildPhase, RebuildProgres
 pub use registry::{
     current_versions, ensure_initialized, live_checkpoint, live_version, VersionInfo, PROJECTION, RETIRED_GRACE_SECONDS,
 };
-pub use rows::{AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, WideMinor};
+pub use rows::{
+    AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, SettlementLineRow,
+    SettlementReportRow, WideMinor,
+};
 pub use session::projector_leader;
 pub use status::{projection_status, tenant_projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
 pub use verify::{verify, VerifyOptions, VerifyReport};
