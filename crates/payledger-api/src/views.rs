@@ -157,8 +157,9 @@ pub struct LedgerEntryView {
     pub side: String,
     pub amount: i64,
     pub currency: String,
-    pub payment_id: Uuid,
-    pub order_id: Uuid,
+    /// None for a settlement report line's posting (fees, payouts, adjustments).
+    pub payment_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 

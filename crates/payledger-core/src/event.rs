@@ -10,6 +10,7 @@ pub(crate) mod codec;
 
 use crate::order::OrderEvent;
 use crate::payment::PaymentEvent;
+use crate::settlement::SettlementEvent;
 
 /// Why a stored event could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,12 +23,14 @@ pub enum DecodeError {
     InvalidPayload { event_type: String, message: String },
 }
 
-/// Any event of any aggregate, so that a reader of the raw events table can
-/// decode every row without knowing its stream first.
+/// Any event of any aggregate (and of settlement reports, which are not aggregates), so
+/// that a reader of the raw events table can decode every row without knowing its stream
+/// first.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainEvent {
     Order(OrderEvent),
     Payment(PaymentEvent),
+    Settlement(SettlementEvent),
 }
 
 impl DomainEvent {
@@ -35,6 +38,7 @@ impl DomainEvent {
         match self {
             DomainEvent::Order(event) => event.event_type(),
             DomainEvent::Payment(event) => event.event_type(),
+            DomainEvent::Settlement(event) => event.event_type(),
         }
     }
 
@@ -43,6 +47,7 @@ impl DomainEvent {
         match self {
             DomainEvent::Order(event) => event.schema_version(),
             DomainEvent::Payment(event) => event.schema_version(),
+            DomainEvent::Settlement(event) => event.schema_version(),
         }
     }
 
@@ -50,6 +55,7 @@ impl DomainEvent {
         match self {
             DomainEvent::Order(event) => event.to_payload(),
             DomainEvent::Payment(event) => event.to_payload(),
+            DomainEvent::Settlement(event) => event.to_payload(),
         }
     }
 
@@ -62,6 +68,8 @@ impl DomainEvent {
             OrderEvent::decode(event_type, schema_version, payload).map(DomainEvent::Order)
         } else if PaymentEvent::EVENT_TYPES.contains(&event_type) {
             PaymentEvent::decode(event_type, schema_version, payload).map(DomainEvent::Payment)
+        } else if SettlementEvent::EVENT_TYPES.contains(&event_type) {
+            SettlementEvent::decode(event_type, schema_version, payload).map(DomainEvent::Settlement)
         } else {
             Err(DecodeError::UnknownEventType { event_type: event_type.to_owned() })
         }
@@ -77,5 +85,11 @@ impl From<OrderEvent> for DomainEvent {
 impl From<PaymentEvent> for DomainEvent {
     fn from(event: PaymentEvent) -> Self {
         DomainEvent::Payment(event)
+    }
+}
+
+impl From<SettlementEvent> for DomainEvent {
+    fn from(event: SettlementEvent) -> Self {
+        DomainEvent::Settlement(event)
     }
 }

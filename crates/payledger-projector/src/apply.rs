@@ -1,6 +1,8 @@
 //! One batch of events to the rows it changes: fold each touched stream with the core's
-//! `evolve`, post each money event's journal transaction. Streams other than `order-*` and
-//! `payment-*` (webhook inboxes, ...) are skipped; so are the events of parked streams.
+//! `evolve`, post each money event's journal transaction; a settlement report's event
+//! becomes its row and a line's journal transaction without a fold (`settlement.rs`).
+//! Streams other than `order-*`, `payment-*` and `settlement-*` (webhook inboxes, ...) are
+//! skipped; so are the events of parked streams.
 //!
 //! A stream parks at the first event read (in the log's read order) whose fold needs an event
 //! that cannot be decoded: the undecodable event itself, or an event of a higher version read
@@ -12,15 +14,19 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
-use payledger_core::ledger::postings_for;
-use payledger_core::StreamRef;
+use payledger_core::ledger::{postings_for, JournalTransaction};
+use payledger_core::{SettlementReportId, StreamRef};
 use payledger_store::{Checkpoint, RecordedEvent, StreamKey};
 use uuid::Uuid;
 
 use crate::cache::{decode, Decoded, StateCache, StreamPlan, StreamState};
 use crate::error::ProjectorError;
 use crate::parked::ParkedStream;
-use crate::rows::{account_type_str, side_str, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow};
+use crate::rows::{
+    account_type_str, side_str, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, SettlementLineRow,
+    SettlementReportRow,
+};
+use crate::settlement::{settlement_rows, SettlementRows};
 
 /// Everything a batch writes (for one stream, or merged).
 #[derive(Debug, Default, Clone)]
@@ -30,6 +36,8 @@ pub(crate) struct RowSet {
     pub refunds: Vec<RefundRow>,
     pub disputes: Vec<DisputeRow>,
     pub journal: Vec<JournalEntryRow>,
+    pub settlement_reports: Vec<SettlementReportRow>,
+    pub settlement_lines: Vec<SettlementLineRow>,
     /// Orders whose payment sums and status must be recomputed.
     pub touched_orders: BTreeSet<(Uuid, Uuid)>,
 }
@@ -41,6 +49,8 @@ impl RowSet {
         self.refunds.extend_from_slice(&other.refunds);
         self.disputes.extend_from_slice(&other.disputes);
         self.journal.extend_from_slice(&other.journal);
+        self.settlement_reports.extend_from_slice(&other.settlement_reports);
+        self.settlement_lines.extend_from_slice(&other.settlement_lines);
         self.touched_orders.extend(other.touched_orders.iter().copied());
     }
 }
@@ -72,11 +82,26 @@ impl Applied {
 
 /// What the batch does with one event.
 enum Slot {
-    /// Not an order or payment stream, or a stream parked before this batch.
+    /// Not an order, payment or settlement stream, or a stream parked before this batch.
     Skip,
     Event(StreamRef, Decoded),
-    /// An event of a domain stream that cannot be decoded.
+    /// A settlement report's event, already its rows (it needs no fold).
+    Settlement(SettlementRows),
+    /// An event of a projected stream that cannot be decoded.
     Bad,
+}
+
+/// The streams the read-models show.
+enum Projected {
+    Aggregate(StreamRef),
+    Settlement(SettlementReportId),
+}
+
+fn projected(stream_id: &str) -> Option<Projected> {
+    match SettlementReportId::from_stream_id(stream_id) {
+        Ok(report_id) => Some(Projected::Settlement(report_id)),
+        Err(_) => StreamRef::parse(stream_id).ok().map(Projected::Aggregate),
+    }
 }
 
 /// Folds `events` (in read order) into the cache and returns the rows they change; `schema`
@@ -95,27 +120,27 @@ pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
     let mut bad: BTreeMap<StreamKey, (i64, String)> = BTreeMap::new();
     for event in events {
         let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
-        let slot = match StreamRef::parse(&event.stream_id) {
-            Ok(_) if parked.contains(&key) => Slot::Skip,
-            Ok(kind) => match decode(
+        let decoded = match projected(&event.stream_id) {
+            None => Ok(Slot::Skip),
+            Some(_) if parked.contains(&key) => Ok(Slot::Skip),
+            Some(Projected::Aggregate(kind)) => decode(
                 kind,
                 &event.stream_id,
                 event.global_position,
                 &event.event_type,
                 event.schema_version,
                 &event.payload,
-            ) {
-                Ok(decoded) => Slot::Event(kind, decoded),
-                Err(err) => {
-                    let entry = bad.entry(key).or_insert((event.stream_version, err.to_string()));
-                    if event.stream_version < entry.0 {
-                        *entry = (event.stream_version, err.to_string());
-                    }
-                    Slot::Bad
-                }
-            },
-            Err(_) => Slot::Skip,
+            )
+            .map(|decoded| Slot::Event(kind, decoded)),
+            Some(Projected::Settlement(report_id)) => settlement_rows(event, report_id).map(Slot::Settlement),
         };
+        let slot = decoded.unwrap_or_else(|err| {
+            let entry = bad.entry(key).or_insert((event.stream_version, err.to_string()));
+            if event.stream_version < entry.0 {
+                *entry = (event.stream_version, err.to_string());
+            }
+            Slot::Bad
+        });
         if matches!(slot, Slot::Skip) {
             skipped += 1;
         }
@@ -141,24 +166,48 @@ pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
 
     let mut by_stream: BTreeMap<StreamKey, RowSet> = BTreeMap::new();
     let mut first_events: BTreeMap<StreamKey, usize> = BTreeMap::new();
+    let mut folded: BTreeSet<StreamKey> = BTreeSet::new();
     for (index, (event, slot)) in events.iter().zip(&slots).enumerate() {
-        let Slot::Event(_, decoded) = slot else { continue };
         let key = StreamKey::new(event.tenant_id, event.stream_id.clone());
-        if cuts.get(&key).is_some_and(|cut| index >= *cut) {
+        if matches!(slot, Slot::Skip | Slot::Bad) || cuts.get(&key).is_some_and(|cut| index >= *cut) {
             continue;
         }
         first_events.entry(key.clone()).or_insert(index);
         let rows = by_stream.entry(key.clone()).or_default();
-        let Decoded::Payment(payment_event) = decoded else { continue };
-        let Some(transaction) = postings_for(payment_event) else { continue };
-        // The ids of a payment never change: the state folded up to any later version has them.
-        if let Some((_, StreamState::Payment(Some(payment)))) = cache.get(&key) {
-            let (payment_id, order_id) = (*payment.id.as_uuid(), *payment.order_id.as_uuid());
-            post(rows, event, payment_id, order_id, &transaction)?;
+        match slot {
+            Slot::Event(_, decoded) => {
+                folded.insert(key.clone());
+                let Decoded::Payment(payment_event) = decoded else { continue };
+                let Some(transaction) = postings_for(payment_event) else { continue };
+                // The ids of a payment never change: the state folded up to any later version has them.
+                if let Some((_, StreamState::Payment(Some(payment)))) = cache.get(&key) {
+                    let owner = JournalOwner {
+                        payment_id: Some(*payment.id.as_uuid()),
+                        order_id: Some(*payment.order_id.as_uuid()),
+                        ..JournalOwner::default()
+                    };
+                    post(rows, event, owner, &transaction)?;
+                }
+            }
+            Slot::Settlement(SettlementRows::Report(report)) => rows.settlement_reports.push(report.clone()),
+            Slot::Settlement(SettlementRows::Line(line, transaction)) => {
+                if let Some(transaction) = transaction {
+                    let owner = JournalOwner {
+                        report_id: Some(line.report_id),
+                        report_line: Some(line.line_number),
+                        ..JournalOwner::default()
+                    };
+                    post(rows, event, owner, transaction)?;
+                }
+                rows.settlement_lines.push((**line).clone());
+            }
+            Slot::Skip | Slot::Bad => {}
         }
     }
-    for (key, rows) in by_stream.iter_mut() {
-        collect_rows(cache, key, rows)?;
+    for key in &folded {
+        if let Some(rows) = by_stream.get_mut(key) {
+            collect_rows(cache, key, rows)?;
+        }
     }
 
     let mut parked_now = Vec::new();
@@ -225,12 +274,20 @@ fn plan<'a>(events: &[RecordedEvent], slots: &'a [Slot], cuts: &BTreeMap<StreamK
     plans.into_values().collect()
 }
 
+/// What a journal transaction belongs to: a payment (and its order), or a report line.
+#[derive(Debug, Clone, Copy, Default)]
+struct JournalOwner {
+    payment_id: Option<Uuid>,
+    order_id: Option<Uuid>,
+    report_id: Option<Uuid>,
+    report_line: Option<i32>,
+}
+
 fn post(
     rows: &mut RowSet,
     event: &RecordedEvent,
-    payment_id: Uuid,
-    order_id: Uuid,
-    transaction: &payledger_core::ledger::JournalTransaction,
+    owner: JournalOwner,
+    transaction: &JournalTransaction,
 ) -> Result<(), ProjectorError> {
     let event_tx_id = i64::try_from(event.tx_id).map_err(|_| {
         ProjectorError::corrupt(format!("tx_id {} of position {} overflows", event.tx_id, event.global_position))
@@ -243,8 +300,10 @@ fn post(
             line: line_no,
             event_tx_id,
             event_id: event.event_id,
-            payment_id,
-            order_id,
+            payment_id: owner.payment_id,
+            order_id: owner.order_id,
+            report_id: owner.report_id,
+            report_line: owner.report_line,
             kind: transaction.kind.as_str().to_owned(),
             account: line.account.as_str().to_owned(),
             side: side_str(line.side).to_owned(),

@@ -87,6 +87,7 @@ pub(crate) fn decode(
         (StreamRef::Payment(_), Ok(DomainEvent::Order(_))) => {
             Err(undecodable("an order event in a payment stream".into()))
         }
+        (_, Ok(DomainEvent::Settlement(_))) => Err(undecodable("a settlement event in an aggregate's stream".into())),
         (_, Err(err)) => Err(undecodable(err.to_string())),
     }
 }

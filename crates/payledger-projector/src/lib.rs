@@ -1,5 +1,5 @@
 //! payledger-projector: the read-models (`orders`, `payments`, `refunds`, `disputes`,
-//! `journal_entries`, `account_balances`), the projector that keeps them current, rebuild by
+//! `settlement_reports`, `settlement_lines`, `journal_entries`, `account_balances`), the projector that keeps them current, rebuild by
 //! replay, verify against a fresh fold, and read-your-writes waits. See DESIGN.md §5.
 //!
 //! # Storage: a registry and versioned table sets
@@ -8,8 +8,9 @@
 //! `projections` (one row per projection, with `live_version`, the pointer to the version
 //! being served) and `projection_versions` (one row per version: state `building` / `live` /
 //! `retired` / `dropped`, purpose, the checkpoint `(tx_id, position)`, events applied,
-//! progress). The six read-model tables are created by this crate ([`schema`]), one
-//! PostgreSQL schema per version (`read_models_v1`, `read_models_v2`, ...). All six form one
+//! progress). The read-model tables are created by this crate ([`schema`]), one
+//! PostgreSQL schema per version (`read_models_v1`, `read_models_v2`, ...); migrations that
+//! change their shape also alter the versions that exist (V8, V9). All of them form one
 //! projection, `read_models`, written together: an order's sums, its payments and the journal
 //! can never disagree.
 //!
@@ -25,7 +26,9 @@
 //! movements, recompute the touched orders' sums, and move the checkpoint with a
 //! compare-and-set (`WHERE checkpoint = old`). It commits entirely or not at all: a projector
 //! killed mid-batch leaves nothing behind, and two projectors never apply a batch twice.
-//! Streams other than `order-*` and `payment-*` (webhook inboxes, ...) are read and skipped.
+//! Settlement report streams (`settlement-*`) need no fold: each event is its row and, for a
+//! line, its journal transaction (see `settlement.rs`). Streams other than `order-*`,
+//! `payment-*` and `settlement-*` (webhook inboxes, ...) are read and skipped.
 //!
 //! # Parked streams
 //!
@@ -100,6 +103,7 @@ mod registry;
 mod rows;
 pub mod schema;
 mod session;
+mod settlement;
 mod status;
 mod verify;
 mod wait;
@@ -114,7 +118,10 @@ pub use rebuild::{rebuild, Rebuild, RebuildOptions, RebuildPhase, RebuildProgres
 pub use registry::{
     current_versions, ensure_initialized, live_checkpoint, live_version, VersionInfo, PROJECTION, RETIRED_GRACE_SECONDS,
 };
-pub use rows::{AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, WideMinor};
+pub use rows::{
+    AccountBalanceRow, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, SettlementLineRow,
+    SettlementReportRow, WideMinor,
+};
 pub use session::projector_leader;
 pub use status::{projection_status, tenant_projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
 pub use verify::{verify, VerifyOptions, VerifyReport};

@@ -1,10 +1,11 @@
 //! The rows of the read-models, built from the core's folded state (write side) or read back
 //! from PostgreSQL (query side). Amounts are integer minor units, `_minor` in every name.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use payledger_core::ledger::{Account, AccountType, Side};
 use payledger_core::order::{Order, OrderReadStatus, OrderStatus};
 use payledger_core::payment::{Dispute, Payment, Refund};
+use payledger_core::settlement::{LineRef, SettlementLine};
 use serde::Serialize;
 use serde_json::Value;
 use tokio_postgres::types::{FromSql, Type};
@@ -319,8 +320,12 @@ pub struct JournalEntryRow {
     /// The event's transaction id: with `event_position` it gives the journal's order.
     pub event_tx_id: i64,
     pub event_id: Uuid,
-    pub payment_id: Uuid,
-    pub order_id: Uuid,
+    /// The payment and order of a payment event's posting; none for a settlement line's.
+    pub payment_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    /// The settlement report and line number of a report line's posting.
+    pub report_id: Option<Uuid>,
+    pub report_line: Option<i32>,
     pub kind: String,
     pub account: String,
     pub side: String,
@@ -331,7 +336,7 @@ pub struct JournalEntryRow {
 
 impl JournalEntryRow {
     pub(crate) const COLUMNS: &'static str = "tenant_id, event_position, line, event_tx_id, event_id, payment_id, \
-         order_id, kind, account, side, amount_minor, currency, recorded_at";
+         order_id, report_id, report_line, kind, account, side, amount_minor, currency, recorded_at";
 
     /// The entry's public id, `je_{position}_{line}`: stable across rebuilds.
     pub fn id(&self) -> String {
@@ -354,12 +359,163 @@ impl JournalEntryRow {
             event_id: row.try_get("event_id")?,
             payment_id: row.try_get("payment_id")?,
             order_id: row.try_get("order_id")?,
+            report_id: row.try_get("report_id")?,
+            report_line: row.try_get("report_line")?,
             kind: row.try_get("kind")?,
             account: row.try_get("account")?,
             side: row.try_get("side")?,
             amount_minor: row.try_get("amount_minor")?,
             currency: row.try_get("currency")?,
             recorded_at: row.try_get("recorded_at")?,
+        })
+    }
+}
+
+/// A settlement report as received (its `SettlementReportReceived`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettlementReportRow {
+    pub tenant_id: Uuid,
+    pub report_id: Uuid,
+    pub provider: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub line_count: i32,
+    pub duplicate_lines: i32,
+    pub period_from: Option<DateTime<Utc>>,
+    pub period_to: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    pub event_position: i64,
+}
+
+impl SettlementReportRow {
+    pub(crate) const COLUMNS: &'static str = "tenant_id, report_id, provider, sha256, size_bytes, line_count, \
+         duplicate_lines, period_from, period_to, received_at, event_position";
+
+    pub fn from_row(row: &Row) -> Result<SettlementReportRow, tokio_postgres::Error> {
+        Ok(SettlementReportRow {
+            tenant_id: row.try_get("tenant_id")?,
+            report_id: row.try_get("report_id")?,
+            provider: row.try_get("provider")?,
+            sha256: row.try_get("sha256")?,
+            size_bytes: row.try_get("size_bytes")?,
+            line_count: row.try_get("line_count")?,
+            duplicate_lines: row.try_get("duplicate_lines")?,
+            period_from: row.try_get("period_from")?,
+            period_to: row.try_get("period_to")?,
+            received_at: row.try_get("received_at")?,
+            event_position: row.try_get("event_position")?,
+        })
+    }
+}
+
+/// One line of a settlement report (its `SettlementLineReported`). `provider` is its
+/// report's, taken from the report's row when the line is written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettlementLineRow {
+    pub tenant_id: Uuid,
+    pub report_id: Uuid,
+    pub line_number: i32,
+    pub provider: String,
+    pub kind: String,
+    pub category: String,
+    pub gross_currency: String,
+    pub gross_minor: i64,
+    pub currency: String,
+    pub fee_minor: i64,
+    pub net_minor: i64,
+    pub created_at: DateTime<Utc>,
+    pub available_on: Option<NaiveDate>,
+    pub balance_transaction_id: Option<String>,
+    pub source_id: Option<String>,
+    pub charge_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub payout_id: Option<String>,
+    pub psp_reference: Option<String>,
+    pub modification_reference: Option<String>,
+    pub merchant_reference: Option<String>,
+    pub dedupe_key: String,
+    pub duplicate_of_report_id: Option<Uuid>,
+    pub duplicate_of_line: Option<i32>,
+    pub raw: String,
+    pub event_position: i64,
+}
+
+impl SettlementLineRow {
+    /// Every column but `provider`, which the writer takes from the report's row.
+    pub(crate) const WRITTEN_COLUMNS: &'static str = "tenant_id, report_id, line_number, kind, category, \
+         gross_currency, gross_minor, currency, fee_minor, net_minor, created_at, available_on, \
+         balance_transaction_id, source_id, charge_id, payment_intent_id, payout_id, psp_reference, \
+         modification_reference, merchant_reference, dedupe_key, duplicate_of_report_id, duplicate_of_line, raw, \
+         event_position";
+
+    /// A line as written: `provider` is left empty here.
+    pub(crate) fn from_event(
+        tenant_id: Uuid,
+        report_id: Uuid,
+        line: &SettlementLine,
+        duplicate_of: Option<&LineRef>,
+        event_position: i64,
+    ) -> Result<SettlementLineRow, String> {
+        let number = |n: u32| i32::try_from(n).map_err(|_| format!("line number {n} is out of range"));
+        let refs = &line.refs;
+        Ok(SettlementLineRow {
+            tenant_id,
+            report_id,
+            line_number: number(line.line_number)?,
+            provider: String::new(),
+            kind: line.kind.as_str().to_owned(),
+            category: line.category.clone(),
+            gross_currency: line.gross_currency.code().to_owned(),
+            gross_minor: line.gross_minor,
+            currency: line.currency.code().to_owned(),
+            fee_minor: line.fee_minor,
+            net_minor: line.net_minor,
+            created_at: line.created_at,
+            available_on: line.available_on,
+            balance_transaction_id: refs.balance_transaction_id.clone(),
+            source_id: refs.source_id.clone(),
+            charge_id: refs.charge_id.clone(),
+            payment_intent_id: refs.payment_intent_id.clone(),
+            payout_id: refs.payout_id.clone(),
+            psp_reference: refs.psp_reference.clone(),
+            modification_reference: refs.modification_reference.clone(),
+            merchant_reference: refs.merchant_reference.clone(),
+            dedupe_key: line.dedupe_key.clone(),
+            duplicate_of_report_id: duplicate_of.map(|d| *d.report_id.as_uuid()),
+            duplicate_of_line: duplicate_of.map(|d| number(d.line_number)).transpose()?,
+            raw: line.raw.clone(),
+            event_position,
+        })
+    }
+
+    pub fn from_row(row: &Row) -> Result<SettlementLineRow, tokio_postgres::Error> {
+        Ok(SettlementLineRow {
+            tenant_id: row.try_get("tenant_id")?,
+            report_id: row.try_get("report_id")?,
+            line_number: row.try_get("line_number")?,
+            provider: row.try_get("provider")?,
+            kind: row.try_get("kind")?,
+            category: row.try_get("category")?,
+            gross_currency: row.try_get("gross_currency")?,
+            gross_minor: row.try_get("gross_minor")?,
+            currency: row.try_get("currency")?,
+            fee_minor: row.try_get("fee_minor")?,
+            net_minor: row.try_get("net_minor")?,
+            created_at: row.try_get("created_at")?,
+            available_on: row.try_get("available_on")?,
+            balance_transaction_id: row.try_get("balance_transaction_id")?,
+            source_id: row.try_get("source_id")?,
+            charge_id: row.try_get("charge_id")?,
+            payment_intent_id: row.try_get("payment_intent_id")?,
+            payout_id: row.try_get("payout_id")?,
+            psp_reference: row.try_get("psp_reference")?,
+            modification_reference: row.try_get("modification_reference")?,
+            merchant_reference: row.try_get("merchant_reference")?,
+            dedupe_key: row.try_get("dedupe_key")?,
+            duplicate_of_report_id: row.try_get("duplicate_of_report_id")?,
+            duplicate_of_line: row.try_get("duplicate_of_line")?,
+            raw: row.try_get("raw")?,
+            event_position: row.try_get("event_position")?,
         })
     }
 }

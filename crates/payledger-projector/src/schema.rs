@@ -9,7 +9,16 @@ use tokio_postgres::GenericClient;
 use crate::error::ProjectorError;
 
 /// The read-model tables, in the order they are compared by verify.
-pub const TABLES: [&str; 6] = ["orders", "payments", "refunds", "disputes", "journal_entries", "account_balances"];
+pub const TABLES: [&str; 8] = [
+    "orders",
+    "payments",
+    "refunds",
+    "disputes",
+    "settlement_reports",
+    "settlement_lines",
+    "journal_entries",
+    "account_balances",
+];
 
 /// The PostgreSQL schema that holds `version` of projection `name`.
 pub fn schema_name(name: &str, version: i32) -> String {
@@ -23,6 +32,8 @@ pub(crate) fn key_columns(table: &str) -> &'static [&'static str] {
         "payments" => &["tenant_id", "payment_id"],
         "refunds" => &["tenant_id", "refund_id"],
         "disputes" => &["tenant_id", "dispute_id"],
+        "settlement_reports" => &["tenant_id", "report_id"],
+        "settlement_lines" => &["tenant_id", "report_id", "line_number"],
         "journal_entries" => &["tenant_id", "event_position", "line"],
         "account_balances" => &["tenant_id", "account", "currency"],
         _ => &["tenant_id"],
@@ -105,8 +116,10 @@ fn tables_ddl(s: &str) -> String {
             line           smallint    NOT NULL CHECK (line >= 0),
             event_tx_id    bigint      NOT NULL,
             event_id       uuid        NOT NULL,
-            payment_id     uuid        NOT NULL,
-            order_id       uuid        NOT NULL,
+            payment_id     uuid,
+            order_id       uuid,
+            report_id      uuid,
+            report_line    integer,
             kind           text        NOT NULL,
             account        text        NOT NULL,
             side           text        NOT NULL CHECK (side IN ('debit', 'credit')),
@@ -115,6 +128,7 @@ fn tables_ddl(s: &str) -> String {
             recorded_at    timestamptz NOT NULL,
             PRIMARY KEY (tenant_id, event_position, line)
         );
+        {settlement}
         CREATE TABLE {s}.account_balances (
             tenant_id     uuid   NOT NULL,
             account       text   NOT NULL,
@@ -128,6 +142,56 @@ fn tables_ddl(s: &str) -> String {
             ) STORED,
             entry_count   bigint NOT NULL CHECK (entry_count >= 0),
             PRIMARY KEY (tenant_id, account, currency)
+        );",
+        settlement = settlement_tables_ddl(s),
+    )
+}
+
+/// The settlement read-models (also created in existing versions by migration V9).
+pub fn settlement_tables_ddl(s: &str) -> String {
+    format!(
+        "CREATE TABLE {s}.settlement_reports (
+            tenant_id       uuid        NOT NULL,
+            report_id       uuid        NOT NULL,
+            provider        text        NOT NULL,
+            sha256          text        NOT NULL,
+            size_bytes      bigint      NOT NULL,
+            line_count      integer     NOT NULL,
+            duplicate_lines integer     NOT NULL,
+            period_from     timestamptz,
+            period_to       timestamptz,
+            received_at     timestamptz NOT NULL,
+            event_position  bigint      NOT NULL,
+            PRIMARY KEY (tenant_id, report_id)
+        );
+        CREATE TABLE {s}.settlement_lines (
+            tenant_id              uuid        NOT NULL,
+            report_id              uuid        NOT NULL,
+            line_number            integer     NOT NULL,
+            provider               text        NOT NULL,
+            kind                   text        NOT NULL,
+            category               text        NOT NULL,
+            gross_currency         text        NOT NULL,
+            gross_minor            bigint      NOT NULL,
+            currency               text        NOT NULL,
+            fee_minor              bigint      NOT NULL,
+            net_minor              bigint      NOT NULL,
+            created_at             timestamptz NOT NULL,
+            available_on           date,
+            balance_transaction_id text,
+            source_id              text,
+            charge_id              text,
+            payment_intent_id      text,
+            payout_id              text,
+            psp_reference          text,
+            modification_reference text,
+            merchant_reference     text,
+            dedupe_key             text        NOT NULL,
+            duplicate_of_report_id uuid,
+            duplicate_of_line      integer,
+            raw                    text        NOT NULL,
+            event_position         bigint      NOT NULL,
+            PRIMARY KEY (tenant_id, report_id, line_number)
         );"
     )
 }
@@ -147,7 +211,22 @@ fn query_indexes_ddl(s: &str) -> String {
         CREATE INDEX journal_entries_order ON {s}.journal_entries (tenant_id, event_tx_id, event_position, line);
         CREATE INDEX journal_entries_account
             ON {s}.journal_entries (tenant_id, account, currency, event_tx_id, event_position, line);
-        CREATE INDEX journal_entries_payment ON {s}.journal_entries (tenant_id, payment_id);"
+        CREATE INDEX journal_entries_payment ON {s}.journal_entries (tenant_id, payment_id);
+        {settlement}",
+        settlement = settlement_query_indexes_ddl(s),
+    )
+}
+
+/// The settlement lines' and the reconciliation's query indexes (also created in existing
+/// versions by migration V9).
+pub fn settlement_query_indexes_ddl(s: &str) -> String {
+    format!(
+        "CREATE INDEX settlement_lines_created ON {s}.settlement_lines (tenant_id, provider, created_at);
+        CREATE INDEX settlement_lines_payout ON {s}.settlement_lines (tenant_id, provider, payout_id);
+        CREATE INDEX settlement_reports_received ON {s}.settlement_reports (tenant_id, received_at);
+        CREATE INDEX payments_provider_reference ON {s}.payments (tenant_id, provider, provider_reference);
+        CREATE INDEX refunds_provider_reference ON {s}.refunds (tenant_id, provider_reference);
+        CREATE INDEX disputes_provider_reference ON {s}.disputes (tenant_id, provider_reference);"
     )
 }
 

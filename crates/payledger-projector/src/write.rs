@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use payledger_core::order::OrderReadStatus;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use crate::apply::{account_meta, Applied, RowSet};
 use crate::error::ProjectorError;
 use crate::parked::ParkedStream;
 use crate::rows::side_str;
-use crate::rows::{DisputeRow, OrderRow, PaymentRow, RefundRow, WideMinor};
+use crate::rows::{DisputeRow, OrderRow, PaymentRow, RefundRow, SettlementLineRow, SettlementReportRow, WideMinor};
 use payledger_core::ledger::{Account, Side};
 use payledger_store::RecordedEvent;
 
@@ -76,6 +76,8 @@ pub(crate) async fn write_rows<C: GenericClient>(
     upsert_payments(client, schema, &rows.payments).await?;
     upsert_refunds(client, schema, &rows.refunds).await?;
     upsert_disputes(client, schema, &rows.disputes).await?;
+    insert_settlement_reports(client, schema, &rows.settlement_reports).await?;
+    insert_settlement_lines(client, schema, &rows.settlement_lines).await?;
     post_journal(client, schema, rows).await?;
     refresh_orders(client, schema, rows).await
 }
@@ -257,6 +259,118 @@ async fn upsert_disputes<C: GenericClient>(client: &C, s: &str, disputes: &[Disp
     Ok(())
 }
 
+/// Settlement rows are facts, inserted once: a key already present is a repeated event in
+/// the stream, which the database refuses, and the stream parks.
+async fn insert_settlement_reports<C: GenericClient>(
+    client: &C,
+    s: &str,
+    reports: &[SettlementReportRow],
+) -> Result<(), ProjectorError> {
+    if reports.is_empty() {
+        return Ok(());
+    }
+    let tenant: Vec<Uuid> = reports.iter().map(|r| r.tenant_id).collect();
+    let id: Vec<Uuid> = reports.iter().map(|r| r.report_id).collect();
+    let provider: Vec<&str> = reports.iter().map(|r| r.provider.as_str()).collect();
+    let sha256: Vec<&str> = reports.iter().map(|r| r.sha256.as_str()).collect();
+    let size: Vec<i64> = reports.iter().map(|r| r.size_bytes).collect();
+    let lines: Vec<i32> = reports.iter().map(|r| r.line_count).collect();
+    let duplicates: Vec<i32> = reports.iter().map(|r| r.duplicate_lines).collect();
+    let from: Vec<Option<DateTime<Utc>>> = reports.iter().map(|r| r.period_from).collect();
+    let to: Vec<Option<DateTime<Utc>>> = reports.iter().map(|r| r.period_to).collect();
+    let received: Vec<DateTime<Utc>> = reports.iter().map(|r| r.received_at).collect();
+    let position: Vec<i64> = reports.iter().map(|r| r.event_position).collect();
+    let sql = format!(
+        "INSERT INTO {s}.settlement_reports ({cols})
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int8[], $6::int4[], $7::int4[],
+                              $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::int8[])",
+        cols = SettlementReportRow::COLUMNS,
+    );
+    client
+        .execute(
+            &sql,
+            &[&tenant, &id, &provider, &sha256, &size, &lines, &duplicates, &from, &to, &received, &position],
+        )
+        .await?;
+    Ok(())
+}
+
+/// A line's `provider` is its report's, read from the report's row (written before, in this
+/// batch or an earlier one); none is a NULL the table refuses.
+async fn insert_settlement_lines<C: GenericClient>(
+    client: &C,
+    s: &str,
+    lines: &[SettlementLineRow],
+) -> Result<(), ProjectorError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let texts = |f: fn(&SettlementLineRow) -> &str| lines.iter().map(f).collect::<Vec<&str>>();
+    let options = |f: fn(&SettlementLineRow) -> Option<&str>| lines.iter().map(f).collect::<Vec<Option<&str>>>();
+    let tenant: Vec<Uuid> = lines.iter().map(|l| l.tenant_id).collect();
+    let report: Vec<Uuid> = lines.iter().map(|l| l.report_id).collect();
+    let number: Vec<i32> = lines.iter().map(|l| l.line_number).collect();
+    let (kind, category) = (texts(|l| &l.kind), texts(|l| &l.category));
+    let (gross_currency, currency) = (texts(|l| &l.gross_currency), texts(|l| &l.currency));
+    let gross: Vec<i64> = lines.iter().map(|l| l.gross_minor).collect();
+    let fee: Vec<i64> = lines.iter().map(|l| l.fee_minor).collect();
+    let net: Vec<i64> = lines.iter().map(|l| l.net_minor).collect();
+    let created: Vec<DateTime<Utc>> = lines.iter().map(|l| l.created_at).collect();
+    let available: Vec<Option<NaiveDate>> = lines.iter().map(|l| l.available_on).collect();
+    let balance_tx = options(|l| l.balance_transaction_id.as_deref());
+    let source = options(|l| l.source_id.as_deref());
+    let charge = options(|l| l.charge_id.as_deref());
+    let intent = options(|l| l.payment_intent_id.as_deref());
+    let payout = options(|l| l.payout_id.as_deref());
+    let psp = options(|l| l.psp_reference.as_deref());
+    let modification = options(|l| l.modification_reference.as_deref());
+    let merchant = options(|l| l.merchant_reference.as_deref());
+    let dedupe = texts(|l| &l.dedupe_key);
+    let dup_report: Vec<Option<Uuid>> = lines.iter().map(|l| l.duplicate_of_report_id).collect();
+    let dup_line: Vec<Option<i32>> = lines.iter().map(|l| l.duplicate_of_line).collect();
+    let raw = texts(|l| &l.raw);
+    let position: Vec<i64> = lines.iter().map(|l| l.event_position).collect();
+    let sql = format!(
+        "INSERT INTO {s}.settlement_lines (provider, {cols})
+         SELECT (SELECT r.provider FROM {s}.settlement_reports r
+                 WHERE r.tenant_id = l.tenant_id AND r.report_id = l.report_id), l.*
+         FROM unnest($1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::text[],
+                     $9::int8[], $10::int8[], $11::timestamptz[], $12::date[], $13::text[], $14::text[], $15::text[],
+                     $16::text[], $17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::uuid[],
+                     $23::int4[], $24::text[], $25::int8[]) AS l({cols})",
+        cols = SettlementLineRow::WRITTEN_COLUMNS,
+    );
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 25] = [
+        &tenant,
+        &report,
+        &number,
+        &kind,
+        &category,
+        &gross_currency,
+        &gross,
+        &currency,
+        &fee,
+        &net,
+        &created,
+        &available,
+        &balance_tx,
+        &source,
+        &charge,
+        &intent,
+        &payout,
+        &psp,
+        &modification,
+        &merchant,
+        &dedupe,
+        &dup_report,
+        &dup_line,
+        &raw,
+        &position,
+    ];
+    client.execute(&sql, &params).await?;
+    Ok(())
+}
+
 /// Journal lines are inserted, never updated, and balances move by exactly the lines that
 /// were inserted, in one statement. A line already present (same event position and line
 /// number, hence the same content: lines are a pure function of their event) is skipped
@@ -272,8 +386,10 @@ async fn post_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> R
     let line: Vec<i16> = lines.iter().map(|l| l.line).collect();
     let tx_id: Vec<i64> = lines.iter().map(|l| l.event_tx_id).collect();
     let event: Vec<Uuid> = lines.iter().map(|l| l.event_id).collect();
-    let payment: Vec<Uuid> = lines.iter().map(|l| l.payment_id).collect();
-    let order: Vec<Uuid> = lines.iter().map(|l| l.order_id).collect();
+    let payment: Vec<Option<Uuid>> = lines.iter().map(|l| l.payment_id).collect();
+    let order: Vec<Option<Uuid>> = lines.iter().map(|l| l.order_id).collect();
+    let report: Vec<Option<Uuid>> = lines.iter().map(|l| l.report_id).collect();
+    let report_line: Vec<Option<i32>> = lines.iter().map(|l| l.report_line).collect();
     let kind: Vec<&str> = lines.iter().map(|l| l.kind.as_str()).collect();
     let account: Vec<&str> = lines.iter().map(|l| l.account.as_str()).collect();
     let side: Vec<&str> = lines.iter().map(|l| l.side.as_str()).collect();
@@ -294,6 +410,7 @@ async fn post_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> R
         "WITH inserted AS (
              INSERT INTO {s}.journal_entries ({cols})
              SELECT * FROM unnest($1::uuid[], $2::int8[], $3::int2[], $4::int8[], $5::uuid[], $6::uuid[], $7::uuid[],
+                                  $18::uuid[], $19::int4[],
                                   $8::text[], $9::text[], $10::text[], $11::int8[], $12::text[], $13::timestamptz[])
              ON CONFLICT (tenant_id, event_position, line) DO NOTHING
              RETURNING tenant_id, account, currency, side, amount_minor
@@ -321,7 +438,7 @@ async fn post_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> R
          SELECT (SELECT count(*) FROM inserted)::bigint, (SELECT count(*) FROM moved)::bigint",
         cols = crate::rows::JournalEntryRow::COLUMNS,
     );
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 17] = [
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 19] = [
         &tenant,
         &position,
         &line,
@@ -339,6 +456,8 @@ async fn post_journal<C: GenericClient>(client: &C, s: &str, rows: &RowSet) -> R
         &meta_type,
         &meta_side,
         &debit,
+        &report,
+        &report_line,
     ];
     let row = client.query_one(&sql, &params).await?;
     let inserted: i64 = row.try_get(0)?;

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use deadpool_postgres::Pool;
-use payledger_core::ledger::{postings_for, Account, AccountBalances};
+use payledger_core::ledger::{postings_for, postings_for_settlement_line, Account, AccountBalances};
 use payledger_core::order::{self, OrderState, OrderStatus};
 use payledger_core::payment::{self, Payment, PaymentEvent, PaymentState};
-use payledger_core::{DomainEvent, StreamRef};
+use payledger_core::settlement::SettlementEvent;
+use payledger_core::{DomainEvent, SettlementReportId, StreamRef};
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
@@ -114,8 +115,21 @@ pub async fn oracle(pool: &Pool) -> Oracle {
     for row in &rows {
         let tenant: Uuid = row.get(0);
         let stream: String = row.get(1);
+        let decode = || DomainEvent::decode(row.get::<_, &str>(2), row.get(3), &row.get(4)).unwrap();
+        if SettlementReportId::from_stream_id(&stream).is_ok() {
+            // Report lines stand alone: each posts its own transaction.
+            if let DomainEvent::Settlement(SettlementEvent::SettlementLineReported { line, duplicate_of, .. }) =
+                decode()
+            {
+                if let Some(transaction) = postings_for_settlement_line(&line, duplicate_of.is_some()) {
+                    journal_lines += transaction.lines.len() as i64;
+                    balances.entry(tenant).or_default().post(&transaction);
+                }
+            }
+            continue;
+        }
         let event = match StreamRef::parse(&stream) {
-            Ok(_) => DomainEvent::decode(row.get::<_, &str>(2), row.get(3), &row.get(4)).unwrap(),
+            Ok(_) => decode(),
             Err(_) => continue,
         };
         match (StreamRef::parse(&stream).unwrap(), event) {

@@ -19,6 +19,13 @@ pub enum Account {
     DisputesHeld,
     /// Expense: disputes lost to the cardholder.
     ChargebackLosses,
+    /// Expense: fees the gateway kept (a fee given back credits it).
+    ProcessingFees,
+    /// Asset: money the gateway paid out to the merchant's bank.
+    Bank,
+    /// Expense: the gateway's corrections of its balance; a correction in the merchant's
+    /// favour credits it (a negative expense, i.e. a gain).
+    SettlementAdjustments,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -31,12 +38,15 @@ pub enum AccountType {
 }
 
 impl Account {
-    pub const ALL: [Account; 5] = [
+    pub const ALL: [Account; 8] = [
         Account::GatewayReceivable,
         Account::SalesRevenue,
         Account::Refunds,
         Account::DisputesHeld,
         Account::ChargebackLosses,
+        Account::ProcessingFees,
+        Account::Bank,
+        Account::SettlementAdjustments,
     ];
 
     /// Stable name, used in storage and the API.
@@ -47,15 +57,20 @@ impl Account {
             Account::Refunds => "refunds",
             Account::DisputesHeld => "disputes_held",
             Account::ChargebackLosses => "chargeback_losses",
+            Account::ProcessingFees => "processing_fees",
+            Account::Bank => "bank",
+            Account::SettlementAdjustments => "settlement_adjustments",
         }
     }
 
     pub fn account_type(self) -> AccountType {
         match self {
-            Account::GatewayReceivable | Account::DisputesHeld => AccountType::Asset,
+            Account::GatewayReceivable | Account::DisputesHeld | Account::Bank => AccountType::Asset,
             Account::SalesRevenue => AccountType::Revenue,
             Account::Refunds => AccountType::ContraRevenue,
-            Account::ChargebackLosses => AccountType::Expense,
+            Account::ChargebackLosses | Account::ProcessingFees | Account::SettlementAdjustments => {
+                AccountType::Expense
+            }
         }
     }
 

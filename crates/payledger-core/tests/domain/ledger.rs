@@ -67,13 +67,28 @@ fn events_that_move_no_money_post_nothing() {
 #[test]
 fn account_names_are_stable_and_parse_back() {
     let names: Vec<_> = Account::ALL.iter().map(|a| a.as_str()).collect();
-    assert_eq!(names, ["gateway_receivable", "sales_revenue", "refunds", "disputes_held", "chargeback_losses"]);
+    assert_eq!(
+        names,
+        [
+            "gateway_receivable",
+            "sales_revenue",
+            "refunds",
+            "disputes_held",
+            "chargeback_losses",
+            "processing_fees",
+            "bank",
+            "settlement_adjustments"
+        ]
+    );
     for account in Account::ALL {
         assert_eq!(account.as_str().parse::<Account>(), Ok(account));
         assert_eq!(serde_json::to_value(account).unwrap(), account.as_str());
     }
     assert_eq!(Account::SalesRevenue.normal_side(), Side::Credit);
     assert_eq!(Account::Refunds.normal_side(), Side::Debit);
+    for account in [Account::ProcessingFees, Account::Bank, Account::SettlementAdjustments] {
+        assert_eq!(account.normal_side(), Side::Debit, "{account}");
+    }
 }
 
 #[test]

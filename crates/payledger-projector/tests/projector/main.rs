@@ -1,5 +1,5 @@
 //! The projector's integration tests, one binary (one link): fold, tail, crash, leadership,
-//! rebuild, parked events, read order and corruption.
+//! rebuild, parked events, read order, corruption and settlement reports.
 // A test binary: a failed assumption in a helper is the test failing, so helpers may panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -11,5 +11,6 @@ mod nested_lists;
 mod parked;
 mod read_order;
 mod rebuild_live;
+mod settlement;
 mod support;
 mod tail;
