@@ -6,6 +6,7 @@ mod project;
 mod projections;
 mod rebuild;
 mod serve;
+mod settlements;
 mod tenants;
 mod verify;
 mod webhooks;
@@ -53,6 +54,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(tenants::KeysCommand),
+    /// Import gateways' settlement reports.
+    #[command(subcommand)]
+    Settlements(settlements::SettlementsCommand),
     /// Read the raw event history: export a tenant's events as NDJSON or CSV.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -110,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => verify::run(&database_url()?, args).await,
+        Command::Settlements(command) => settlements::run(&database_url()?, command).await,
         Command::Audit(command) => audit::run(&database_url()?, command).await,
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,

@@ -14,6 +14,7 @@ pub mod lookup;
 pub mod order_payments;
 pub mod retry;
 pub mod runtime;
+pub mod settlement;
 pub mod tenants;
 pub mod webhooks;
 

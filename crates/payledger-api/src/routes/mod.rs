@@ -9,5 +9,6 @@ pub mod payments;
 pub mod projections;
 pub mod queries;
 pub mod refunds;
+pub mod settlements;
 pub mod webhook_endpoints;
 pub mod webhooks;

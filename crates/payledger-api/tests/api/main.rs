@@ -18,5 +18,6 @@ mod order_payments;
 mod parked;
 mod read_models;
 mod response_schema;
+mod settlements;
 mod support;
 mod webhooks;
