@@ -7,6 +7,7 @@ mod projections;
 mod rebuild;
 mod reconcile;
 mod serve;
+mod settlements;
 mod tenants;
 mod verify;
 mod webhooks;
@@ -56,6 +57,9 @@ pub enum Command {
     Keys(tenants::KeysCommand),
     /// Reconcile the gateways' settlement reports with the ledger; exit 1 while exceptions remain.
     Reconcile(reconcile::ReconcileArgs),
+    /// Import gateways' settlement reports.
+    #[command(subcommand)]
+    Settlements(settlements::SettlementsCommand),
     /// Read the raw event history: export a tenant's events as NDJSON or CSV.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -113,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify(args) => verify::run(&database_url()?, args).await,
+        Command::Settlements(command) => settlements::run(&database_url()?, command).await,
         Command::Audit(command) => audit::run(&database_url()?, command).await,
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,

@@ -24,6 +24,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]
     pub body_limit_bytes: usize,
 
+    /// Largest settlement report accepted by POST /v1/settlement-reports, in bytes.
+    #[arg(long, env = "PAYLEDGER_SETTLEMENT_MAX_BYTES", default_value_t = payledger_api::SETTLEMENT_MAX_BYTES_DEFAULT)]
+    pub settlement_max_bytes: usize,
+
     /// How long idempotency keys are remembered, in hours.
     #[arg(long, env = "PAYLEDGER_IDEMPOTENCY_RETENTION_HOURS", default_value_t = 24)]
     pub idempotency_retention_hours: u64,
@@ -74,6 +78,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     }
     let config = ApiConfig {
         body_limit_bytes: args.body_limit_bytes,
+        settlement_max_bytes: args.settlement_max_bytes,
         idempotency_retention: Duration::from_secs(args.idempotency_retention_hours * 3600),
         webhook_tolerance_s: args.webhook_tolerance_s,
         webhook_body_timeout_ms: args.webhook_body_timeout_ms,

@@ -53,6 +53,8 @@ pub struct ApiError {
     pub code: Cow<'static, str>,
     pub message: String,
     pub param: Option<String>,
+    /// Itemised problems (`invalid_settlement_report`); absent from the body when `None`.
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -64,7 +66,7 @@ impl ApiError {
         code: impl Into<Cow<'static, str>>,
         message: impl Into<String>,
     ) -> Self {
-        ApiError { status, error_type, code: code.into(), message: message.into(), param: None }
+        ApiError { status, error_type, code: code.into(), message: message.into(), param: None, details: None }
     }
 
     /// One of the API's own refusals, answered with its code's status and type.
@@ -105,7 +107,7 @@ impl ApiError {
     }
 
     pub fn body(&self) -> serde_json::Value {
-        json!({
+        let mut body = json!({
             "error": {
                 "type": self.error_type.as_str(),
                 "code": self.code,
@@ -113,7 +115,11 @@ impl ApiError {
                 "param": self.param,
                 "request_id": request_id::current(),
             }
-        })
+        });
+        if let Some(details) = &self.details {
+            body["error"]["details"] = details.clone();
+        }
+        body
     }
 }
 
@@ -194,9 +200,21 @@ impl From<ServiceError> for ApiError {
                 ApiError::invalid_param("time_zone", ApiCode::InvalidParameter, message)
             }
             ServiceError::PeriodInvalid(_) => ApiError::invalid_param("from", ApiCode::InvalidParameter, message),
+            ServiceError::SettlementReportRefused { problems } => refused_report(message, &problems),
+            ServiceError::CursorNotFound { param } => ApiError::invalid_param(param, ApiCode::CursorInvalid, message),
             ServiceError::Internal(detail) => ApiError::internal(detail),
         }
     }
+}
+
+/// Most problems of a refused report listed in `error.details` (the message gives the count).
+pub const REPORT_DETAILS_MAX: usize = 1_000;
+
+fn refused_report(message: String, problems: &[payledger_service::settlement::ReportProblem]) -> ApiError {
+    let shown = &problems[..problems.len().min(REPORT_DETAILS_MAX)];
+    let mut err = ApiError::of(ApiCode::InvalidSettlementReport, message);
+    err.details = Some(serde_json::to_value(shown).unwrap_or_default());
+    err
 }
 
 impl From<WebhookError> for ApiError {

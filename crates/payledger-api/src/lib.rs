@@ -29,7 +29,7 @@ use axum::Router;
 use tower::ServiceBuilder;
 
 use crate::error::{ApiCode, ApiError};
-pub use crate::state::{ApiConfig, AppState};
+pub use crate::state::{ApiConfig, AppState, SETTLEMENT_MAX_BYTES_DEFAULT};
 
 /// Every route of the API, grouped by the roles admitted (checked before a handler runs).
 pub fn router(state: AppState) -> Router {
@@ -64,6 +64,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reconciliation/days", get(reconciliation::days))
         .route("/v1/reconciliation/items", get(reconciliation::items))
         .route_layer(roles(READ_MODEL_ROLES));
+    let settlements = Router::new()
+        .route("/v1/settlement-reports", post(settlements::import))
+        .route_layer(roles(settlements::IMPORT_ROLES))
+        .merge(
+            Router::new()
+                .route("/v1/settlement-reports", get(settlements::list))
+                .route("/v1/settlement-reports/{id}", get(settlements::get))
+                .route("/v1/settlement-reports/{id}/lines", get(settlements::lines))
+                .route("/v1/settlement-reports/{id}/file", get(settlements::file))
+                .route_layer(roles(EVENT_READ_ROLES)),
+        );
     let events = Router::new()
         .route("/v1/events", get(events::list_events))
         .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
@@ -91,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .merge(commands)
         .merge(read_models)
         .merge(events)
+        .merge(settlements)
         .merge(projections)
         .merge(admin)
         .fallback(not_found);

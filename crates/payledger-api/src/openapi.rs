@@ -20,6 +20,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::views::settlement::{SettlementLineView, SettlementReportView};
 use crate::views::{
     CaptureMethod, DisputeView, KeyMode, LedgerAccountView, LedgerEntryView, List, OrderStatus, OrderView,
     PaymentStatus, PaymentView, Provider, RefundStatus, RefundView, Role,
@@ -39,10 +40,12 @@ use crate::views::{
         reconciliation_days, reconciliation_items,
         list_projections, rebuild_projections, verify_projections,
         receive_webhook,
+        import_settlement_report, list_settlement_reports, get_settlement_report, list_settlement_lines,
+        get_settlement_file,
         create_webhook_endpoint, list_webhook_endpoints, add_webhook_secret, retire_webhook_secret,
         create_api_key, list_api_keys, revoke_api_key,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, ReportProblem)),
     modifiers(&BearerAuth, &ErrorResponses),
     security(("api_key" = []))
 )]
@@ -146,6 +149,20 @@ pub struct ErrorDetail {
     /// The request field, parameter or header at fault, if any.
     pub param: Option<String>,
     pub request_id: Option<String>,
+    /// `invalid_settlement_report` only: every problem of the file (at most 1000; the message
+    /// gives the count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<ReportProblem>>,
+}
+
+/// One problem of a refused settlement report.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ReportProblem {
+    /// The line in the file; line 1 is the header.
+    pub line: u32,
+    /// The header name of the cell, null for a problem of the whole line or file.
+    pub column: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -847,6 +864,33 @@ pub struct StreamEventsQuery {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct SettlementImportQuery {
+    /// The report's format.
+    #[param(value_type = Provider)]
+    pub provider: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SettlementReportsQuery {
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// The last report id of the previous page.
+    pub starting_after: Option<Uuid>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SettlementLinesQuery {
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// The last line number of the previous page.
+    #[param(minimum = 0, maximum = 4294967295_i64)]
+    pub starting_after: Option<u32>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EndpointsQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
@@ -995,6 +1039,31 @@ fn verify_projections() {}
         description = "taken in (also a duplicate, or a signed body that is recorded and ignored)"),
         (status = 401, body = ErrorBody, description = "authentication_error: signature missing, wrong or stale")))]
 fn receive_webhook() {}
+
+/// Import a gateway's settlement report (finance, admin): the CSV file as the body, at most
+/// `PAYLEDGER_SETTLEMENT_MAX_BYTES` (default 32 MiB). 201 recorded; 200 this file was imported
+/// before (`duplicate: true`, nothing recorded).
+#[utoipa::path(post, path = "/v1/settlement-reports", params(SettlementImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "the report file, as the gateway produced it"),
+    responses((status = 201, body = SettlementReportView), (status = 200, body = SettlementReportView, description = "already imported"),
+        (status = 400, body = ErrorBody, description = "invalid_settlement_report (error.details lists every problem), provider_invalid, missing_parameter"),
+        (status = 409, body = ErrorBody, description = "resource_busy: another import of this tenant held the lock too long")))]
+fn import_settlement_report() {}
+/// Settlement reports, newest first (auditor, finance, admin).
+#[utoipa::path(get, path = "/v1/settlement-reports", params(SettlementReportsQuery),
+    responses((status = 200, body = List<SettlementReportView>)))]
+fn list_settlement_reports() {}
+#[utoipa::path(get, path = "/v1/settlement-reports/{id}", params(("id" = Uuid, Path)),
+    responses((status = 200, body = SettlementReportView)))]
+fn get_settlement_report() {}
+/// A report's lines in file order.
+#[utoipa::path(get, path = "/v1/settlement-reports/{id}/lines", params(("id" = Uuid, Path), SettlementLinesQuery),
+    responses((status = 200, body = List<SettlementLineView>)))]
+fn list_settlement_lines() {}
+/// The report's file, byte for byte; `ETag` is its SHA-256.
+#[utoipa::path(get, path = "/v1/settlement-reports/{id}/file", params(("id" = Uuid, Path)),
+    responses((status = 200, body = String, content_type = "text/csv")))]
+fn get_settlement_file() {}
 
 /// Register a gateway's webhook endpoint (admin).
 #[utoipa::path(post, path = "/v1/admin/webhook-endpoints", request_body = CreateWebhookEndpoint,

@@ -4,11 +4,16 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use payledger_service::runtime::Running;
 
+/// `PAYLEDGER_SETTLEMENT_MAX_BYTES` when not set: 32 MiB.
+pub const SETTLEMENT_MAX_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
+
 /// Limits and settings of the HTTP server. Every one has a bound.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Largest request body accepted (413 beyond).
     pub body_limit_bytes: usize,
+    /// Largest settlement report body accepted (413 beyond); CSV files are far larger than JSON.
+    pub settlement_max_bytes: usize,
     /// How long idempotency records are kept.
     pub idempotency_retention: Duration,
     /// Attempts of a command when its stream changed under it.
@@ -40,6 +45,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             body_limit_bytes: 64 * 1024,
+            settlement_max_bytes: SETTLEMENT_MAX_BYTES_DEFAULT,
             idempotency_retention: Duration::from_secs(24 * 3600),
             command_max_attempts: 10,
             stream_lock_timeout_ms: 5_000,

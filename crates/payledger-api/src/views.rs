@@ -474,3 +474,6 @@ names_schema!(
     Provider,
     payledger_core::payment::Provider::ALL
 );
+
+/// Settlement reports and their lines.
+pub mod settlement;

@@ -35,6 +35,12 @@ pub enum ServiceError {
     /// A reconciliation period the ledger will not read (reversed, too long, too many lines).
     #[error("{0}")]
     PeriodInvalid(String),
+    /// A settlement report with bad lines: nothing was recorded (docs/SETTLEMENT.md).
+    #[error("{}", refused_summary(problems))]
+    SettlementReportRefused { problems: Vec<crate::settlement::ReportProblem> },
+    /// A list cursor naming nothing of this tenant's.
+    #[error("{param} names no item of this list")]
+    CursorNotFound { param: &'static str },
     /// Should never happen (a broken invariant, unreadable stored data); the detail is for the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -56,6 +62,17 @@ impl From<deadpool_postgres::PoolError> for ServiceError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         ServiceError::Store(StoreError::Pool(err))
     }
+}
+
+fn refused_summary(problems: &[crate::settlement::ReportProblem]) -> String {
+    let Some(first) = problems.first() else { return "the settlement report was refused".into() };
+    let column = first.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default();
+    format!(
+        "the settlement report was refused: {} problem(s); first: line {}{column}: {}",
+        problems.len(),
+        first.line,
+        first.reason
+    )
 }
 
 pub const TENANT_NAME_RULE: &str = "tenant names are 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit";

@@ -30,6 +30,7 @@ pub enum ApiCode {
     InvalidField,
     InvalidParameter,
     InvalidRequest,
+    InvalidSettlementReport,
     LabelInvalid,
     LastActiveSecret,
     LimitInvalid,
@@ -67,7 +68,7 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 57] = [
+    pub const ALL: [ApiCode; 58] = [
         ApiCode::AmountInvalid,
         ApiCode::BodyIncomplete,
         ApiCode::BodyTimeout,
@@ -91,6 +92,7 @@ impl ApiCode {
         ApiCode::InvalidField,
         ApiCode::InvalidParameter,
         ApiCode::InvalidRequest,
+        ApiCode::InvalidSettlementReport,
         ApiCode::LabelInvalid,
         ApiCode::LastActiveSecret,
         ApiCode::LimitInvalid,
@@ -152,6 +154,7 @@ impl ApiCode {
             ApiCode::InvalidField => "invalid_field",
             ApiCode::InvalidParameter => "invalid_parameter",
             ApiCode::InvalidRequest => "invalid_request",
+            ApiCode::InvalidSettlementReport => "invalid_settlement_report",
             ApiCode::LabelInvalid => "label_invalid",
             ApiCode::LastActiveSecret => "last_active_secret",
             ApiCode::LimitInvalid => "limit_invalid",
@@ -205,6 +208,7 @@ impl ApiCode {
             | ApiCode::InvalidField
             | ApiCode::InvalidParameter
             | ApiCode::InvalidRequest
+            | ApiCode::InvalidSettlementReport
             | ApiCode::LabelInvalid
             | ApiCode::LimitInvalid
             | ApiCode::MalformedJson

@@ -10,5 +10,6 @@ pub mod projections;
 pub mod queries;
 pub mod reconciliation;
 pub mod refunds;
+pub mod settlements;
 pub mod webhook_endpoints;
 pub mod webhooks;

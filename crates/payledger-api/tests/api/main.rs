@@ -19,5 +19,6 @@ mod parked;
 mod read_models;
 mod response_schema;
 mod settlement_entries;
+mod settlements;
 mod support;
 mod webhooks;

@@ -595,6 +595,35 @@ async fn every_route_answers_as_openapi_json_documents() {
         .await;
     assert_eq!(s, 422, "a refund succeeds once");
 
+    // Settlement reports: imported, imported again, refused; listed, shown, lines, file.
+    let csv = crate::settlements::generic_csv(&["schema1", "schema2"]);
+    for (body, expected) in [(csv.clone(), 201), (csv, 200), (format!("{}\nbad\n", crate::settlements::HEADER), 400)] {
+        let r = c
+            .app
+            .http
+            .post(format!("{}/v1/settlement-reports?provider=generic", c.app.base_url))
+            .bearer_auth(c.app.key("finance"))
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (s, _) = c.answer(Method::POST, "/v1/settlement-reports", r).await;
+        assert_eq!(s, expected);
+    }
+    let (s, reports) =
+        c.call(Method::GET, "/v1/settlement-reports", "/v1/settlement-reports?limit=5", Some("auditor"), None).await;
+    assert_eq!(s, 200);
+    let report = format!("/v1/settlement-reports/{}", reports["data"][0]["id"].as_str().unwrap());
+    let (s, _) = c.call(Method::GET, "/v1/settlement-reports/{id}", &report, Some("auditor"), None).await;
+    assert_eq!(s, 200);
+    let lines = format!("{report}/lines?limit=1");
+    let (s, _) = c.call(Method::GET, "/v1/settlement-reports/{id}/lines", &lines, Some("finance"), None).await;
+    assert_eq!(s, 200);
+    let (s, _) =
+        c.call(Method::GET, "/v1/settlement-reports/{id}/file", &format!("{report}/file"), Some("finance"), None).await;
+    assert_eq!(s, 200);
+
     projector.abort();
     let documented: BTreeSet<(String, String)> = c.spec["paths"]
         .as_object()
