@@ -48,6 +48,7 @@ pub async fn run(database_url: &str, args: ReconcileArgs) -> anyhow::Result<Exit
     };
     let provider = args.provider.as_deref().map(str::parse).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
     let period = Period { tenant_id: tenant.id, provider, currency: None, from, to, lag_days: args.lag_days };
+    reconciliation::check_period(&period)?;
     let items = match ReadModels::live(&**client).await? {
         Some(models) => reconciliation::items(&**client, models.schema(), &period).await?,
         None => Vec::new(),

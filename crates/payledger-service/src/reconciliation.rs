@@ -135,7 +135,8 @@ pub fn days(items: &[Item]) -> Vec<Day> {
         .collect()
 }
 
-fn check_period(period: &Period) -> ServiceResult<()> {
+/// Refuses a reversed or too long period.
+pub fn check_period(period: &Period) -> ServiceResult<()> {
     let days = (period.to - period.from).num_days();
     if days < 0 {
         return Err(ServiceError::PeriodInvalid("`from` is after `to`".into()));

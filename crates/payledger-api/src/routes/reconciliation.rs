@@ -102,6 +102,7 @@ fn parse_status(text: &str) -> ApiResult<ReconStatus> {
 }
 
 async fn read_items(state: &AppState, period: &Period) -> ApiResult<Vec<reconciliation::Item>> {
+    reconciliation::check_period(period)?;
     let client = state.pool.get().await?;
     let Some(models) = ReadModels::live(&**client).await? else { return Ok(Vec::new()) };
     Ok(reconciliation::items(&**client, models.schema(), period).await?)

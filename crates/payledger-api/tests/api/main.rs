@@ -17,6 +17,7 @@ mod operations;
 mod order_payments;
 mod parked;
 mod read_models;
+mod reconciliation;
 mod response_schema;
 mod settlement_entries;
 mod settlements;
