@@ -624,6 +624,39 @@ async fn every_route_answers_as_openapi_json_documents() {
         c.call(Method::GET, "/v1/settlement-reports/{id}/file", &format!("{report}/file"), Some("finance"), None).await;
     assert_eq!(s, 200);
 
+    // The books as of a moment, and the reconciliation of the report's day.
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (s, p) = c
+        .call(Method::GET, "/v1/payments/{id}", &format!("/v1/payments/{pay}?as_of={now}"), Some("finance"), None)
+        .await;
+    assert_eq!(s, 200, "{p}");
+    let (s, list) = c
+        .call(Method::GET, "/v1/ledger/accounts", &format!("/v1/ledger/accounts?as_of={now}"), Some("finance"), None)
+        .await;
+    assert!(s == 200 && !list["data"].as_array().unwrap().is_empty(), "{list}");
+    let today = chrono::Utc::now().date_naive();
+    let (s, tb) = c
+        .call(
+            Method::GET,
+            "/v1/ledger/trial-balance",
+            &format!("/v1/ledger/trial-balance?date={today}"),
+            Some("finance"),
+            None,
+        )
+        .await;
+    assert!(s == 200 && !tb["data"].as_array().unwrap().is_empty(), "{tb}");
+    let items_path = "/v1/reconciliation/items?date=2026-11-30";
+    payledger_testkit::eventually(std::time::Duration::from_secs(20), "the report lines to be projected", || async {
+        let (_, items) = c.app.get_as("finance", items_path).await;
+        (!items["data"].as_array().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let (s, items) = c.call(Method::GET, "/v1/reconciliation/items", items_path, Some("finance"), None).await;
+    assert!(s == 200 && !items["data"].as_array().unwrap().is_empty(), "{items}");
+    let days_path = "/v1/reconciliation/days?from=2026-11-30&to=2026-11-30";
+    let (s, days) = c.call(Method::GET, "/v1/reconciliation/days", days_path, Some("auditor"), None).await;
+    assert!(s == 200 && !days["data"].as_array().unwrap().is_empty(), "{days}");
+
     projector.abort();
     let documented: BTreeSet<(String, String)> = c.spec["paths"]
         .as_object()
