@@ -5,4 +5,5 @@
 
 mod end_to_end;
 mod pg_script;
+mod reconcile;
 mod settlements;
