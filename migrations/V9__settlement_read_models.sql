@@ -68,6 +68,7 @@ BEGIN
             EXECUTE format('CREATE INDEX payments_provider_reference ON %I.payments (tenant_id, provider, provider_reference)', s);
             EXECUTE format('CREATE INDEX refunds_provider_reference ON %I.refunds (tenant_id, provider_reference)', s);
             EXECUTE format('CREATE INDEX disputes_provider_reference ON %I.disputes (tenant_id, provider_reference)', s);
+            EXECUTE format('CREATE INDEX journal_entries_recorded ON %I.journal_entries (tenant_id, recorded_at)', s);
         END IF;
     END LOOP;
 END

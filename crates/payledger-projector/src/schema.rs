@@ -226,7 +226,8 @@ pub fn settlement_query_indexes_ddl(s: &str) -> String {
         CREATE INDEX settlement_reports_received ON {s}.settlement_reports (tenant_id, received_at);
         CREATE INDEX payments_provider_reference ON {s}.payments (tenant_id, provider, provider_reference);
         CREATE INDEX refunds_provider_reference ON {s}.refunds (tenant_id, provider_reference);
-        CREATE INDEX disputes_provider_reference ON {s}.disputes (tenant_id, provider_reference);"
+        CREATE INDEX disputes_provider_reference ON {s}.disputes (tenant_id, provider_reference);
+        CREATE INDEX journal_entries_recorded ON {s}.journal_entries (tenant_id, recorded_at);"
     )
 }
 

@@ -373,7 +373,8 @@ async fn migration_v9_gives_an_existing_version_the_shape_of_a_fresh_one() {
     client
         .batch_execute(&format!(
             "DROP TABLE {s}.settlement_lines, {s}.settlement_reports;
-             DROP INDEX {s}.payments_provider_reference, {s}.refunds_provider_reference, {s}.disputes_provider_reference;
+             DROP INDEX {s}.payments_provider_reference, {s}.refunds_provider_reference, {s}.disputes_provider_reference,
+                 {s}.journal_entries_recorded;
              ALTER TABLE {s}.journal_entries DROP COLUMN report_id, DROP COLUMN report_line,
                  ALTER COLUMN payment_id SET NOT NULL, ALTER COLUMN order_id SET NOT NULL;"
         ))

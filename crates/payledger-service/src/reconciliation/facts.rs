@@ -158,7 +158,19 @@ pub(super) async fn unsettled_in_period<C: GenericClient>(
         format!("{column} >= ($3::date::timestamp AT TIME ZONE $5) AND {column} < (($4::date + 1)::timestamp AT TIME ZONE $5)")
     };
     let queries = [
-        captures_sql(schema, &format!("p.amount_captured_minor > 0 AND {}", in_period("c.first_at")), "$5"),
+        captures_sql(
+            schema,
+            // Payments with a capture in the period (index `journal_entries_recorded`); the first
+            // capture must be in it too.
+            &format!(
+                "(SELECT DISTINCT payment_id FROM {schema}.journal_entries
+                  WHERE tenant_id = $1 AND kind = 'capture' AND {}) jp
+                 JOIN {schema}.payments p ON p.tenant_id = $1 AND p.payment_id = jp.payment_id",
+                in_period("recorded_at")
+            ),
+            &format!("p.amount_captured_minor > 0 AND {}", in_period("c.first_at")),
+            "$5",
+        ),
         refunds_sql(schema, &format!("r.status = 'succeeded' AND {}", in_period("r.created_at")), "$5"),
         disputes_sql(schema, &in_period("d.created_at"), "$5"),
     ];
@@ -210,16 +222,19 @@ async fn settled_references<C: GenericClient>(
 /// Columns every fact query selects: kind, provider, payment_id, child_id, provider_reference,
 /// payment_reference, currency, captured, refunded, disputed, won, event_position, day
 /// (in the time zone `tz`, an SQL expression).
-fn captures_sql(schema: &str, filter: &str, tz: &str) -> String {
+/// `from` names the payments considered (`{schema}.payments p` joined to anything narrowing
+/// them); each gets its first capture (index `journal_entries_payment`).
+fn captures_sql(schema: &str, from: &str, filter: &str, tz: &str) -> String {
     format!(
         "SELECT 'capture' AS kind, p.provider, p.payment_id, NULL::uuid AS child_id, p.provider_reference,
                 p.provider_reference AS payment_reference, p.currency,
                 p.amount_captured_minor AS captured, 0::bigint AS refunded, 0::bigint AS disputed, 0::bigint AS won,
                 c.first_position AS event_position, (c.first_at AT TIME ZONE {tz})::date AS day
-         FROM {schema}.payments p
-         JOIN (SELECT payment_id, min(event_position) AS first_position, min(recorded_at) AS first_at
-               FROM {schema}.journal_entries WHERE tenant_id = $1 AND kind = 'capture' GROUP BY payment_id) c
-           ON c.payment_id = p.payment_id
+         FROM {from}
+         JOIN LATERAL (SELECT min(event_position) AS first_position, min(recorded_at) AS first_at
+               FROM {schema}.journal_entries j
+               WHERE j.tenant_id = p.tenant_id AND j.payment_id = p.payment_id AND j.kind = 'capture') c
+           ON c.first_at IS NOT NULL
          WHERE p.tenant_id = $1 AND {filter}"
     )
 }
@@ -254,7 +269,8 @@ async fn captures<C: GenericClient>(
     tenant_id: Uuid,
     refs: &[&str],
 ) -> ServiceResult<Vec<Fact>> {
-    let sql = captures_sql(schema, "p.provider_reference = ANY($2)", "'UTC'");
+    let from = format!("{schema}.payments p");
+    let sql = captures_sql(schema, &from, "p.provider_reference = ANY($2)", "'UTC'");
     query_facts(client, &sql, &[&tenant_id, &refs], refs.is_empty()).await
 }
 
