@@ -265,7 +265,9 @@ pub async fn trial_balance(State(state): State<AppState>, principal: Principal, 
     respond(async {
         let query: TrialBalanceQuery = parse_query(&uri)?;
         let Some((client, models)) = open(&state, &principal, query.min_position).await? else {
-            return Ok(json!({ "date": query.date, "data": [], "totals": [] }));
+            let client = state.pool.get().await?;
+            let time_zone = payledger_service::tenants::time_zone(&**client, principal.tenant_id).await?;
+            return Ok(json!({ "date": query.date, "time_zone": time_zone, "data": [], "totals": [] }));
         };
         let time_zone = payledger_service::tenants::time_zone(&**client, principal.tenant_id).await?;
         let rows = models.trial_balance(&**client, principal.tenant_id, query.date, &time_zone).await?;
