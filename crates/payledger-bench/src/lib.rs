@@ -10,7 +10,9 @@
 //!   an exactly-once and verify check afterwards, against the same INSERT ceiling at the
 //!   same concurrency;
 //! - [`rebuild::run`]: a projection rebuild of a generated history against
-//!   `COPY (SELECT * FROM events) TO STDOUT`.
+//!   `COPY (SELECT * FROM events) TO STDOUT`;
+//! - [`settlement::run`]: a settlement report import, projection and reconciliation against
+//!   `COPY` of the same CSV into a plain table.
 
 pub mod api;
 mod ceiling;
@@ -21,6 +23,7 @@ mod error;
 mod memory;
 mod pgbench;
 pub mod rebuild;
+pub mod settlement;
 mod stats;
 pub mod store;
 

@@ -1,4 +1,4 @@
-//! `payledger-bench store|api|rebuild`: each against the same PostgreSQL's ceiling. A binary
+//! `payledger-bench store|api|rebuild|settlement`: each against the same PostgreSQL's ceiling. A binary
 //! of its own, so the `payledger` binary does not link the load generator.
 
 use std::path::PathBuf;
@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use payledger_bench::api::{self, ApiBenchOptions, Mix};
 use payledger_bench::rebuild::{self, RebuildBenchOptions};
+use payledger_bench::settlement::{self, SettlementBenchOptions};
 use payledger_bench::store::{self, StoreBenchOptions};
 use serde::Serialize;
 
@@ -52,6 +53,10 @@ pub enum BenchCommand {
     /// Rebuild of the read-models from a generated history (events/s, peak memory), against
     /// `COPY (SELECT * FROM events) TO STDOUT`.
     Rebuild(RebuildArgs),
+    /// Import of a generated Stripe settlement report through the service (lines/s, peak
+    /// memory) against `COPY` of the same CSV, then projection and reconciliation of the day.
+    /// Exits 1 when the statuses are not the generated ones.
+    Settlement(SettlementArgs),
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +141,24 @@ pub struct RebuildArgs {
     pub output: Output,
 }
 
+#[derive(Debug, Args)]
+pub struct SettlementArgs {
+    /// Lines of the generated report.
+    #[arg(long, default_value_t = settlement::DEFAULT_LINES)]
+    pub lines: u64,
+    /// Payments per batch append while seeding the ledger.
+    #[arg(long, default_value_t = settlement::DEFAULT_SEED_PAYMENTS_PER_BATCH)]
+    pub seed_payments_per_batch: usize,
+    /// Concurrent writers seeding the ledger.
+    #[arg(long, default_value_t = settlement::DEFAULT_SEED_WRITERS)]
+    pub seed_writers: usize,
+    /// Skip timing the import's steps one by one.
+    #[arg(long)]
+    pub skip_profile: bool,
+    #[command(flatten)]
+    pub output: Output,
+}
+
 pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Store(args) => {
@@ -178,6 +201,21 @@ pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<Ex
             let report = rebuild::run(opts).await?;
             emit(&args.output, &report)?;
             Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Settlement(args) => {
+            let mut opts = SettlementBenchOptions::new(database_url);
+            opts.lines = args.lines;
+            opts.seed_payments_per_batch = args.seed_payments_per_batch;
+            opts.seed_writers = args.seed_writers;
+            opts.skip_profile = args.skip_profile;
+            let report = settlement::run(opts).await?;
+            emit(&args.output, &report)?;
+            if report.check.passed {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("bench settlement: the reconciliation check FAILED (see the report)");
+                Ok(ExitCode::FAILURE)
+            }
         }
     }
 }

@@ -4,4 +4,5 @@
 
 mod api_bench;
 mod rebuild_bench;
+mod settlement_bench;
 mod store_bench;
