@@ -155,47 +155,67 @@ async fn earlier_lines(
     Ok(firsts)
 }
 
-/// Appends the report's events, in chunks the store accepts, inside `tx`.
+/// Appends the report's events inside `tx`, building them one store chunk at a time (a 1 M
+/// line file never has all its events in memory at once).
 async fn append_report(
     tx: &Transaction<'_>,
     tenant_id: Uuid,
     mut report: Report,
     lines: Vec<SettlementLine>,
-    mut firsts: HashMap<String, LineRef>,
+    firsts: HashMap<String, LineRef>,
     origin: &Origin,
 ) -> ServiceResult<Report> {
+    let duplicates = duplicates_of(report.id, &lines, firsts);
+    report.duplicate_lines = u32::try_from(duplicates.iter().flatten().count()).map_err(ServiceError::internal)?;
     let metadata = json!({"source": origin.source, "actor": origin.actor, "request_id": origin.request_id});
-    let mut line_events = Vec::with_capacity(lines.len());
-    for line in lines {
-        let this = LineRef { report_id: report.id, line_number: line.line_number };
-        let duplicate_of = match firsts.get(&line.dedupe_key) {
-            Some(first) => Some(*first),
-            None => {
-                firsts.insert(line.dedupe_key.clone(), this);
-                None
-            }
-        };
-        report.duplicate_lines += u32::from(duplicate_of.is_some());
-        let event =
-            SettlementEvent::SettlementLineReported { report_id: report.id, line: Box::new(line), duplicate_of };
-        line_events.push(new_event(&event, &metadata, None));
-    }
-    let received = received_event(&report);
     // The store's dedupe key makes a second recording of this file impossible even without the lock.
     let dedupe = format!("settlement-report:{}:{}", report.provider, report.sha256);
-    let mut events = vec![new_event(&received, &metadata, Some(dedupe))];
-    events.extend(line_events);
     let stream = StreamKey::new(tenant_id, report.id.stream_id());
+    let mut chunk = vec![new_event(&received_event(&report), &metadata, Some(dedupe))];
     let mut version = 0_i64;
-    let mut rest = events;
-    while !rest.is_empty() {
-        let tail = rest.split_off(rest.len().min(APPEND_MAX_EVENTS));
-        let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
-        version += rest.len() as i64;
-        append_in_tx(tx, &[BatchItem { stream: stream.clone(), expected, events: rest }]).await?;
-        rest = tail;
+    for (line, duplicate_of) in lines.into_iter().zip(duplicates) {
+        let event =
+            SettlementEvent::SettlementLineReported { report_id: report.id, line: Box::new(line), duplicate_of };
+        chunk.push(new_event(&event, &metadata, None));
+        if chunk.len() == APPEND_MAX_EVENTS {
+            version = append_chunk(tx, &stream, version, std::mem::take(&mut chunk)).await?;
+        }
+    }
+    if !chunk.is_empty() {
+        append_chunk(tx, &stream, version, chunk).await?;
     }
     Ok(report)
+}
+
+/// For each line, the first line (of an earlier file, or earlier in this one) with its key.
+fn duplicates_of(
+    report_id: SettlementReportId,
+    lines: &[SettlementLine],
+    mut firsts: HashMap<String, LineRef>,
+) -> Vec<Option<LineRef>> {
+    lines
+        .iter()
+        .map(|line| match firsts.get(&line.dedupe_key) {
+            Some(first) => Some(*first),
+            None => {
+                firsts.insert(line.dedupe_key.clone(), LineRef { report_id, line_number: line.line_number });
+                None
+            }
+        })
+        .collect()
+}
+
+/// Appends `events` after `version` of the report's stream; returns the new version.
+async fn append_chunk(
+    tx: &Transaction<'_>,
+    stream: &StreamKey,
+    version: i64,
+    events: Vec<NewEvent>,
+) -> ServiceResult<i64> {
+    let expected = if version == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+    let next = version + events.len() as i64;
+    append_in_tx(tx, &[BatchItem { stream: stream.clone(), expected, events }]).await?;
+    Ok(next)
 }
 
 fn received_event(report: &Report) -> SettlementEvent {
