@@ -6,7 +6,11 @@
 //! - [`decide`] turns commands (API calls and gateway reports) into events.
 //! - [`evolve`] / [`fold`] apply events.
 //! - Gateway reports ([`GatewayReport`]) are reconciled: idempotent and
-//!   order-tolerant (the rules are on [`GatewayReport`]).
+//!   order-tolerant (the rules are on [`GatewayReport`]). Reports are facts,
+//!   commands are requests: a capture the gateway reports after capture closed
+//!   is recorded (the payment stays `captured`, nothing capturable), a client's
+//!   is refused; a refund the gateway reports failed after it succeeded (or after
+//!   a running total counted it) is reversed, its money back.
 
 mod command;
 mod decide;

@@ -26,6 +26,8 @@ pub struct PostingLine {
 pub enum JournalKind {
     Capture,
     Refund,
+    /// A succeeded refund the gateway reported failed: its money back.
+    RefundReversed,
     DisputeOpened,
     DisputeWon,
     DisputeLost,
@@ -42,6 +44,7 @@ impl JournalKind {
         match self {
             JournalKind::Capture => "capture",
             JournalKind::Refund => "refund",
+            JournalKind::RefundReversed => "refund_reversed",
             JournalKind::DisputeOpened => "dispute_opened",
             JournalKind::DisputeWon => "dispute_won",
             JournalKind::DisputeLost => "dispute_lost",
@@ -128,6 +131,9 @@ pub fn postings_for(event: &PaymentEvent) -> Option<JournalTransaction> {
         }
         PaymentEvent::RefundTotalReported { amount_minor, currency, .. } => {
             Some(transfer(JournalKind::Refund, Refunds, GatewayReceivable, *amount_minor, *currency))
+        }
+        PaymentEvent::RefundReversed { amount_minor, currency, .. } => {
+            Some(transfer(JournalKind::RefundReversed, GatewayReceivable, Refunds, *amount_minor, *currency))
         }
         PaymentEvent::DisputeOpened { amount_minor, currency, .. } => {
             Some(transfer(JournalKind::DisputeOpened, DisputesHeld, GatewayReceivable, *amount_minor, *currency))

@@ -82,10 +82,16 @@ pub enum CommandKind {
     /// A refund the gateway reports while a running total has counted unattributed refund
     /// money (see `PaymentEvent::RefundAttributed`): a fact to record, not a request.
     RecordRefund,
+    /// Capture money the gateway reports (new money, or money a later fact implies): a fact
+    /// to record, also after capture closed. A client's capture after close stays refused.
+    RecordCapture,
+    /// A refund the gateway reports failed after it had succeeded (or after a running total
+    /// settled it): the money comes back (see `PaymentEvent::RefundReversed`).
+    ReverseRefund,
 }
 
 impl CommandKind {
-    pub const ALL: [CommandKind; 12] = [
+    pub const ALL: [CommandKind; 14] = [
         CommandKind::Initiate,
         CommandKind::Authorize,
         CommandKind::Capture,
@@ -98,6 +104,8 @@ impl CommandKind {
         CommandKind::ResolveDispute,
         CommandKind::RecordDispute,
         CommandKind::RecordRefund,
+        CommandKind::RecordCapture,
+        CommandKind::ReverseRefund,
     ];
 }
 

@@ -84,7 +84,7 @@ pub fn decide(state: &PaymentState, command: PaymentCommand) -> Result<Vec<Payme
         PaymentCommand::FailRefund { refund_id, code, message } => {
             text::optional("code", code.as_deref(), text::SHORT_TEXT_MAX_CHARS)?;
             text::optional("message", message.as_deref(), text::LONG_TEXT_MAX_CHARS)?;
-            fail_refund(existing(CommandKind::FailRefund)?, refund_id, code, message, Source::Api)
+            fail_refund(existing(CommandKind::FailRefund)?, refund_id, code, message, None, Source::Api)
         }
         PaymentCommand::OpenDispute { dispute_id, amount_minor, reason, provider_reference, at } => {
             text::optional("reason", reason.as_deref(), text::LONG_TEXT_MAX_CHARS)?;

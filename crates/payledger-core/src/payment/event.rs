@@ -123,6 +123,10 @@ pub enum PaymentEvent {
         message: Option<String>,
         #[serde(default)]
         report_key: Option<String>,
+        /// When the gateway says the refund failed (reported failures only): a running total
+        /// from before then may still count this refund (see `GatewayReport`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failed_at: Option<DateTime<Utc>>,
     },
     /// Posts DR disputes_held / CR gateway_receivable.
     DisputeOpened {
@@ -176,6 +180,24 @@ pub enum PaymentEvent {
         refunded_at: DateTime<Utc>,
         report_key: String,
     },
+    /// The gateway reported failed a refund whose money was counted as refunded here: the
+    /// money came back, and `amount_refunded` falls by `amount_minor`. Either the refund had
+    /// succeeded (Adyen `REFUND_FAILED` after `REFUND`; Stripe `refund.failed` of a refund a
+    /// running total settled): it becomes failed, for its whole amount. Or, `from_total`, it
+    /// was pending here (its `RefundFailed` comes first) while a running total counted its
+    /// money as unattributed: that money shrinks by `amount_minor`. `provider_reference` is
+    /// learnt if the refund had none. Posts DR gateway_receivable / CR refunds.
+    RefundReversed {
+        refund_id: RefundId,
+        amount_minor: AmountMinor,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        from_total: bool,
+        currency: Currency,
+        #[serde(default)]
+        provider_reference: Option<String>,
+        failed_at: DateTime<Utc>,
+        report_key: String,
+    },
     /// A gateway report that changed nothing: duplicate, stale, or impossible.
     /// `reason` starts with a stable snake_case code, then a colon.
     WebhookIgnored { report_key: String, reason: String },
@@ -215,6 +237,7 @@ impl PaymentEvent {
             PaymentEvent::RefundReferenceLearned { .. } => "RefundReferenceLearned",
             PaymentEvent::RefundTotalReported { .. } => "RefundTotalReported",
             PaymentEvent::RefundAttributed { .. } => "RefundAttributed",
+            PaymentEvent::RefundReversed { .. } => "RefundReversed",
             PaymentEvent::WebhookIgnored { .. } => "WebhookIgnored",
         }
     }
@@ -239,6 +262,7 @@ impl PaymentEvent {
             | PaymentEvent::RefundReferenceLearned { report_key, .. }
             | PaymentEvent::RefundTotalReported { report_key, .. }
             | PaymentEvent::RefundAttributed { report_key, .. }
+            | PaymentEvent::RefundReversed { report_key, .. }
             | PaymentEvent::WebhookIgnored { report_key, .. } => Some(report_key),
             PaymentEvent::PaymentAuthorized { report_key, .. }
             | PaymentEvent::PaymentCaptured { report_key, .. }
@@ -292,10 +316,11 @@ enum EventType {
     PaymentAuthorizationReleased,
     RefundTotalReported,
     RefundAttributed,
+    RefundReversed,
 }
 
 impl EventType {
-    const ALL: [EventType; 18] = [
+    const ALL: [EventType; 19] = [
         EventType::PaymentInitiated,
         EventType::PaymentAuthorized,
         EventType::PaymentAuthorizationConfirmed,
@@ -314,10 +339,11 @@ impl EventType {
         EventType::PaymentAuthorizationReleased,
         EventType::RefundTotalReported,
         EventType::RefundAttributed,
+        EventType::RefundReversed,
     ];
 
-    const NAMES: [&'static str; 18] = {
-        let mut names = [""; 18];
+    const NAMES: [&'static str; 19] = {
+        let mut names = [""; 19];
         let mut i = 0;
         while i < names.len() {
             names[i] = EventType::ALL[i].name();
@@ -346,6 +372,7 @@ impl EventType {
             EventType::PaymentAuthorizationReleased => "PaymentAuthorizationReleased",
             EventType::RefundTotalReported => "RefundTotalReported",
             EventType::RefundAttributed => "RefundAttributed",
+            EventType::RefundReversed => "RefundReversed",
         }
     }
 
@@ -373,6 +400,7 @@ impl EventType {
             PaymentEvent::PaymentAuthorizationReleased { .. } => EventType::PaymentAuthorizationReleased,
             PaymentEvent::RefundTotalReported { .. } => EventType::RefundTotalReported,
             PaymentEvent::RefundAttributed { .. } => EventType::RefundAttributed,
+            PaymentEvent::RefundReversed { .. } => EventType::RefundReversed,
         }
     }
 
@@ -397,7 +425,8 @@ impl EventType {
             EventType::RefundReferenceLearned
             | EventType::PaymentAuthorizationReleased
             | EventType::RefundTotalReported
-            | EventType::RefundAttributed => 1,
+            | EventType::RefundAttributed
+            | EventType::RefundReversed => 1,
         }
     }
 
@@ -440,12 +469,14 @@ fn upcast(event_type: EventType, version: i32, payload: Value) -> Result<Upcast,
             2 => Ok(Upcast::Current(payload)),
             i32::MIN..=0 | 3..=i32::MAX => Err(event_type.unsupported(version)),
         },
-        T::RefundReferenceLearned | T::PaymentAuthorizationReleased | T::RefundTotalReported | T::RefundAttributed => {
-            match version {
-                1 => Ok(Upcast::Current(payload)),
-                i32::MIN..=0 | 2..=i32::MAX => Err(event_type.unsupported(version)),
-            }
-        }
+        T::RefundReferenceLearned
+        | T::PaymentAuthorizationReleased
+        | T::RefundTotalReported
+        | T::RefundAttributed
+        | T::RefundReversed => match version {
+            1 => Ok(Upcast::Current(payload)),
+            i32::MIN..=0 | 2..=i32::MAX => Err(event_type.unsupported(version)),
+        },
     }
 }
 

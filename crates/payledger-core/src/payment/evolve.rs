@@ -2,6 +2,8 @@
 //! Amounts use saturating arithmetic so a corrupt stream cannot panic a
 //! release build; debug builds assert the invariants after every event.
 
+use chrono::{DateTime, Utc};
+
 use super::{Dispute, DisputeStatus, Payment, PaymentEvent, PaymentState, PaymentStatus, Refund, RefundStatus};
 use crate::ids::{DisputeId, RefundId};
 use crate::money::{AmountMinor, MinorUnits};
@@ -114,6 +116,7 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
                 failure_code: None,
                 failure_message: None,
                 settled_by_total: false,
+                failed_at: None,
             });
             payment.amount_refund_pending = add(payment.amount_refund_pending, *amount_minor);
         }
@@ -156,6 +159,7 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
                 failure_code: None,
                 failure_message: None,
                 settled_by_total: false,
+                failed_at: None,
             });
             debug_assert!(*from_total_minor <= payment.amount_refunded_unattributed);
             payment.amount_refunded_unattributed =
@@ -168,12 +172,22 @@ pub(super) fn apply(payment: &mut Payment, event: &PaymentEvent) {
             payment.amount_refunded = add(payment.amount_refunded, *amount_minor);
             payment.status = payment.status_from_amounts();
         }
-        PaymentEvent::RefundFailed { refund_id, amount_minor, code, message, .. } => {
+        PaymentEvent::RefundFailed { refund_id, amount_minor, code, message, failed_at, .. } => {
             if let Some(refund) = settle_refund(payment, *refund_id, RefundStatus::Failed) {
                 refund.failure_code = code.clone();
                 refund.failure_message = message.clone();
+                refund.failed_at = *failed_at;
             }
             payment.amount_refund_pending = sub(payment.amount_refund_pending, *amount_minor);
+        }
+        PaymentEvent::RefundReversed { refund_id, amount_minor, from_total, provider_reference, failed_at, .. } => {
+            reverse_refund(payment, *refund_id, *from_total, provider_reference, *failed_at);
+            if *from_total {
+                debug_assert!(MinorUnits::from(*amount_minor) <= payment.amount_refunded_unattributed);
+                payment.amount_refunded_unattributed = sub(payment.amount_refunded_unattributed, *amount_minor);
+            }
+            payment.amount_refunded = sub(payment.amount_refunded, *amount_minor);
+            payment.status = payment.status_from_amounts();
         }
         PaymentEvent::RefundReferenceLearned { refund_id, provider_reference, .. } => {
             let refund = payment.refunds.iter_mut().find(|refund| refund.id == *refund_id);
@@ -220,6 +234,27 @@ fn settle_refund(payment: &mut Payment, refund_id: RefundId, to: RefundStatus) -
     let refund = refund?;
     refund.status = to;
     Some(refund)
+}
+
+/// A reversed refund is failed: it had succeeded, or (`from_total`) it failed just before.
+fn reverse_refund(
+    payment: &mut Payment,
+    refund_id: RefundId,
+    from_total: bool,
+    provider_reference: &Option<String>,
+    failed_at: DateTime<Utc>,
+) {
+    let refund = payment.refunds.iter_mut().find(|refund| refund.id == refund_id);
+    let was = if from_total { RefundStatus::Failed } else { RefundStatus::Succeeded };
+    debug_assert!(refund.as_ref().map(|refund| refund.status) == Some(was), "reversing refund {refund_id}");
+    if let Some(refund) = refund {
+        refund.status = RefundStatus::Failed;
+        refund.failed_at = Some(failed_at);
+        refund.settled_by_total = false;
+        if refund.provider_reference.is_none() {
+            refund.provider_reference = provider_reference.clone();
+        }
+    }
 }
 
 fn resolve_dispute(payment: &mut Payment, dispute_id: DisputeId, to: DisputeStatus) {

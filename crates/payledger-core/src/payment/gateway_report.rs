@@ -24,6 +24,15 @@ use crate::money::{AmountMinor, Currency};
 ///   (commanded or inferred), and only the rest is new money. Cumulative
 ///   reports (Stripe `amount_received`) count from what is confirmed; a total
 ///   at or below it is stale.
+/// - Captured money is a fact also after capture closed (a final capture, or a
+///   void of the remainder by the client or the gateway): the new money is
+///   recorded (`PaymentCaptured`, `confirmed_by_gateway`) and posted; capture
+///   stays closed (status captured, nothing capturable; a refunded payment is
+///   captured again) and the money is refundable. Money beyond the authorization
+///   extends it to the whole payment amount (`PaymentAuthorized`, inferred, as
+///   for a fact reported first); beyond the payment amount, ignored. A client's
+///   capture after close stays refused. A capture after a void of a payment
+///   that had captured nothing stays ignored (voided is terminal).
 /// - A report of a state the payment has passed, or that contradicts it, is
 ///   ignored with the table's refusal as the reason.
 /// - Every step still goes through the transition table and the amount
@@ -48,10 +57,22 @@ use crate::money::{AmountMinor, Currency};
 /// (`RefundTotalReported`), which the next succeeded refunds claim first
 /// (`from_total_minor`). So a Stripe endpoint that receives both
 /// `charge.refunded` and `refund.*` counts each refund once, in any order.
-/// A total at or below what has succeeded is stale. Open: a refund a total
-/// counted while it was pending at the gateway and that later fails stays
-/// counted (the failure report names no amount to take back). `RefundFailed` and
-/// disputes match by provider reference only. A `DisputeClosed` for a
+/// A total at or below what has succeeded is stale.
+///
+/// Failures: a `RefundFailed` report fails a pending refund, and reverses a
+/// succeeded one (`RefundReversed`: Stripe counts a pending refund in its running
+/// total, so a total may have settled it; Adyen sends `REFUND_FAILED` after
+/// `REFUND`): the refund is failed and its money comes back. A pending refund that
+/// fails while a total counted money no refund explains takes its amount back
+/// from that money (a total counted it while pending). A total as of a time before
+/// a refund failed at the gateway is taken to count that refund (`failed_since`
+/// in `reconcile.rs`): so a total delivered after the failure is not counted
+/// again, and a later total is. When in doubt money is uncounted, never kept:
+/// a refund's own report counts it again. It matches by provider reference, else
+/// the only refund without a reference a total settled (while no refund without
+/// a reference is pending); otherwise ignored (the report names no amount). Open:
+/// a failure of a refund only a total counted (no refund here) changes nothing.
+/// Disputes match by provider reference only. A `DisputeClosed` for a
 /// dispute never opened is ignored (gateways report openings first).
 ///
 /// Chargebacks: a `DisputeOpened` report is recorded up to what is captured

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::steps::{self, after, NewDispute, NewRefund, Source};
+use super::steps::{self, after, NewDispute, NewRefund, Reversal, Source};
 use super::{
     CaptureMethod, Dispute, DisputeOutcome, GatewayReport, Payment, PaymentEvent, PaymentStatus, Refund, RefundStatus,
     ReportKind,
@@ -81,10 +81,10 @@ impl Plan {
                 self.refunded(provider_refund_reference, *amount_minor, report.occurred_at, key)
             }
             ReportKind::RefundedInTotal { charge_reference, total_refunded_minor } => {
-                self.refunded_in_total(charge_reference, *total_refunded_minor, key)
+                self.refunded_in_total(charge_reference, *total_refunded_minor, report.occurred_at, key)
             }
             ReportKind::RefundFailed { provider_refund_reference } => {
-                self.refund_failed(provider_refund_reference, key)
+                self.refund_failed(provider_refund_reference, report.occurred_at, key)
             }
             ReportKind::DisputeOpened { provider_dispute_reference, amount_minor } => {
                 self.dispute_opened(provider_dispute_reference, *amount_minor, report.occurred_at, key)
@@ -150,10 +150,23 @@ impl Plan {
             }]);
         }
         if let Some(new_money) = delta.excess_over(confirming) {
-            self.infer_authorization(key)?;
-            let events = steps::capture(&self.payment, Some(new_money), false, Source::Gateway(key))?;
+            self.capture_new_money(new_money, Source::Gateway(key), key)?;
+        }
+        Ok(())
+    }
+
+    /// Records money captured at the gateway (reported, or implied by another fact), open
+    /// capture or not: authorizes first if nothing is, and extends the authorization to the
+    /// payment amount if the money needs more than is authorized.
+    fn capture_new_money(&mut self, amount: AmountMinor, source: Source, key: &str) -> Result<(), Ignore> {
+        self.infer_authorization(key)?;
+        let needed = self.payment.amount_captured.saturating_add(amount.into());
+        if needed > self.payment.amount_authorized && needed <= MinorUnits::from(self.payment.amount_minor) {
+            let events = steps::extend_authorization(&self.payment, key)?;
             self.push(events);
         }
+        let events = steps::record_capture(&self.payment, amount, source)?;
+        self.push(events);
         Ok(())
     }
 
@@ -203,12 +216,23 @@ impl Plan {
         }
     }
 
-    /// "`total` is refunded so far": records only the part not yet succeeded.
-    fn refunded_in_total(&mut self, charge: &str, total: AmountMinor, key: &str) -> Result<(), Ignore> {
+    /// "`total` is refunded so far, as of `at`": records only the part not yet succeeded,
+    /// nor taken by a refund that failed at the gateway since (see `failed_since`).
+    fn refunded_in_total(
+        &mut self,
+        charge: &str,
+        total: AmountMinor,
+        at: DateTime<Utc>,
+        key: &str,
+    ) -> Result<(), Ignore> {
         self.within_payment_amount(total)?;
-        let refunded = self.payment.amount_refunded;
+        let failed = failed_since(&self.payment, at);
+        let refunded = self.payment.amount_refunded.saturating_add(failed);
         let missing = total.excess_over(refunded).ok_or_else(|| {
-            ignore("stale_refund", format!("gateway reports {total} refunded in total; {refunded} already is"))
+            ignore(
+                "stale_refund",
+                format!("gateway reports {total} refunded in total; {refunded} already is or failed since"),
+            )
         })?;
         // Pending refunds are what the gateway most likely completed: settle them, oldest
         // first, while they fit in what is missing.
@@ -237,7 +261,9 @@ impl Plan {
             self.push(events);
         }
         // Settling claims what earlier totals counted: what is still missing is counted now.
-        let Some(unknown) = total.excess_over(self.payment.amount_refunded) else { return Ok(()) };
+        let Some(unknown) = total.excess_over(self.payment.amount_refunded.saturating_add(failed)) else {
+            return Ok(());
+        };
         self.infer_capture_covering(unknown, self.refund_pool_taken(), key);
         let events = steps::report_refund_total(&self.payment, charge, unknown, key)?;
         self.push(events);
@@ -285,15 +311,31 @@ impl Plan {
             .saturating_add(self.payment.amount_disputed)
     }
 
-    fn refund_failed(&mut self, reference: &str, key: &str) -> Result<(), Ignore> {
-        let refund = self
-            .payment
-            .refunds
-            .iter()
-            .find(|refund| refund.provider_reference.as_deref() == Some(reference))
+    /// A pending refund fails; a succeeded one is reversed (the gateway gave the money back:
+    /// a refund a running total counted while pending, or one that failed after succeeding).
+    fn refund_failed(&mut self, reference: &str, at: DateTime<Utc>, key: &str) -> Result<(), Ignore> {
+        let refund = refund_for_failure(&self.payment, reference)
             .ok_or_else(|| ignore("unknown_refund", format!("no refund with provider reference {reference:?}")))?;
-        let events = steps::fail_refund(&self.payment, refund.id, None, None, Source::Gateway(key))?;
-        self.push(events);
+        let (refund_id, amount) = (refund.id, refund.amount_minor);
+        match refund.status {
+            RefundStatus::Succeeded => {
+                let learnt = refund.provider_reference.is_none().then(|| reference.to_owned());
+                let events = steps::reverse_refund(&self.payment, refund_id, Reversal::Succeeded, learnt, at, key)?;
+                self.push(events);
+            }
+            RefundStatus::Pending | RefundStatus::Failed => {
+                let events = steps::fail_refund(&self.payment, refund_id, None, None, Some(at), Source::Gateway(key))?;
+                self.push(events);
+                // A total counted it while pending, as money no refund explained (it did not fit,
+                // or came first): that money goes back too.
+                let counted = MinorUnits::from(amount).min(self.payment.amount_refunded_unattributed);
+                if let Some(counted) = counted.to_amount() {
+                    let reversal = Reversal::FromTotal(counted);
+                    let events = steps::reverse_refund(&self.payment, refund_id, reversal, None, at, key)?;
+                    self.push(events);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -378,14 +420,39 @@ impl Plan {
             return;
         };
         let mut attempt = Plan { payment: self.payment.clone(), events: Vec::new() };
-        let inferred = attempt.infer_authorization(key).and_then(|()| {
-            let events = steps::capture(&attempt.payment, Some(missing), false, Source::Inferred(key))?;
-            attempt.push(events);
-            Ok(())
-        });
-        if inferred.is_ok() {
+        if attempt.capture_new_money(missing, Source::Inferred(key), key).is_ok() {
             self.push(attempt.events);
         }
+    }
+}
+
+/// What refunds that failed at the gateway at or after `at` had reserved or refunded: a
+/// running total as of `at` may have counted them while they were pending (Stripe counts a
+/// pending refund in `amount_refunded`). Assumed counted: if it was not, the refund that total
+/// did count is still counted by its own report.
+fn failed_since(payment: &Payment, at: DateTime<Utc>) -> MinorUnits {
+    payment
+        .refunds
+        .iter()
+        .filter(|refund| refund.status == RefundStatus::Failed && refund.failed_at.is_some_and(|failed| failed >= at))
+        .fold(MinorUnits::ZERO, |total, refund| total.saturating_add(refund.amount_minor.into()))
+}
+
+/// The refund a `RefundFailed` report is about: the one with its provider reference; else,
+/// when a running total settled exactly one refund that has no reference (an API refund
+/// requested without one), and no other refund without a reference is pending, that one.
+/// Anything else is ambiguous: the report names no amount.
+fn refund_for_failure<'a>(payment: &'a Payment, reference: &str) -> Option<&'a Refund> {
+    if let Some(refund) = payment.refunds.iter().find(|refund| refund.provider_reference.as_deref() == Some(reference))
+    {
+        return Some(refund);
+    }
+    let mut unreferenced = payment.refunds.iter().filter(|refund| refund.provider_reference.is_none());
+    let mut candidates = unreferenced.clone().filter(|refund| refund.settled_by_total);
+    let pending = unreferenced.any(|refund| refund.status == RefundStatus::Pending);
+    match (candidates.next(), candidates.next(), pending) {
+        (Some(only), None, false) => Some(only),
+        _ => None,
     }
 }
 

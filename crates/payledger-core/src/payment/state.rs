@@ -63,6 +63,8 @@ pub struct Refund {
     /// Succeeded because a running total covered it (`RefundSucceeded::by_total`), and not
     /// yet matched to the gateway's report of it.
     pub settled_by_total: bool,
+    /// When the gateway said this refund failed (a failure or a reversal it reported).
+    pub failed_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

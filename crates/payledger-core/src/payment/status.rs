@@ -14,7 +14,8 @@ pub enum PaymentStatus {
     Authorized,
     /// Some of the authorization captured; more may follow.
     PartiallyCaptured,
-    /// Capture complete (all of the authorization, or a final capture).
+    /// Capture complete (all of the authorization, a final capture, or a void of the
+    /// remainder). The gateway's later report of more captured money is recorded here.
     Captured,
     /// Capture complete and every captured unit refunded. Terminal.
     Refunded,

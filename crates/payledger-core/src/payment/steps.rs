@@ -114,6 +114,49 @@ pub(super) fn capture(
     Ok(landed(payment, next, events))
 }
 
+/// Records `amount_minor` the gateway captured (or a later fact of it implies): within the
+/// authorization not yet captured, while capture is open and also after it closed (a final
+/// capture or a void of the remainder: capture stays closed). A client's capture after close
+/// is refused by `capture`; a report is a fact.
+pub(super) fn record_capture(
+    payment: &Payment,
+    amount_minor: AmountMinor,
+    source: Source,
+) -> Result<Vec<PaymentEvent>, DomainError> {
+    let next = transition(Some(payment.status), CommandKind::RecordCapture)?;
+    let room = payment.amount_authorized.saturating_sub(payment.amount_captured);
+    if !room.covers(amount_minor) {
+        return Err(DomainError::AmountExceedsCapturable {
+            requested: amount_minor,
+            available: room,
+            currency: payment.currency,
+        });
+    }
+    let events = vec![PaymentEvent::PaymentCaptured {
+        amount_minor,
+        currency: payment.currency,
+        // While open, taking all that is left closes capture, as a command's capture does.
+        final_capture: !payment.capture_complete() && room == amount_minor.into(),
+        confirmed_by_gateway: matches!(source, Source::Gateway(_)),
+        report_key: source.report_key(),
+    }];
+    Ok(landed(payment, next, events))
+}
+
+/// A capture reported beyond what is authorized: the authorization was larger than known
+/// (an incremental authorization, or a lower amount confirmed earlier). Assumes the whole
+/// payment amount, as an authorization inferred from a fact reported first does.
+pub(super) fn extend_authorization(payment: &Payment, report_key: &str) -> Result<Vec<PaymentEvent>, DomainError> {
+    let next = transition(Some(payment.status), CommandKind::RecordCapture)?;
+    let events = vec![PaymentEvent::PaymentAuthorized {
+        amount_minor: payment.amount_minor,
+        currency: payment.currency,
+        inferred: true,
+        report_key: Some(report_key.to_owned()),
+    }];
+    Ok(landed(payment, next, events))
+}
+
 /// Voids the payment; once part of it is captured, voids only the uncaptured rest of the
 /// authorization: capture closes and the captured money stays (see the table).
 pub(super) fn void(payment: &Payment, source: Source) -> Result<Vec<PaymentEvent>, DomainError> {
@@ -258,11 +301,13 @@ pub(super) fn attribute_refund(
     Ok(landed(payment, next, events))
 }
 
+/// `failed_at`: when the gateway says the refund failed, for a failure it reports.
 pub(super) fn fail_refund(
     payment: &Payment,
     refund_id: RefundId,
     code: Option<String>,
     message: Option<String>,
+    failed_at: Option<DateTime<Utc>>,
     source: Source,
 ) -> Result<Vec<PaymentEvent>, DomainError> {
     let next = transition(Some(payment.status), CommandKind::FailRefund)?;
@@ -274,6 +319,52 @@ pub(super) fn fail_refund(
         code,
         message,
         report_key: source.report_key(),
+        failed_at,
+    }];
+    Ok(landed(payment, next, events))
+}
+
+/// What a refund the gateway reports failed gives back of the money counted as refunded.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Reversal {
+    /// The refund had succeeded: all of it.
+    Succeeded,
+    /// The refund was pending and has just failed; this much of the unattributed money a
+    /// running total counted was its money.
+    FromTotal(AmountMinor),
+}
+
+/// The gateway reports failed a refund whose money is counted here: it comes back.
+/// `provider_reference`: the gateway's reference, if the refund learns it now.
+pub(super) fn reverse_refund(
+    payment: &Payment,
+    refund_id: RefundId,
+    reversal: Reversal,
+    provider_reference: Option<String>,
+    failed_at: DateTime<Utc>,
+    report_key: &str,
+) -> Result<Vec<PaymentEvent>, DomainError> {
+    let next = transition(Some(payment.status), CommandKind::ReverseRefund)?;
+    let refund = payment.refund(refund_id).ok_or(DomainError::RefundNotFound { refund_id })?;
+    let (amount_minor, from_total) = match (reversal, refund.status) {
+        (Reversal::Succeeded, RefundStatus::Succeeded) => (refund.amount_minor, false),
+        (Reversal::FromTotal(amount), RefundStatus::Failed)
+            if payment.amount_refunded_unattributed.covers(amount) && amount <= refund.amount_minor =>
+        {
+            (amount, true)
+        }
+        (Reversal::Succeeded | Reversal::FromTotal(_), status) => {
+            return Err(DomainError::RefundNotPending { refund_id, status })
+        }
+    };
+    let events = vec![PaymentEvent::RefundReversed {
+        refund_id,
+        amount_minor,
+        from_total,
+        currency: payment.currency,
+        provider_reference: provider_reference.or_else(|| refund.provider_reference.clone()),
+        failed_at,
+        report_key: report_key.to_owned(),
     }];
     Ok(landed(payment, next, events))
 }

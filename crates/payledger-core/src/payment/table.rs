@@ -36,7 +36,9 @@ pub fn transition(from: Option<PaymentStatus>, command: CommandKind) -> Result<N
             | C::OpenDispute
             | C::ResolveDispute
             | C::RecordDispute
-            | C::RecordRefund,
+            | C::RecordRefund
+            | C::RecordCapture
+            | C::ReverseRefund,
         ) => Err(DomainError::PaymentNotFound),
         (Some(Initiated | Authorized | PartiallyCaptured | Captured | Refunded | Voided | Failed), C::Initiate) => {
             Err(DomainError::PaymentAlreadyExists)
@@ -96,11 +98,21 @@ pub fn transition(from: Option<PaymentStatus>, command: CommandKind) -> Result<N
             Err(DomainError::PaymentNotRefundable { status })
         }
 
+        // Money the gateway reports captured is a fact: recorded while capture is open and
+        // also after it closed (a final capture or a void of the remainder): capture stays
+        // closed, the money is captured. Nothing was ever authorized, or it was voided
+        // before any capture: refused (a report infers the authorization first where one can
+        // be; a capture after a full void is ignored).
+        (Some(Authorized | PartiallyCaptured | Captured | Refunded), C::RecordCapture) => Ok(Next::FromAmounts),
+        (Some(status @ (Initiated | Voided | Failed)), C::RecordCapture) => {
+            Err(DomainError::PaymentNotCapturable { status })
+        }
+
         // Settling a refund or a dispute: its own status decides (not found,
         // not pending, not open), checked after the table.
         (
             Some(Initiated | Authorized | PartiallyCaptured | Captured | Refunded | Voided | Failed),
-            C::SucceedRefund | C::FailRefund | C::ResolveDispute,
+            C::SucceedRefund | C::FailRefund | C::ResolveDispute | C::ReverseRefund,
         ) => Ok(Next::FromAmounts),
     }
 }

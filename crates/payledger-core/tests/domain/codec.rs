@@ -85,6 +85,16 @@ fn payment_events() -> Vec<PaymentEvent> {
             code: Some("expired_card".into()),
             message: None,
             report_key: None,
+            failed_at: None,
+        },
+        PaymentEvent::RefundFailed {
+            refund_id: refund_id(4),
+            amount_minor: minor(200),
+            currency: usd,
+            code: None,
+            message: None,
+            report_key: key(),
+            failed_at: Some(at(6)),
         },
         PaymentEvent::DisputeOpened {
             dispute_id: dispute_id(1),
@@ -135,6 +145,15 @@ fn payment_events() -> Vec<PaymentEvent> {
             report_key: key(),
             from_total_minor: MinorUnits::new(300).unwrap(),
             by_total: true,
+        },
+        PaymentEvent::RefundReversed {
+            refund_id: refund_id(2),
+            amount_minor: minor(500),
+            from_total: false,
+            currency: usd,
+            provider_reference: Some("re_2".into()),
+            failed_at: at(7),
+            report_key: "evt_6".into(),
         },
         PaymentEvent::WebhookIgnored { report_key: "evt_2".into(), reason: "duplicate: report evt_2".into() },
         PaymentEvent::PaymentAuthorizationReleased {
@@ -289,8 +308,13 @@ fn refund_reference_learned_payload_shape_is_stable() {
 #[test]
 fn each_event_type_has_its_own_schema_version() {
     for event in payment_events() {
-        let added_later =
-            ["RefundReferenceLearned", "PaymentAuthorizationReleased", "RefundTotalReported", "RefundAttributed"];
+        let added_later = [
+            "RefundReferenceLearned",
+            "PaymentAuthorizationReleased",
+            "RefundTotalReported",
+            "RefundAttributed",
+            "RefundReversed",
+        ];
         let expected = if added_later.contains(&event.event_type()) { 1 } else { 2 };
         assert_eq!(event.schema_version(), expected, "{}", event.event_type());
         assert_eq!(PaymentEvent::current_schema_version(event.event_type()), Some(expected));

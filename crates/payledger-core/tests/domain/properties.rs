@@ -5,7 +5,8 @@
 
 use payledger_core::ledger::{postings_for, Account, AccountBalances};
 use payledger_core::payment::{
-    self, CaptureMethod, DisputeOutcome, Payment, PaymentCommand, PaymentStatus, ReportKind,
+    self, CaptureMethod, DisputeOutcome, GatewayReport, Payment, PaymentCommand, PaymentStatus, RefundStatus,
+    ReportKind,
 };
 use payledger_core::testing::*;
 use payledger_core::{Currency, DomainEvent, MinorUnits};
@@ -22,7 +23,8 @@ enum Step {
     FailRefund(u8),
     OpenDispute(u8, i64),
     ResolveDispute(u8, bool),
-    Report(u8, ReportKind),
+    /// A report under key n, as of second s (totals and failures compare their times).
+    Report(u8, ReportKind, u32),
     /// Deliver the n-th report sent so far again (modulo their count).
     Redeliver(usize),
 }
@@ -47,6 +49,11 @@ fn report_kind() -> impl Strategy<Value = ReportKind> {
         (reference("re"), amount())
             .prop_map(|(r, a)| ReportKind::Refunded { provider_refund_reference: r, amount_minor: minor(a) }),
         reference("re").prop_map(|r| ReportKind::RefundFailed { provider_refund_reference: r }),
+        // Running totals: with failures of refunds they counted, and captures after close.
+        amount().prop_map(|a| ReportKind::RefundedInTotal {
+            charge_reference: "ch_1".into(),
+            total_refunded_minor: minor(a)
+        }),
         (reference("dp"), amount())
             .prop_map(|(r, a)| ReportKind::DisputeOpened { provider_dispute_reference: r, amount_minor: minor(a) }),
         (reference("dp"), any::<bool>())
@@ -65,7 +72,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u8..4).prop_map(Step::FailRefund),
         1 => (0u8..3, amount()).prop_map(|(n, a)| Step::OpenDispute(n, a)),
         1 => (0u8..3, any::<bool>()).prop_map(|(n, won)| Step::ResolveDispute(n, won)),
-        6 => (0u8..30, report_kind()).prop_map(|(key, kind)| Step::Report(key, kind)),
+        6 => (0u8..30, report_kind(), 0u32..60).prop_map(|(key, kind, s)| Step::Report(key, kind, s)),
         2 => any::<usize>().prop_map(Step::Redeliver),
     ]
 }
@@ -93,8 +100,9 @@ fn to_command(step: &Step, sent: &mut Vec<PaymentCommand>) -> Option<PaymentComm
         Step::ResolveDispute(n, won) => {
             resolve(u128::from(*n), if *won { DisputeOutcome::Won } else { DisputeOutcome::Lost })
         }
-        Step::Report(key, kind) => {
-            let command = report(&format!("evt_{key}"), kind.clone());
+        Step::Report(key, kind, second) => {
+            let report = GatewayReport::new(format!("evt_{key}"), kind.clone(), at(*second));
+            let command = PaymentCommand::ApplyGatewayReport(report);
             sent.push(command.clone());
             command
         }
@@ -121,6 +129,15 @@ fn check_amounts(p: &Payment) -> Result<(), TestCaseError> {
     prop_assert!(p.amount_refunded.saturating_add(p.amount_refund_pending) <= p.amount_captured);
     prop_assert!(p.amount_disputed <= p.amount_captured);
     prop_assert_eq!(p.check_invariants(), Ok(()));
+    // Spelled out (check_invariants holds them too): refunded is what succeeded plus what a
+    // running total counted that no refund explains, and never more than captured.
+    let succeeded = p
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Succeeded)
+        .fold(MinorUnits::ZERO, |sum, r| sum.saturating_add(r.amount_minor.into()));
+    prop_assert_eq!(p.amount_refunded, succeeded.saturating_add(p.amount_refunded_unattributed));
+    prop_assert!(p.amount_refunded <= p.amount_captured);
     Ok(())
 }
 
@@ -482,6 +499,104 @@ proptest! {
             want.sort();
             prop_assert_eq!(got, want);
         }
+        prop_assert_eq!(payment::fold(&history.events), Some(p));
+    }
+}
+
+/// Refunds requested through the API with the gateway's reference, each pending at the
+/// gateway from its second `created` and settled at `created + settle_after`: succeeded (its
+/// own report) or failed (`RefundFailed`). On each creation the gateway sends its running
+/// total, which counts pending refunds. Every report, shuffled and redelivered, ends with the
+/// gateway's truth: refunded = the refunds that did not fail, nothing unattributed, and the
+/// journal saying the same.
+#[derive(Debug, Clone)]
+struct FailureStory {
+    /// (amount, created second, settle after, fails)
+    refunds: Vec<(i64, u32, u32, bool)>,
+    order: Vec<proptest::sample::Index>,
+    duplicates: Vec<proptest::sample::Index>,
+}
+
+fn failure_story() -> impl Strategy<Value = FailureStory> {
+    (
+        proptest::collection::vec(
+            (prop::sample::select(vec![300i64, 500, 1_200, 2_000]), 0u32..20, 1u32..20, any::<bool>()),
+            1..5,
+        ),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 10),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 0..4),
+    )
+        .prop_map(|(refunds, order, duplicates)| FailureStory { refunds, order, duplicates })
+}
+
+fn failure_story_reports(story: &FailureStory) -> Vec<PaymentCommand> {
+    let at_second =
+        |key: String, kind, second| PaymentCommand::ApplyGatewayReport(GatewayReport::new(key, kind, at(second)));
+    let mut reports = Vec::new();
+    for (i, &(amount, created, settle_after, fails)) in story.refunds.iter().enumerate() {
+        let reference = format!("re_{i}");
+        let settled = created + settle_after;
+        let kind = if fails {
+            ReportKind::RefundFailed { provider_refund_reference: reference }
+        } else {
+            ReportKind::Refunded { provider_refund_reference: reference, amount_minor: minor(amount) }
+        };
+        reports.push(at_second(format!("evt_settled_{i}"), kind, settled));
+        // The running total as of this refund's creation: created by then, not failed by then.
+        let total: i64 = story
+            .refunds
+            .iter()
+            .filter(|&&(_, c, s, f)| c <= created && !(f && c + s <= created))
+            .map(|&(a, ..)| a)
+            .sum();
+        let kind = ReportKind::RefundedInTotal { charge_reference: "ch_1".into(), total_refunded_minor: minor(total) };
+        reports.push(at_second(format!("evt_total_{i}"), kind, created));
+    }
+    reports
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn refunds_a_total_counted_and_that_failed_are_never_counted(story in failure_story()) {
+        let reports = failure_story_reports(&story);
+        let n = reports.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, story.order[i].index(i + 1));
+        }
+        for d in &story.duplicates {
+            order.push(order[d.index(n)]);
+        }
+        let mut history = History::new().given(initiate(CaptureMethod::Manual)).given(authorize()).given(capture(None));
+        for (i, &(amount, ..)) in story.refunds.iter().enumerate() {
+            history = history.given(PaymentCommand::RequestRefund {
+                refund_id: refund_id(i as u128),
+                amount_minor: minor(amount),
+                reason: None,
+                provider_reference: Some(format!("re_{i}")),
+                at: at(0),
+            });
+        }
+        for &i in &order {
+            let events = history.record(reports[i].clone()).expect("never refused");
+            for transaction in events.iter().filter_map(postings_for) {
+                prop_assert!(transaction.is_balanced());
+            }
+            check_amounts(&history.payment())?;
+        }
+        let p = history.payment();
+        let kept: i64 = story.refunds.iter().filter(|r| !r.3).map(|r| r.0).sum();
+        prop_assert_eq!(p.amount_refunded.get(), kept, "{:?}", p.refunds);
+        prop_assert_eq!(p.amount_refunded_unattributed, MinorUnits::ZERO);
+        for (i, r) in story.refunds.iter().enumerate() {
+            let want = if r.3 { RefundStatus::Failed } else { RefundStatus::Succeeded };
+            prop_assert_eq!(p.refund(refund_id(i as u128)).map(|r| r.status), Some(want));
+        }
+        let balances = history.balances();
+        prop_assert!(balances.trial_balance_is_zero());
+        check_tie_out(&p, &balances)?;
         prop_assert_eq!(payment::fold(&history.events), Some(p));
     }
 }

@@ -25,12 +25,15 @@ fn command(kind: CommandKind) -> Option<PaymentCommand> {
         CommandKind::FailRefund => PaymentCommand::FailRefund { refund_id: refund_id(1), code: None, message: None },
         CommandKind::OpenDispute => open_dispute(2, 500),
         CommandKind::ResolveDispute => resolve(1, DisputeOutcome::Won),
-        CommandKind::RecordDispute | CommandKind::RecordRefund => return None,
+        CommandKind::RecordDispute
+        | CommandKind::RecordRefund
+        | CommandKind::RecordCapture
+        | CommandKind::ReverseRefund => return None,
     };
     Some(command)
 }
 
-fn expected(status: PaymentStatus) -> [Expect; 12] {
+fn expected(status: PaymentStatus) -> [Expect; 14] {
     use PaymentStatus::*;
     const EXISTS: Expect = Err("payment_already_exists");
     const NOT_AUTH: Expect = Err("payment_not_authorizable");
@@ -44,33 +47,38 @@ fn expected(status: PaymentStatus) -> [Expect; 12] {
     // Columns: Initiate, Authorize, Capture, Void, Fail,
     //          RequestRefund, SucceedRefund, FailRefund, OpenDispute, ResolveDispute,
     //          RecordDispute (a chargeback reported by the gateway),
-    //          RecordRefund (a gateway refund after a running total counted its money)
+    //          RecordRefund (a gateway refund after a running total counted its money),
+    //          RecordCapture (money the gateway captured: also after capture closed),
+    //          ReverseRefund (a succeeded refund the gateway reports failed; the table allows
+    //          it in every status, the refund's own status decides)
     #[rustfmt::skip]
     let row = match status {
         Initiated => [EXISTS, Ok(Authorized), NOT_CAPT, Ok(Voided), Ok(Failed),
                       NOT_REFD, NO_REFUND, NO_REFUND, NOT_DISP, NO_DISPUTE,
-                      NOT_DISP, NOT_REFD],
+                      NOT_DISP, NOT_REFD, NOT_CAPT, Ok(Initiated)],
         Authorized => [EXISTS, NOT_AUTH, Ok(Captured), Ok(Voided), NOT_FAIL,
                        NOT_REFD, NO_REFUND, NO_REFUND, NOT_DISP, NO_DISPUTE,
-                       NOT_DISP, NOT_REFD],
+                       NOT_DISP, NOT_REFD, Ok(Captured), Ok(Authorized)],
         // Void after a partial capture releases the uncaptured rest: capture closes.
         PartiallyCaptured => [EXISTS, NOT_AUTH, Ok(Captured), Ok(Captured), NOT_FAIL,
                               Ok(PartiallyCaptured), Ok(PartiallyCaptured), Ok(PartiallyCaptured),
                               Ok(PartiallyCaptured), Ok(PartiallyCaptured),
+                              Ok(PartiallyCaptured), Ok(PartiallyCaptured),
                               Ok(PartiallyCaptured), Ok(PartiallyCaptured)],
+        // A client's capture after close is refused; the gateway's capture is recorded.
         Captured => [EXISTS, NOT_AUTH, NOT_CAPT, NOT_VOID, NOT_FAIL,
                      Ok(Captured), Ok(Captured), Ok(Captured), Ok(Captured), Ok(Captured),
-                     Ok(Captured), Ok(Captured)],
+                     Ok(Captured), Ok(Captured), Ok(Captured), Ok(Captured)],
         Refunded => [EXISTS, NOT_AUTH, NOT_CAPT, NOT_VOID, NOT_FAIL,
                      NOT_REFD, Err("refund_not_pending"), Err("refund_not_pending"), NOT_DISP,
                      Err("dispute_not_open"),
-                     Ok(Refunded), Ok(Refunded)],
+                     Ok(Refunded), Ok(Refunded), Ok(Refunded), Ok(Refunded)],
         Voided => [EXISTS, NOT_AUTH, NOT_CAPT, NOT_VOID, NOT_FAIL,
                    NOT_REFD, NO_REFUND, NO_REFUND, NOT_DISP, NO_DISPUTE,
-                   NOT_DISP, NOT_REFD],
+                   NOT_DISP, NOT_REFD, NOT_CAPT, Ok(Voided)],
         Failed => [EXISTS, Ok(Authorized), NOT_CAPT, Ok(Voided), NOT_FAIL,
                    NOT_REFD, NO_REFUND, NO_REFUND, NOT_DISP, NO_DISPUTE,
-                   NOT_DISP, NOT_REFD],
+                   NOT_DISP, NOT_REFD, NOT_CAPT, Ok(Failed)],
     };
     row
 }
@@ -118,7 +126,7 @@ fn every_status_and_command_pair_behaves_as_specified() {
             }
         }
     }
-    assert_eq!(rows, 84);
+    assert_eq!(rows, 98);
 }
 
 #[test]
@@ -144,7 +152,10 @@ fn a_missing_payment_can_only_be_initiated() {
                 assert_eq!(outcome.unwrap().unwrap_err().code(), "payment_not_found", "{kind:?}");
                 assert_eq!(transition(None, kind).unwrap_err().code(), "payment_not_found");
             }
-            CommandKind::RecordDispute | CommandKind::RecordRefund => {
+            CommandKind::RecordDispute
+            | CommandKind::RecordRefund
+            | CommandKind::RecordCapture
+            | CommandKind::ReverseRefund => {
                 assert!(outcome.is_none());
                 assert_eq!(transition(None, kind).unwrap_err().code(), "payment_not_found");
             }
