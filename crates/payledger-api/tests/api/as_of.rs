@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::{SecondsFormat, Utc};
 use common::{spawn_app, start_projector, TestApp};
-use payledger_testkit::eventually;
 use reqwest::Method;
 use serde_json::{json, Value};
 
