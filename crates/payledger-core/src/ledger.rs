@@ -23,6 +23,7 @@
 //! | `DisputeOpened` | `disputes_held` | `gateway_receivable` |
 //! | `DisputeWon` | `gateway_receivable` | `disputes_held` |
 //! | `DisputeLost` | `chargeback_losses` | `disputes_held` |
+//! | `RefundReversed` | `gateway_receivable` | `refunds` |
 //!
 //! A settlement report line (`SettlementLineReported`, see `docs/SETTLEMENT.md`) posts one
 //! transaction, of kind `fee`, `payout` or `adjustment`, in the line's `currency`:
