@@ -49,13 +49,13 @@ pub struct ServeArgs {
     #[arg(long)]
     pub dev: bool,
 
-    /// Do not apply migrations: refuse to start unless the database is already migrated
-    /// (for a role without DDL rights; run `payledger migrate` as the schema's owner first).
     /// Days after a capture, refund or chargeback by which the gateway's reports must have
     /// settled it before the reconciliation calls it missing_in_report.
     #[arg(long, env = "PAYLEDGER_RECONCILIATION_LAG_DAYS", default_value_t = payledger_service::reconciliation::LAG_DAYS_DEFAULT)]
     pub reconciliation_lag_days: u32,
 
+    /// Do not apply migrations: refuse to start unless the database is already migrated
+    /// (for a role without DDL rights; run `payledger migrate` as the schema's owner first).
     #[arg(long, env = "PAYLEDGER_NO_MIGRATE")]
     pub no_migrate: bool,
 
