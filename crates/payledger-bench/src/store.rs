@@ -347,7 +347,7 @@ pub async fn run(opts: StoreBenchOptions) -> Result<StoreBenchReport, BenchError
 
     environment.load_average_end = crate::environment::load_average();
     let ratios = ratios(&opts.writers, &phases.measurements);
-    let targets = targets(opts, &phases.measurements);
+    let targets = targets(&opts, &phases.measurements);
     let shape = EventShape { tenant_id: Uuid::nil() };
     let payload_bytes = serde_json::to_string(&shape.payload(0)).map(|s| s.len()).unwrap_or(0);
     let metadata_bytes = serde_json::to_string(&shape.metadata()).map(|s| s.len()).unwrap_or(0);
