@@ -16,7 +16,12 @@
 //!    - the ceiling, pgbench: the same INSERT from a pgbench script, `-M prepared`, one
 //!      connection and one thread per writer.
 //! 2. For each batch writer count (default 1, 4): [`payledger_store::append_batch`] of 100
-//!    events (10 new streams × 10 events) per transaction.
+//!    events (10 new streams × 10 events) per transaction, then its ceiling: one prepared
+//!    multi-row `INSERT .. SELECT FROM unnest(..)` of as many rows into `bench_ceiling`.
+//!
+//! The report ends with the targets of issue #15, each a ratio with PASS/FAIL: single-event
+//! appends at 16 writers ≥ 0.6 × the one-row INSERT, batch appends ≥ 0.8 × the multi-row
+//! INSERT (both against the Rust harness of the same run).
 //!
 //! Every Rust phase starts all writers together, runs a warm-up that is not measured, then
 //! measures for a fixed duration (each writer starts operations until it is over) or a fixed
@@ -180,7 +185,7 @@ impl StoreBenchOptions {
 
     /// Measured plus warm-up time of all phases in duration mode (set-up not included).
     pub fn estimated_run_ms(&self) -> u64 {
-        let rust_phases = (self.writers.len() * 2 + self.batch_writers.len()) as u64;
+        let rust_phases = (self.writers.len() * 2 + self.batch_writers.len() * 2) as u64;
         let pgbench_phases = if self.skip_pgbench { 0 } else { self.writers.len() as u64 };
         rust_phases * (self.duration_ms + self.warmup_ms) + pgbench_phases * self.duration_ms.div_ceil(1_000) * 1_000
     }
@@ -202,6 +207,8 @@ pub enum Workload {
     CeilingInsertRust,
     /// The same INSERT from pgbench.
     CeilingInsertPgbench,
+    /// One multi-row INSERT of as many rows as a batch append writes, from the Rust harness.
+    CeilingBatchInsertRust,
 }
 
 /// One phase: one workload at one number of concurrent writers.
@@ -236,6 +243,23 @@ pub struct CeilingRatio {
     pub ledger_vs_pgbench: Option<f64>,
 }
 
+/// One goal of issue #15, as measured in this run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub name: String,
+    /// Ledger ÷ ceiling; `None` when a side was not measured (then `pass` is false).
+    pub ratio: Option<f64>,
+    /// The least ratio that passes.
+    pub target: f64,
+    pub pass: bool,
+}
+
+/// Single-event appends at this many writers against the one-row INSERT ceiling.
+pub const TARGET_SINGLE_WRITERS: usize = 16;
+pub const TARGET_SINGLE_RATIO: f64 = 0.6;
+/// Batch appends against the multi-row INSERT of as many rows, at each batch writer count.
+pub const TARGET_BATCH_RATIO: f64 = 0.8;
+
 /// How the run was set up, as the report needs to be read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
@@ -266,6 +290,7 @@ pub struct StoreBenchReport {
     pub settings: RunSettings,
     pub measurements: Vec<Measurement>,
     pub ratios: Vec<CeilingRatio>,
+    pub targets: Vec<Target>,
     pub notes: Vec<String>,
 }
 
@@ -322,6 +347,7 @@ pub async fn run(opts: StoreBenchOptions) -> Result<StoreBenchReport, BenchError
 
     environment.load_average_end = crate::environment::load_average();
     let ratios = ratios(&opts.writers, &phases.measurements);
+    let targets = targets(&opts, &phases.measurements);
     let shape = EventShape { tenant_id: Uuid::nil() };
     let payload_bytes = serde_json::to_string(&shape.payload(0)).map(|s| s.len()).unwrap_or(0);
     let metadata_bytes = serde_json::to_string(&shape.metadata()).map(|s| s.len()).unwrap_or(0);
@@ -344,6 +370,7 @@ pub async fn run(opts: StoreBenchOptions) -> Result<StoreBenchReport, BenchError
         },
         measurements: phases.measurements,
         ratios,
+        targets,
         notes: phases.notes,
     })
 }
@@ -494,6 +521,20 @@ async fn measure(
             .collect();
         let (m, total) = phase_ctx.run(Workload::LedgerBatchAppend, batch_events, list, &mut notes).await?;
         written.ledger_events += total;
+        measurements.push(m);
+
+        phase += 1;
+        checkpoint(&control, &mut checkpoints, &mut notes).await;
+        let mut list = Vec::with_capacity(writers);
+        for w in 0..writers {
+            let prefix = format!("bench-p{phase}-w{w}");
+            list.push(
+                Writer::batch_insert(pool, row.clone(), prefix, opts.batch_streams, opts.batch_events_per_stream)
+                    .await?,
+            );
+        }
+        let (m, total) = phase_ctx.run(Workload::CeilingBatchInsertRust, batch_events, list, &mut notes).await?;
+        written.ceiling_rows += total;
         measurements.push(m);
     }
 
@@ -693,6 +734,35 @@ fn ratios(writer_counts: &[usize], measurements: &[Measurement]) -> Vec<CeilingR
         .collect()
 }
 
+/// The issue's goals: single-event appends at [`TARGET_SINGLE_WRITERS`], and batch appends at
+/// every batch writer count, each ledger rate ÷ its Rust ceiling (events ÷ rows per second).
+fn targets(opts: &StoreBenchOptions, measurements: &[Measurement]) -> Vec<Target> {
+    let find = |workload: Workload, writers: usize| {
+        measurements.iter().find(|m| m.workload == workload && m.writers == writers).map(|m| m.events_per_s)
+    };
+    let target = |name: String, ledger: Option<f64>, ceiling: Option<f64>, goal: f64| {
+        let ratio = ledger.zip(ceiling.filter(|c| *c > 0.0)).map(|(l, c)| l / c);
+        Target { name, ratio, target: goal, pass: ratio.is_some_and(|r| r >= goal) }
+    };
+    let w = TARGET_SINGLE_WRITERS;
+    let mut list = vec![target(
+        format!("single-event append at {w} writers / 1-row INSERT"),
+        find(Workload::LedgerAppend, w),
+        find(Workload::CeilingInsertRust, w),
+        TARGET_SINGLE_RATIO,
+    )];
+    let rows = opts.batch_streams * opts.batch_events_per_stream;
+    for &w in &opts.batch_writers {
+        list.push(target(
+            format!("{rows}-event batch append at {w} writers / {rows}-row INSERT"),
+            find(Workload::LedgerBatchAppend, w),
+            find(Workload::CeilingBatchInsertRust, w),
+            TARGET_BATCH_RATIO,
+        ));
+    }
+    list
+}
+
 pub(crate) async fn connect(url: &str) -> Result<tokio_postgres::Client, BenchError> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(async move {
@@ -772,6 +842,37 @@ mod tests {
         assert_eq!(r[0].ledger_vs_rust, Some(0.25));
         assert_eq!(r[0].ledger_vs_pgbench, Some(0.2));
         assert_eq!(r[1].ledger_vs_rust, None);
+    }
+
+    #[test]
+    fn targets_pass_at_the_goal_and_fail_below_it_or_when_unmeasured() {
+        let m = |workload, writers, events_per_s| Measurement {
+            workload,
+            writers,
+            events_per_op: 1,
+            ops: 1,
+            events: 1,
+            duration_ms: 1.0,
+            ops_per_s: events_per_s,
+            events_per_s,
+            latency: None,
+            command: None,
+        };
+        let mut opts = StoreBenchOptions::new("postgres://u@h/db");
+        opts.batch_writers = vec![1, 4];
+        let measurements = vec![
+            m(Workload::LedgerAppend, 16, 600.0),
+            m(Workload::CeilingInsertRust, 16, 1000.0),
+            m(Workload::LedgerBatchAppend, 1, 790.0),
+            m(Workload::CeilingBatchInsertRust, 1, 1000.0),
+            m(Workload::LedgerBatchAppend, 4, 900.0),
+        ];
+        let t = targets(&opts, &measurements);
+        assert_eq!(t.len(), 3);
+        assert_eq!((t[0].ratio, t[0].pass), (Some(0.6), true));
+        assert_eq!((t[1].ratio, t[1].pass), (Some(0.79), false));
+        assert_eq!((t[2].ratio, t[2].pass), (None, false));
+        assert!(t[1].name.contains("100-event batch append at 1 writers"), "{}", t[1].name);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod error;
 pub mod hash;
 pub mod idempotency;
 mod migrate;
+mod notify;
 mod pool;
 mod read;
 mod subscribe;
@@ -21,6 +22,7 @@ pub use append::{
 };
 pub use error::StoreError;
 pub use migrate::{applied_migration_version, latest_migration_version, migrate};
+pub use notify::notify_in_flight;
 pub use pool::{connect_pool, PoolOptions};
 pub use read::{read_all, read_stream, stream_head, ReadAllFilter, READ_MAX_BATCH};
 pub use subscribe::{has_events_after, ChangeListener, Subscription};

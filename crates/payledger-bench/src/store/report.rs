@@ -13,6 +13,7 @@ impl Workload {
             Workload::LedgerBatchAppend => "ledger batch append",
             Workload::CeilingInsertRust => "ceiling: plain INSERT, Rust",
             Workload::CeilingInsertPgbench => "ceiling: plain INSERT, pgbench",
+            Workload::CeilingBatchInsertRust => "ceiling: multi-row INSERT, Rust",
         }
     }
 }
@@ -106,6 +107,14 @@ impl fmt::Display for StoreBenchReport {
                     opt(r.ceiling_pgbench_tx_per_s, 1),
                     opt(r.ledger_vs_pgbench, 2),
                 )?;
+            }
+        }
+        if !self.targets.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "targets (issue #15; ledger ÷ the Rust ceiling of the same run)")?;
+            for t in &self.targets {
+                let verdict = if t.pass { "PASS" } else { "FAIL" };
+                writeln!(f, "  {verdict}  {:<52} ratio {:>5}  target >= {:.2}", t.name, opt(t.ratio, 2), t.target)?;
             }
         }
         if !self.notes.is_empty() {

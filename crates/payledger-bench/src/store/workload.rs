@@ -22,6 +22,14 @@ const CEILING_INSERT: &str = "INSERT INTO bench_ceiling (event_id, tenant_id, st
     schema_version, payload, metadata, recorded_at, dedupe_key, prev_hash, hash)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
+/// The INSERT of the batch ceiling: many rows of the events row shape in one statement
+/// (the arrays unnested), prepared, no RETURNING.
+const CEILING_BATCH_INSERT: &str = "INSERT INTO bench_ceiling (event_id, tenant_id, stream_id, stream_version,
+    event_type, schema_version, payload, metadata, recorded_at, dedupe_key, prev_hash, hash)
+    SELECT e, t, s, v, ty, 1, p, m, r, NULL, ph, h
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::int8[], $5::text[], $6::jsonb[], $7::jsonb[],
+                $8::timestamptz[], $9::bytea[], $10::bytea[]) AS u(e, t, s, v, ty, p, m, r, ph, h)";
+
 /// Realistic event bodies: a PaymentCaptured with the metadata the API records.
 #[derive(Debug, Clone)]
 pub(crate) struct EventShape {
@@ -115,10 +123,22 @@ pub(crate) struct InsertWriter {
     seq: u64,
 }
 
+/// Multi-row INSERTs into the ceiling table (the batch append's row count) on one held connection.
+pub(crate) struct BatchInsertWriter {
+    client: Object,
+    statement: Statement,
+    row: Arc<CeilingRow>,
+    prefix: String,
+    streams: usize,
+    events_per_stream: usize,
+    batch_no: u64,
+}
+
 pub(crate) enum Writer {
     Append(AppendWriter),
     Batch(BatchWriter),
     Insert(InsertWriter),
+    BatchInsert(BatchInsertWriter),
 }
 
 impl Writer {
@@ -144,6 +164,27 @@ impl Writer {
         Ok(Writer::Insert(InsertWriter { client, statement, row, prefix, seq: 0 }))
     }
 
+    /// Takes a connection and holds it, with the multi-row INSERT prepared.
+    pub async fn batch_insert(
+        pool: &Pool,
+        row: Arc<CeilingRow>,
+        prefix: String,
+        streams: usize,
+        events_per_stream: usize,
+    ) -> Result<Writer, BenchError> {
+        let client = pool.get().await?;
+        let statement = client.prepare(CEILING_BATCH_INSERT).await?;
+        Ok(Writer::BatchInsert(BatchInsertWriter {
+            client,
+            statement,
+            row,
+            prefix,
+            streams,
+            events_per_stream,
+            batch_no: 0,
+        }))
+    }
+
     /// One operation (one transaction). Returns how many events it wrote and how long the
     /// database call took (building the events is not timed).
     async fn step(&mut self) -> Result<(u64, Duration), BenchError> {
@@ -151,6 +192,7 @@ impl Writer {
             Writer::Append(w) => w.step().await,
             Writer::Batch(w) => w.step().await,
             Writer::Insert(w) => w.step().await,
+            Writer::BatchInsert(w) => w.step().await,
         }
     }
 }
@@ -242,6 +284,56 @@ impl InsertWriter {
             return Err(BenchError::Check(format!("INSERT wrote {inserted} rows, expected 1")));
         }
         Ok((1, latency))
+    }
+}
+
+impl BatchInsertWriter {
+    async fn step(&mut self) -> Result<(u64, Duration), BenchError> {
+        self.batch_no += 1;
+        let n = self.streams * self.events_per_stream;
+        let row = &*self.row;
+        let recorded_at = SystemTime::now();
+        let mut event_ids = Vec::with_capacity(n);
+        let mut stream_ids = Vec::with_capacity(n);
+        let mut versions = Vec::with_capacity(n);
+        for s in 0..self.streams {
+            for v in 1..=self.events_per_stream {
+                event_ids.push(Uuid::now_v7());
+                stream_ids.push(format!("{}-b{}-s{s}", self.prefix, self.batch_no));
+                versions.push(v as i64);
+            }
+        }
+        let tenants = vec![row.tenant_id; n];
+        let types = vec![EVENT_TYPE; n];
+        let payloads = vec![&row.payload; n];
+        let metadatas = vec![&row.metadata; n];
+        let recorded = vec![recorded_at; n];
+        let prev_hashes = vec![&row.prev_hash[..]; n];
+        let hashes = vec![&row.hash[..]; n];
+        let started = Instant::now();
+        let inserted = self
+            .client
+            .execute(
+                &self.statement,
+                &[
+                    &event_ids,
+                    &tenants,
+                    &stream_ids,
+                    &versions,
+                    &types,
+                    &payloads,
+                    &metadatas,
+                    &recorded,
+                    &prev_hashes,
+                    &hashes,
+                ],
+            )
+            .await?;
+        let latency = started.elapsed();
+        if inserted != n as u64 {
+            return Err(BenchError::Check(format!("batch INSERT wrote {inserted} rows, expected {n}")));
+        }
+        Ok((inserted, latency))
     }
 }
 

@@ -1,6 +1,8 @@
 //! The per-stream hash chain, recomputed from stored rows alone.
 
-use payledger_store::{append, verify_chains, ExpectedVersion, LinkFault, NewEvent, StreamKey};
+use payledger_store::{
+    append, append_batch, verify_chains, BatchItem, ExpectedVersion, LinkFault, NewEvent, StreamKey,
+};
 use payledger_testkit::TestDb;
 use serde_json::json;
 use uuid::Uuid;
@@ -120,4 +122,39 @@ async fn a_tampered_link_does_not_hide_a_later_one() {
     let report = verify_chains(&**client, None).await.unwrap();
     let versions: Vec<i64> = report.broken.iter().map(|b| b.stream_version).collect();
     assert_eq!(versions, vec![2, 4], "{report:?}");
+}
+
+/// The server-side append (migration V12) chains the hashes itself; the Rust `chain_hash`
+/// stays the reference. Strings that JSON escapes (quotes, backslash, control characters)
+/// and text beyond ASCII, in every hashed text field, in one batch and across appends.
+#[tokio::test]
+async fn hashes_chained_by_the_server_match_the_rust_reference_for_escaped_and_unicode_text() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let tenant = Uuid::now_v7();
+    let odd = "q\"b\\s/ \u{1}\u{8}\t\n\u{c}\r\u{1f}\u{7f} é\u{2028}\u{1F600}";
+    let streams = [format!("s-{odd}"), "plain".to_owned()];
+    for round in 0..3 {
+        let items: Vec<BatchItem> = streams
+            .iter()
+            .map(|s| {
+                let events = (0..3)
+                    .map(|n| {
+                        let payload =
+                            json!({odd: odd, "amount": 1.50, "big": 1e3, "n": n, "z": [-0.0, {"b": 1, "a": 2}]});
+                        NewEvent::new(format!("T{odd}"), 1 + n, payload)
+                            .with_metadata(json!({"m": odd}))
+                            .with_dedupe_key(format!("{odd}:{s}:{round}:{n}"))
+                    })
+                    .collect();
+                let expected = if round == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(round * 3) };
+                BatchItem { stream: StreamKey::new(tenant, s.clone()), expected, events }
+            })
+            .collect();
+        append_batch(&pool, items).await.unwrap();
+    }
+    let client = pool.get().await.unwrap();
+    let report = verify_chains(&**client, None).await.unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!((report.events_checked, report.streams_checked), (18, 2));
 }

@@ -285,3 +285,64 @@ async fn read_order_is_numeric_across_a_digit_boundary_of_transaction_ids() {
     }
     assert_eq!(one_by_one, vec![2, 1, 3]);
 }
+
+/// The store's appends NOTIFY after commit, at most one in flight per pool, a commit during
+/// one owing another. With a 60 s poll interval only NOTIFY can wake the reader in time: a
+/// commit left unannounced leaves it asleep with events unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coalesced_notifies_announce_every_commit_of_concurrent_writers() {
+    let db = TestDb::new().await;
+    let pool = db.pool(20);
+    let listener = payledger_store::ChangeListener::listen(db.url()).await.unwrap();
+    const WRITERS: usize = 16;
+    const ROUNDS: usize = 30;
+    let total = WRITERS * ROUNDS;
+    let reader = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let client = pool.get().await.unwrap();
+            let mut checkpoint = Checkpoint::START;
+            let mut seen = 0;
+            while seen < total {
+                let batch = read_all(&**client, checkpoint, &ReadAllFilter::default(), 1000).await.unwrap();
+                if let Some(last) = batch.last() {
+                    checkpoint = last.checkpoint();
+                    seen += batch.len();
+                    continue;
+                }
+                if has_events_after(&**client, checkpoint).await.unwrap() {
+                    // Held back by another test's open transaction: look again soon.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                }
+                listener.wait(Duration::from_secs(60)).await;
+            }
+            seen
+        })
+    };
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                for n in 0..ROUNDS {
+                    // Pauses of 0–3 ms, so that commits land both during a NOTIFY and between.
+                    tokio::time::sleep(Duration::from_micros(((w * 7 + n * 13) % 4) as u64 * 1000)).await;
+                    payledger_store::append_batch(&pool, item(&format!("w{w}"), n as i64)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let seen = tokio::time::timeout(Duration::from_secs(15), reader).await.expect("every commit announced").unwrap();
+    assert_eq!(seen, total);
+    // The coalescer ends its task when nothing is owed.
+    for _ in 0..500 {
+        if !payledger_store::notify_in_flight(&pool) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("a NOTIFY stayed in flight");
+}
