@@ -3,7 +3,7 @@
 //! is applied entirely or not at all, and exactly once.
 
 use chrono::{DateTime, Utc};
-use payledger_store::{read_all, Checkpoint, ReadAllFilter};
+use payledger_store::{read_all, Checkpoint, ReadAllFilter, RecordedEvent};
 use tokio_postgres::{Client, GenericClient};
 
 use crate::apply::apply_batch;
@@ -111,14 +111,7 @@ async fn apply_in_tx_inner<C: GenericClient>(
     expected_state: &'static str,
     limits: &Limits,
 ) -> Result<Step, ProjectorError> {
-    let (checkpoint, state) = registry::lock_checkpoint(tx, version).await?.ok_or(ProjectorError::VersionMissing {
-        projection: PROJECTION.to_owned(),
-        version,
-        expected_state,
-    })?;
-    if state != expected_state {
-        return Err(ProjectorError::VersionMissing { projection: PROJECTION.to_owned(), version, expected_state });
-    }
+    let checkpoint = lock_version(tx, version, expected_state).await?;
     // Entries built for another version or checkpoint (a rolled-back batch, another
     // instance's progress) are dropped here.
     cache.begin(version, checkpoint);
@@ -126,14 +119,78 @@ async fn apply_in_tx_inner<C: GenericClient>(
     if let Some(bound) = limits.upper_bound {
         events.retain(|e| e.checkpoint() <= bound);
     }
+    apply_events(tx, cache, version, checkpoint, &events).await
+}
+
+/// Runs one batch of events read ahead (the rebuild's reader) in its own transaction on a
+/// building version: `after` is where they were read from, which must be the version's
+/// checkpoint.
+pub(crate) async fn run_read_ahead(
+    client: &mut Client,
+    cache: &mut StateCache,
+    version: i32,
+    after: Checkpoint,
+    events: &[RecordedEvent],
+) -> Result<Step, ProjectorError> {
+    let tx = client.transaction().await?;
+    let result = async {
+        let checkpoint = lock_version(&tx, version, "building").await?;
+        if checkpoint != after {
+            return Err(ProjectorError::CheckpointMoved { projection: PROJECTION.to_owned(), version });
+        }
+        cache.begin(version, checkpoint);
+        apply_events(&tx, cache, version, checkpoint, events).await
+    }
+    .await;
+    let step = match result {
+        Ok(step) => step,
+        Err(err) => {
+            cache.clear();
+            return Err(err);
+        }
+    };
+    if matches!(step, Step::Applied { .. }) {
+        if let Err(err) = tx.commit().await {
+            cache.clear();
+            return Err(err.into());
+        }
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(step)
+}
+
+/// Locks the version's registry row and returns its checkpoint, if it is in `expected_state`.
+async fn lock_version<C: GenericClient>(
+    tx: &C,
+    version: i32,
+    expected_state: &'static str,
+) -> Result<Checkpoint, ProjectorError> {
+    let missing = || ProjectorError::VersionMissing { projection: PROJECTION.to_owned(), version, expected_state };
+    let (checkpoint, state) = registry::lock_checkpoint(tx, version).await?.ok_or_else(missing)?;
+    if state != expected_state {
+        return Err(missing());
+    }
+    Ok(checkpoint)
+}
+
+/// Applies `events` (read after `checkpoint`, the locked one), writes the rows and moves the
+/// checkpoint to the last event's.
+async fn apply_events<C: GenericClient>(
+    tx: &C,
+    cache: &mut StateCache,
+    version: i32,
+    checkpoint: Checkpoint,
+    events: &[RecordedEvent],
+) -> Result<Step, ProjectorError> {
     if events.is_empty() {
         cache.end(version, checkpoint);
         return Ok(Step::CaughtUp { version, checkpoint });
     }
     let schema = schema_name(PROJECTION, version);
-    let already_parked = parked::parked_among(tx, version, &events).await?;
-    let mut applied = apply_batch(tx, &schema, cache, &events, &already_parked).await?;
-    write_isolating(tx, &schema, &events, &mut applied).await?;
+    let already_parked = parked::parked_among(tx, version, events).await?;
+    let mut applied = apply_batch(tx, &schema, cache, events, &already_parked).await?;
+    write_isolating(tx, &schema, events, &mut applied).await?;
     parked::record(tx, version, &applied.parked).await?;
     for stream in &applied.parked {
         cache.forget(&stream.key());

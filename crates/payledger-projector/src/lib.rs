@@ -98,6 +98,7 @@ mod error;
 mod parked;
 mod projector;
 pub mod read;
+mod read_ahead;
 mod rebuild;
 mod registry;
 mod rows;

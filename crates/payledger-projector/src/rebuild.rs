@@ -10,9 +10,10 @@ use payledger_store::{Checkpoint, READ_MAX_BATCH};
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use crate::batch::{apply_in_tx, run_batch, Limits, Step, Target};
+use crate::batch::{apply_in_tx, run_batch, run_read_ahead, Limits, Step, Target};
 use crate::cache::StateCache;
 use crate::error::ProjectorError;
+use crate::read_ahead::ReadAhead;
 use crate::registry::{self, Purpose, PROJECTION};
 use crate::schema;
 use crate::session::{Lock, Session};
@@ -40,7 +41,7 @@ pub struct RebuildOptions {
 impl Default for RebuildOptions {
     fn default() -> Self {
         RebuildOptions {
-            batch_size: 2_000,
+            batch_size: 10_000,
             cache_max_streams: 20_000,
             statement_timeout_ms: 600_000,
             swap_attempts: 10,
@@ -105,6 +106,7 @@ pub struct RebuildReport {
 /// [`Rebuild::run`] so that a caller (the API) can answer "started" or "busy" at once.
 pub struct Rebuild {
     session: Session,
+    database_url: String,
     version: i32,
     options: RebuildOptions,
     cache: StateCache,
@@ -134,7 +136,16 @@ impl Rebuild {
         registry::drop_unused_versions(&mut session.client).await?;
         let version = registry::create_building_version(&mut session.client, Purpose::Rebuild).await?;
         let cache = StateCache::new(options.cache_max_streams);
-        Ok(Rebuild { session, version, options, cache, started: Instant::now(), events_done: 0, events_total: 0 })
+        Ok(Rebuild {
+            session,
+            database_url: database_url.to_owned(),
+            version,
+            options,
+            cache,
+            started: Instant::now(),
+            events_done: 0,
+            events_total: 0,
+        })
     }
 
     pub fn version(&self) -> i32 {
@@ -214,8 +225,24 @@ impl Rebuild {
         let mut goal: Option<Checkpoint> = None;
         let mut held_back_since: Option<Instant> = None;
         let mut wait = HELD_BACK_FIRST_WAIT;
+        // The replay reads ahead on a second connection; the catch-up reads in its batches.
+        let mut reader = match phase {
+            RebuildPhase::Replaying => Some(self.start_reader(limits.batch_size).await?),
+            _ => None,
+        };
         loop {
-            match run_batch(&mut self.session.client, &mut self.cache, Target::Building(self.version), &limits).await? {
+            let step = match reader.as_mut() {
+                Some(reader) => {
+                    let batch = reader.next().await?;
+                    run_read_ahead(&mut self.session.client, &mut self.cache, self.version, batch.after, &batch.events)
+                        .await?
+                }
+                None => {
+                    run_batch(&mut self.session.client, &mut self.cache, Target::Building(self.version), &limits)
+                        .await?
+                }
+            };
+            match step {
                 Step::Applied { events, checkpoint, .. } => {
                     held_back_since = None;
                     wait = HELD_BACK_FIRST_WAIT;
@@ -261,12 +288,30 @@ impl Rebuild {
                             "replay waits for held-back events"
                         );
                     }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(HELD_BACK_MAX_WAIT);
+                    // The reader waits between empty reads itself.
+                    if reader.is_none() {
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(HELD_BACK_MAX_WAIT);
+                    }
                 }
                 Step::NoLiveVersion => return Ok(()),
             }
         }
+    }
+
+    /// A reader of the log from the version's checkpoint, on a connection of its own.
+    async fn start_reader(&self, batch_size: i64) -> Result<ReadAhead, ProjectorError> {
+        let (from, _) = registry::lock_checkpoint(&self.session.client, self.version).await?.ok_or(
+            ProjectorError::VersionMissing {
+                projection: PROJECTION.to_owned(),
+                version: self.version,
+                expected_state: "building",
+            },
+        )?;
+        let reader =
+            Session::connect_as(&self.database_url, self.options.statement_timeout_ms, "payledger-rebuild-reader")
+                .await?;
+        Ok(ReadAhead::start(reader.client, from, batch_size))
     }
 
     /// The swap transaction: stop the live projector (lock the live pointer), apply what is

@@ -64,6 +64,11 @@ impl fmt::Display for RebuildBenchReport {
             opt(r.index_catch_up_swap_ms.map(|v| v / 1_000.0), 2),
         )?;
         writeln!(f, "rebuild / COPY ceiling: {}", opt(self.rebuild_vs_copy, 3))?;
+        writeln!(f, "targets (issue #15, stated for 1 M events; this history: {} events)", g.events)?;
+        for t in &self.targets {
+            let verdict = if t.pass { "PASS" } else { "FAIL" };
+            writeln!(f, "  {verdict}  {}: {} (target >= {})", t.name, opt(t.ratio, 3), t.target)?;
+        }
         let m = &self.memory;
         writeln!(
             f,
