@@ -14,8 +14,11 @@
 //!    command carries its own `Idempotency-Key`. Warm-up, then a measured interval:
 //!    requests/s, latency percentiles per operation and in all, errors by status.
 //! 2. **Webhook ingest at a fixed rate** (open loop): `payment_intent.succeeded`
-//!    deliveries about captured payments at `webhook_rate_per_s`; latency from when each
-//!    was due.
+//!    deliveries about captured payments at `webhook_rate_per_s`, `webhook_hot_pct` % of
+//!    them to the one endpoint the mixed load uses, the rest spread over
+//!    `webhook_other_endpoints` further endpoints; latency from when each was due. The
+//!    issue #15 target (p99 < 10 ms at 500/s, half to one endpoint, none refused) is in
+//!    the report's `targets` as PASS/FAIL.
 //! 3. **Check**: every 2xx command's events exactly once (one transaction, found by its
 //!    idempotency key), no event for a 4xx, every 2xx webhook's `WebhookReceived` exactly
 //!    once (by dedupe key), hash chains intact (`payledger_store::verify_chains`),
@@ -31,6 +34,7 @@ mod client;
 mod mix;
 mod report;
 mod server;
+mod targets;
 mod traffic;
 mod webhook_rate;
 
@@ -44,6 +48,7 @@ use tokio::sync::Barrier;
 
 pub use check::IntegrityCheck;
 pub use mix::{Mix, Operation, MAX_WEIGHT};
+pub use targets::Target;
 pub use webhook_rate::WebhookRateResult;
 
 use crate::ceiling::{self, CeilingSpec};
@@ -57,7 +62,13 @@ use traffic::{Lifecycle, Record, WorkerSpec};
 pub const DEFAULT_CONCURRENCY: usize = 8;
 pub const DEFAULT_DURATION_MS: u64 = 20_000;
 pub const DEFAULT_WARMUP_MS: u64 = 2_000;
-pub const DEFAULT_WEBHOOK_RATE_PER_S: u32 = 100;
+pub const DEFAULT_WEBHOOK_RATE_PER_S: u32 = 500;
+/// Share of the fixed-rate deliveries sent to the one hot endpoint (issue #15: half).
+pub const DEFAULT_WEBHOOK_HOT_PCT: u8 = 50;
+/// Endpoints sharing the rest of the fixed-rate deliveries.
+pub const DEFAULT_WEBHOOK_OTHER_ENDPOINTS: usize = 8;
+/// A tenant has at most 100 endpoints; leave room.
+pub const MAX_WEBHOOK_OTHER_ENDPOINTS: usize = 64;
 pub const DEFAULT_WEBHOOK_RATE_DURATION_MS: u64 = 10_000;
 pub const DEFAULT_WEBHOOK_MAX_IN_FLIGHT: usize = 1_000;
 pub const DEFAULT_REDELIVERY_PCT: u8 = 10;
@@ -103,6 +114,13 @@ pub struct ApiBenchOptions {
     /// Its length, [`MIN_DURATION_MS`]..=[`MAX_DURATION_MS`]; rate × duration at most
     /// [`MAX_WEBHOOK_DELIVERIES`]. Default [`DEFAULT_WEBHOOK_RATE_DURATION_MS`].
     pub webhook_rate_duration_ms: u64,
+    /// Percentage of the fixed-rate deliveries sent to the one hot endpoint, 0..=100.
+    /// Default [`DEFAULT_WEBHOOK_HOT_PCT`].
+    pub webhook_hot_pct: u8,
+    /// Further endpoints sharing the other deliveries round-robin,
+    /// 0..=[`MAX_WEBHOOK_OTHER_ENDPOINTS`] (0: all go to the hot one). Default
+    /// [`DEFAULT_WEBHOOK_OTHER_ENDPOINTS`].
+    pub webhook_other_endpoints: usize,
     /// Unanswered deliveries at once before the sender skips (and counts) due ones,
     /// 1..=[`MAX_WEBHOOK_IN_FLIGHT`]. Default [`DEFAULT_WEBHOOK_MAX_IN_FLIGHT`].
     pub webhook_max_in_flight: usize,
@@ -128,6 +146,8 @@ impl ApiBenchOptions {
             redelivery_pct: DEFAULT_REDELIVERY_PCT,
             webhook_rate_per_s: DEFAULT_WEBHOOK_RATE_PER_S,
             webhook_rate_duration_ms: DEFAULT_WEBHOOK_RATE_DURATION_MS,
+            webhook_hot_pct: DEFAULT_WEBHOOK_HOT_PCT,
+            webhook_other_endpoints: DEFAULT_WEBHOOK_OTHER_ENDPOINTS,
             webhook_max_in_flight: DEFAULT_WEBHOOK_MAX_IN_FLIGHT,
             ceiling_duration_ms: DEFAULT_CEILING_DURATION_MS,
             pgbench_path: None,
@@ -172,6 +192,15 @@ impl ApiBenchOptions {
             return invalid(format!(
                 "{} fixed-rate deliveries exceed {MAX_WEBHOOK_DELIVERIES}",
                 self.webhook_deliveries()
+            ));
+        }
+        if self.webhook_hot_pct > 100 {
+            return invalid(format!("webhook_hot_pct {} exceeds 100", self.webhook_hot_pct));
+        }
+        if self.webhook_other_endpoints > MAX_WEBHOOK_OTHER_ENDPOINTS {
+            return invalid(format!(
+                "webhook_other_endpoints {} exceeds {MAX_WEBHOOK_OTHER_ENDPOINTS}",
+                self.webhook_other_endpoints
             ));
         }
         if !(1..=MAX_WEBHOOK_IN_FLIGHT).contains(&self.webhook_max_in_flight) {
@@ -263,6 +292,8 @@ pub struct ApiBenchReport {
     pub check: IntegrityCheck,
     pub ceiling: Vec<Measurement>,
     pub ratio: ApiCeilingRatio,
+    /// The issue #15 targets this run measured, each PASS/FAIL.
+    pub targets: Vec<Target>,
     pub notes: Vec<String>,
 }
 
@@ -295,6 +326,7 @@ pub async fn run(opts: ApiBenchOptions) -> Result<ApiBenchReport, BenchError> {
             database: db.name.clone(),
         },
         ratio: ratio(&phases.load, &phases.ceiling),
+        targets: phases.webhook_rate.as_ref().map(targets::webhook_ingest).unwrap_or_default(),
         load: phases.load,
         webhook_rate: phases.webhook_rate,
         check: phases.check,
@@ -314,7 +346,9 @@ struct Phases {
 
 async fn run_in(opts: &ApiBenchOptions, db: &BenchDatabase) -> Result<Phases, BenchError> {
     let mut notes = Vec::new();
-    let mut server = server::Server::start(&db.url, opts.concurrency + SERVER_SPARE_CONNECTIONS).await?;
+    let mut server =
+        server::Server::start(&db.url, opts.concurrency + SERVER_SPARE_CONNECTIONS, opts.webhook_other_endpoints)
+            .await?;
     let client = client::ApiClient::new(&server)?;
     let control = crate::store::connect(&db.url).await?;
 
@@ -324,6 +358,7 @@ async fn run_in(opts: &ApiBenchOptions, db: &BenchDatabase) -> Result<Phases, Be
             rate_per_s: opts.webhook_rate_per_s,
             deliveries: opts.webhook_deliveries(),
             max_in_flight: opts.webhook_max_in_flight,
+            hot_pct: opts.webhook_hot_pct,
         };
         tracing::info!(rate_per_s = spec.rate_per_s, deliveries = spec.deliveries, "fixed-rate webhooks started");
         let (result, rate_records) = webhook_rate::run(&client, spec, &captured).await;
@@ -545,6 +580,8 @@ mod tests {
                 o.webhook_rate_duration_ms = MAX_DURATION_MS;
             }),
             Box::new(|o| o.webhook_max_in_flight = 0),
+            Box::new(|o| o.webhook_hot_pct = 101),
+            Box::new(|o| o.webhook_other_endpoints = MAX_WEBHOOK_OTHER_ENDPOINTS + 1),
             Box::new(|o| o.mix.webhook = MAX_WEIGHT + 1),
         ];
         for (i, case) in cases.iter().enumerate() {

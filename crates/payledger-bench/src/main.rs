@@ -116,6 +116,12 @@ pub struct ApiArgs {
     /// Length of the fixed-rate webhook phase.
     #[arg(long, default_value_t = api::DEFAULT_WEBHOOK_RATE_DURATION_MS)]
     pub webhook_rate_duration_ms: u64,
+    /// Percentage of the fixed-rate deliveries sent to one endpoint.
+    #[arg(long, default_value_t = api::DEFAULT_WEBHOOK_HOT_PCT)]
+    pub webhook_hot_pct: u8,
+    /// Further endpoints sharing the other fixed-rate deliveries.
+    #[arg(long, default_value_t = api::DEFAULT_WEBHOOK_OTHER_ENDPOINTS)]
+    pub webhook_other_endpoints: usize,
     /// Measured time of each ceiling phase.
     #[arg(long, default_value_t = api::DEFAULT_CEILING_DURATION_MS)]
     pub ceiling_duration_ms: u64,
@@ -182,6 +188,8 @@ pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<Ex
             opts.redelivery_pct = args.redelivery_pct;
             opts.webhook_rate_per_s = args.webhook_rate;
             opts.webhook_rate_duration_ms = args.webhook_rate_duration_ms;
+            opts.webhook_hot_pct = args.webhook_hot_pct;
+            opts.webhook_other_endpoints = args.webhook_other_endpoints;
             opts.ceiling_duration_ms = args.ceiling_duration_ms;
             opts.skip_pgbench = args.skip_pgbench;
             let report = api::run(opts).await?;

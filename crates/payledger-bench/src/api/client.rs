@@ -1,6 +1,7 @@
 //! The HTTP calls of the load: commands with an `Idempotency-Key` each, and signed
 //! `generic` webhook deliveries.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use payledger_gateways::signing::sign_generic_header;
@@ -34,8 +35,8 @@ pub(crate) struct ApiClient {
     http: reqwest::Client,
     base_url: String,
     writer_key: String,
-    webhook_url: String,
-    webhook_secret: String,
+    /// `(url, secret)` of each generic endpoint; the first is the mixed load's.
+    webhook_endpoints: Arc<Vec<(String, String)>>,
 }
 
 impl ApiClient {
@@ -49,8 +50,7 @@ impl ApiClient {
             http,
             base_url: server.base_url.clone(),
             writer_key: server.writer_key.clone(),
-            webhook_url: format!("{}/v1/webhooks/generic/{}", server.base_url, server.endpoint_id),
-            webhook_secret: server.webhook_secret.clone(),
+            webhook_endpoints: Arc::new(webhook_endpoints(server)),
         })
     }
 
@@ -65,17 +65,37 @@ impl ApiClient {
         send(request).await
     }
 
-    /// POSTs a webhook body, signed now.
+    /// POSTs a webhook body to the first endpoint, signed now.
     pub async fn webhook(&self, body: &[u8]) -> Answer {
+        self.webhook_to(0, body).await
+    }
+
+    /// Generic endpoints this client can deliver to (at least one).
+    pub fn webhook_endpoint_count(&self) -> usize {
+        self.webhook_endpoints.len()
+    }
+
+    /// POSTs a webhook body to endpoint `index` (modulo their number), signed now.
+    pub async fn webhook_to(&self, index: usize, body: &[u8]) -> Answer {
         let now_s = chrono::Utc::now().timestamp();
+        let Some((url, secret)) = self.webhook_endpoints.get(index % self.webhook_endpoints.len().max(1)) else {
+            return Answer { status: None, body: Value::Null, latency: Duration::ZERO };
+        };
         let request = self
             .http
-            .post(&self.webhook_url)
-            .header(GENERIC_SIGNATURE_HEADER, sign_generic_header(&self.webhook_secret, now_s, body))
+            .post(url)
+            .header(GENERIC_SIGNATURE_HEADER, sign_generic_header(secret, now_s, body))
             .header("Content-Type", "application/json")
             .body(body.to_vec());
         send(request).await
     }
+}
+
+fn webhook_endpoints(server: &super::server::Server) -> Vec<(String, String)> {
+    let url = |id: &uuid::Uuid| format!("{}/v1/webhooks/generic/{id}", server.base_url);
+    std::iter::once((url(&server.endpoint_id), server.webhook_secret.clone()))
+        .chain(server.other_endpoints.iter().map(|(id, secret)| (url(id), secret.clone())))
+        .collect()
 }
 
 async fn send(request: reqwest::RequestBuilder) -> Answer {

@@ -105,9 +105,20 @@ impl fmt::Display for ApiBenchReport {
             writeln!(f)?;
             writeln!(
                 f,
-                "webhook ingest at a fixed rate of {}/s (open loop, latency from when each was due): {} due, {} sent, \
-                 {} skipped (more than {} in flight), {} answered 2xx, {:.1}/s answered",
-                w.target_per_s, w.scheduled, w.sent, w.skipped_in_flight_limit, w.max_in_flight, w.ok, w.answered_per_s
+                "webhook ingest at a fixed rate of {}/s, {}% to one endpoint of {} (open loop, latency from when each \
+                 was due): {} due, {} sent ({} to the hot endpoint), {} skipped (more than {} in flight), {} answered \
+                 2xx, {} refused, {:.1}/s answered",
+                w.target_per_s,
+                w.hot_pct,
+                w.endpoints,
+                w.scheduled,
+                w.sent,
+                w.sent_to_hot_endpoint,
+                w.skipped_in_flight_limit,
+                w.max_in_flight,
+                w.ok,
+                w.refused,
+                w.answered_per_s
             )?;
             let lat = w.latency.as_ref();
             writeln!(
@@ -119,6 +130,23 @@ impl fmt::Display for ApiBenchReport {
                 ms(lat, |l| l.max_ms),
                 statuses(&w.errors_by_status)
             )?;
+            let hot = w.latency_hot_endpoint.as_ref();
+            writeln!(
+                f,
+                "  hot endpoint alone: p50 {} ms  p95 {} ms  p99 {} ms  max {} ms",
+                ms(hot, |l| l.p50_ms),
+                ms(hot, |l| l.p95_ms),
+                ms(hot, |l| l.p99_ms),
+                ms(hot, |l| l.max_ms)
+            )?;
+        }
+        if !self.targets.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "targets (issue #15)")?;
+            for t in &self.targets {
+                let verdict = if t.pass { "PASS" } else { "FAIL" };
+                writeln!(f, "  {verdict}  {}: {} (target {})", t.name, opt(t.value, 2), t.target)?;
+            }
         }
 
         writeln!(f)?;

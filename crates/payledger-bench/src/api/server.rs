@@ -29,13 +29,20 @@ pub(crate) struct Server {
     pub writer_key: String,
     pub endpoint_id: Uuid,
     pub webhook_secret: String,
+    /// Further generic endpoints of the tenant, `(endpoint_id, secret)`, for the fixed-rate
+    /// phase's deliveries not sent to the one above.
+    pub other_endpoints: Vec<(Uuid, String)>,
     stop_server: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     ledger: Option<Running>,
 }
 
 impl Server {
-    pub async fn start(database_url: &str, db_max_connections: usize) -> Result<Server, BenchError> {
+    pub async fn start(
+        database_url: &str,
+        db_max_connections: usize,
+        other_endpoints: usize,
+    ) -> Result<Server, BenchError> {
         let ledger = Ledger::start(LedgerConfig {
             pool: PoolOptions { max_connections: db_max_connections, ..PoolOptions::default() },
             projector_stop_timeout: Duration::from_millis(PROJECTOR_STOP_TIMEOUT_MS),
@@ -53,11 +60,11 @@ impl Server {
                 .map_err(setup)?;
             (tenant.id, key.key)
         };
-        let endpoint = create_endpoint(&pool, tenant_id, Provider::Generic, None, Some("bench"))
-            .await
-            .map_err(|e| BenchError::Setup(format!("webhook endpoint: {e}")))?;
-        let webhook_secret =
-            endpoint.secret.ok_or_else(|| BenchError::Setup("the generic endpoint's secret was not shown".into()))?;
+        let (endpoint_id, webhook_secret) = generic_endpoint(&pool, tenant_id, "bench").await?;
+        let mut others = Vec::with_capacity(other_endpoints);
+        for n in 0..other_endpoints {
+            others.push(generic_endpoint(&pool, tenant_id, &format!("bench other {n}")).await?);
+        }
 
         let state = AppState::of(&ledger, ApiConfig::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -71,8 +78,9 @@ impl Server {
             base_url,
             tenant_id,
             writer_key,
-            endpoint_id: endpoint.endpoint.id,
+            endpoint_id,
             webhook_secret,
+            other_endpoints: others,
             stop_server: Some(stop_server),
             server: Some(server),
             ledger: Some(ledger),
@@ -103,6 +111,20 @@ impl Server {
         }
         http
     }
+}
+
+/// A generic endpoint of the tenant and its secret.
+async fn generic_endpoint(
+    pool: &deadpool_postgres::Pool,
+    tenant_id: Uuid,
+    label: &str,
+) -> Result<(Uuid, String), BenchError> {
+    let endpoint = create_endpoint(pool, tenant_id, Provider::Generic, None, Some(label))
+        .await
+        .map_err(|e| BenchError::Setup(format!("webhook endpoint: {e}")))?;
+    let secret =
+        endpoint.secret.ok_or_else(|| BenchError::Setup("the generic endpoint's secret was not shown".into()))?;
+    Ok((endpoint.endpoint.id, secret))
 }
 
 impl Drop for Server {

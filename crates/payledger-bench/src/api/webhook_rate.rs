@@ -1,7 +1,8 @@
 //! Webhook ingest latency at a fixed rate, open loop: delivery `i` is due at
 //! `start + i / rate` whatever happened to the ones before, and its latency is measured
 //! from when it was due (so a server that falls behind shows it, instead of slowing the
-//! sender down: no coordinated omission).
+//! sender down: no coordinated omission). `hot_pct` % of them go to the client's first
+//! endpoint, spread evenly over the run; the rest round-robin over the others.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,13 @@ pub(crate) struct RateSpec {
     pub rate_per_s: u32,
     pub deliveries: u64,
     pub max_in_flight: usize,
+    pub hot_pct: u8,
+}
+
+/// Whether delivery `i` goes to the hot endpoint: evenly spread, `hot_pct` of every 100.
+fn is_hot(i: u64, hot_pct: u8) -> bool {
+    let pct = u64::from(hot_pct.min(100));
+    (i + 1) * pct / 100 != i * pct / 100
 }
 
 /// The fixed-rate webhook phase.
@@ -34,12 +42,20 @@ pub struct WebhookRateResult {
     pub sent: u64,
     pub skipped_in_flight_limit: u64,
     pub max_in_flight: usize,
+    /// Share sent to the one hot endpoint, and how many endpoints there were in all.
+    pub hot_pct: u8,
+    pub endpoints: usize,
+    pub sent_to_hot_endpoint: u64,
     pub ok: u64,
+    /// Deliveries not recorded: answered other than 2xx, not answered, or skipped.
+    pub refused: u64,
     /// From the first due time to the last answer.
     pub duration_ms: f64,
     pub answered_per_s: f64,
     /// From the time each delivery was due to its answer.
     pub latency: Option<Latency>,
+    /// The same, of the deliveries to the hot endpoint alone.
+    pub latency_hot_endpoint: Option<Latency>,
     /// Answers other than 2xx by status (`transport` when there was no answer).
     pub errors_by_status: BTreeMap<String, u64>,
 }
@@ -55,6 +71,8 @@ pub(crate) async fn run(
     let limit = Arc::new(Semaphore::new(spec.max_in_flight));
     let mut tasks = Vec::with_capacity(usize::try_from(spec.deliveries).unwrap_or(0));
     let mut skipped = 0u64;
+    let others = client.webhook_endpoint_count().saturating_sub(1);
+    let mut next_other = 0usize;
     let first_due = Instant::now();
     for i in 0..spec.deliveries {
         let due = first_due + Duration::from_nanos(interval_ns.saturating_mul(i));
@@ -69,20 +87,27 @@ pub(crate) async fn run(
             None => (format!("pi_bench_unknown_{i}"), 1_000),
         };
         let body = webhook_body(&event_id, &reference, amount_minor, Confirmation::Captured);
+        let endpoint = if others == 0 || is_hot(i, spec.hot_pct) {
+            0
+        } else {
+            next_other += 1;
+            1 + next_other % others
+        };
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            let answer = client.webhook(&body).await;
+            let answer = client.webhook_to(endpoint, &body).await;
             drop(permit);
             let since_due = due.elapsed();
-            (event_id, answer.status, since_due)
+            (event_id, endpoint == 0, answer.status, since_due)
         }));
     }
     let mut records = Vec::with_capacity(tasks.len());
     let mut latencies_us = Vec::with_capacity(tasks.len());
+    let mut hot_latencies_us = Vec::new();
     let mut errors_by_status = BTreeMap::new();
     let mut ok = 0;
     for task in tasks {
-        let Ok((event_id, status, since_due)) = task.await else {
+        let Ok((event_id, hot, status, since_due)) = task.await else {
             *errors_by_status.entry("task".to_owned()).or_insert(0) += 1;
             continue;
         };
@@ -93,6 +118,9 @@ pub(crate) async fn run(
             None => *errors_by_status.entry("transport".to_owned()).or_insert(0) += 1,
         }
         latencies_us.push(latency_us);
+        if hot {
+            hot_latencies_us.push(latency_us);
+        }
         records.push(Record {
             op: Operation::Webhook,
             status,
@@ -103,17 +131,38 @@ pub(crate) async fn run(
     }
     let duration_s = first_due.elapsed().as_secs_f64().max(1e-9);
     let sent = records.len() as u64;
+    let sent_to_hot_endpoint = hot_latencies_us.len() as u64;
     let result = WebhookRateResult {
         target_per_s: spec.rate_per_s,
         scheduled: spec.deliveries,
         sent,
         skipped_in_flight_limit: skipped,
         max_in_flight: spec.max_in_flight,
+        hot_pct: spec.hot_pct,
+        endpoints: others + 1,
+        sent_to_hot_endpoint,
         ok,
+        refused: spec.deliveries - ok,
         duration_ms: duration_s * 1_000.0,
         answered_per_s: sent as f64 / duration_s,
         latency: Latency::from_micros(latencies_us),
+        latency_hot_endpoint: Latency::from_micros(hot_latencies_us),
         errors_by_status,
     };
     (result, records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hot;
+
+    #[test]
+    fn the_hot_share_is_exact_and_spread_evenly() {
+        for pct in [0u8, 1, 33, 50, 100] {
+            let hot = (0..1_000).filter(|&i| is_hot(i, pct)).count();
+            assert_eq!(hot, usize::from(pct) * 10, "{pct}%");
+        }
+        let half: Vec<bool> = (0..4).map(|i| is_hot(i, 50)).collect();
+        assert_eq!(half, [false, true, false, true]);
+    }
 }

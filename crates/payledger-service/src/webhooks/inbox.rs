@@ -1,6 +1,14 @@
-//! The inbox stream of an endpoint and the shapes of the events in it.
+//! The inbox of an endpoint and the shapes of the events in it.
 //!
-//! Stream `webhook-inbox-{endpoint_id}` (appended with `ExpectedVersion::Any`) holds:
+//! Each delivery has a stream of its own, `webhook-inbox-{endpoint_id}-{delivery_id}`
+//! (created with `ExpectedVersion::NoStream`; `delivery_id` is its first `WebhookReceived`'s
+//! event id), so deliveries to one endpoint share no version chain and no lock. Deliveries
+//! recorded before that are in the endpoint's single stream `webhook-inbox-{endpoint_id}`;
+//! both are read alike (a delivery is found by its event id, and its `WebhookIgnored` goes
+//! to the stream its `WebhookReceived` is in). An endpoint's whole inbox is the streams
+//! starting with `webhook-inbox-{endpoint_id}`; across deliveries, order is the log's.
+//!
+//! An inbox stream holds:
 //!
 //! - `WebhookReceived` (schema 1): one per provider event, i.e. one per stripe/generic
 //!   delivery and one per Adyen notification item, with dedupe key
@@ -34,8 +42,14 @@ const DEDUPE_KEY_MAX_CHARS: usize = 300;
 /// Longest header value kept with a delivery.
 const HEADER_VALUE_MAX_BYTES: usize = 4096;
 
+/// The endpoint's single inbox stream of the earlier layout (still read, no longer written).
 pub fn inbox_stream_id(endpoint_id: Uuid) -> String {
     format!("webhook-inbox-{endpoint_id}")
+}
+
+/// The stream of one delivery.
+pub fn delivery_stream_id(endpoint_id: Uuid, delivery_id: Uuid) -> String {
+    format!("webhook-inbox-{endpoint_id}-{delivery_id}")
 }
 
 /// The store dedupe key of a provider event: provider-scoped (and tenant-scoped by the
@@ -167,6 +181,14 @@ pub fn ignored_event(cause: &Cause, report_key: &str, reason: &str) -> NewEvent 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delivery_stream_is_within_the_endpoint_inbox_prefix_and_the_store_limit() {
+        let (endpoint_id, delivery_id) = (Uuid::now_v7(), Uuid::now_v7());
+        let stream = delivery_stream_id(endpoint_id, delivery_id);
+        assert!(stream.starts_with(&inbox_stream_id(endpoint_id)));
+        assert!(stream.len() <= 200, "{stream}");
+    }
 
     #[test]
     fn long_ids_are_hashed_into_the_dedupe_key() {

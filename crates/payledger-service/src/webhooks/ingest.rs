@@ -1,25 +1,26 @@
-//! Recording a verified delivery: `WebhookReceived` events in the endpoint's inbox stream and
-//! their `webhook_deliveries` rows, in one transaction.
+//! Recording a verified delivery: its `WebhookReceived` events in a stream of its own (see
+//! [`super::inbox`]) and their `webhook_deliveries` rows, in one transaction. No lock is
+//! shared between deliveries: the store's unique dedupe index is the guard against a
+//! redelivery, so a busy endpoint is not a single lane.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use deadpool_postgres::Pool;
 use payledger_gateways::{parse, Provider};
-use payledger_store::{
-    append_in_tx, lock_stream, set_lock_timeout, BatchItem, ExpectedVersion, NewEvent, StoreError, StreamKey,
-};
+use payledger_store::{append_in_tx, set_lock_timeout, BatchItem, ExpectedVersion, NewEvent, StoreError, StreamKey};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::error::{WebhookError, WebhookResult};
 use super::inbox::{
-    dedupe_key, inbox_stream_id, sha256_hex, stored_body, ReceivedPayload, RECEIVED_SCHEMA_VERSION, WEBHOOK_RECEIVED,
+    dedupe_key, delivery_stream_id, sha256_hex, stored_body, ReceivedPayload, RECEIVED_SCHEMA_VERSION, WEBHOOK_RECEIVED,
 };
 
-/// Attempts when a concurrent delivery of the same event (to another endpoint) wins the race.
+/// Attempts when a concurrent delivery of the same event wins the race for its dedupe key.
 const INGEST_MAX_ATTEMPTS: u32 = 4;
-/// Longest wait for the inbox stream's lock; beyond it the gateway is answered 503 and retries.
-const INBOX_LOCK_TIMEOUT_MS: u64 = 5_000;
+/// Longest wait for a concurrent delivery of the same event to commit or roll back (its
+/// dedupe key's index entry); beyond it the gateway is answered 503 and retries.
+const DEDUPE_WAIT_TIMEOUT_MS: u64 = 5_000;
 
 /// A delivery whose signature checked out.
 pub struct VerifiedDelivery<'a> {
@@ -112,23 +113,21 @@ async fn try_ingest(
     candidates: &[Candidate],
     first_attempt_delay_s: f64,
 ) -> WebhookResult<Ingested> {
-    let stream = StreamKey::new(delivery.tenant_id, inbox_stream_id(delivery.endpoint_id));
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    // Concurrent deliveries to this endpoint queue here; the dedupe check below then sees
-    // whatever the one before committed.
-    set_lock_timeout(&tx, INBOX_LOCK_TIMEOUT_MS).await?;
-    lock_stream(&tx, &stream).await?;
     let keys: Vec<String> = candidates.iter().map(|c| dedupe_key(delivery.provider, &c.provider_event_id)).collect();
-    let known: BTreeSet<String> = tx
-        .query(
+    // Both in one round trip (pipelined on the connection). This check only leaves out what
+    // was received before; two copies racing both pass it, and the insert's unique dedupe
+    // index then refuses the later one (retried, and found here).
+    let (_, known) = tokio::try_join!(set_lock_timeout(&tx, DEDUPE_WAIT_TIMEOUT_MS), async {
+        tx.query(
             "SELECT dedupe_key FROM events WHERE tenant_id = $1 AND dedupe_key = ANY($2)",
             &[&delivery.tenant_id, &keys],
         )
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
+        .await
+        .map_err(StoreError::Db)
+    })?;
+    let known: BTreeSet<String> = known.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
     let fresh: Vec<(&Candidate, &String)> =
         candidates.iter().zip(&keys).filter(|(_, key)| !known.contains(*key)).collect();
     let duplicates = candidates.len() - fresh.len();
@@ -138,13 +137,23 @@ async fn try_ingest(
 
     let events = received_events(delivery, candidates.len(), &fresh)?;
     let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-    append_in_tx(&tx, &[BatchItem { stream, expected: ExpectedVersion::Any, events }]).await?;
-    tx.execute(
-        "INSERT INTO webhook_deliveries (delivery_id, tenant_id, endpoint_id, provider, next_attempt_at)
-         SELECT id, $2, $3, $4, now() + make_interval(secs => $5) FROM unnest($1::uuid[]) AS id",
-        &[&ids, &delivery.tenant_id, &delivery.endpoint_id, &delivery.provider.as_str(), &first_attempt_delay_s],
-    )
-    .await?;
+    // The first event's id names the stream: new, so no other transaction appends to it.
+    let first_id = ids.first().copied().unwrap_or_else(Uuid::now_v7);
+    let stream = StreamKey::new(delivery.tenant_id, delivery_stream_id(delivery.endpoint_id, first_id));
+    let items = [BatchItem { stream, expected: ExpectedVersion::NoStream, events }];
+    let provider = delivery.provider.as_str();
+    // Pipelined with the append: the rows only reference the endpoint, and either statement
+    // failing rolls back both.
+    let record = async {
+        tx.execute(
+            "INSERT INTO webhook_deliveries (delivery_id, tenant_id, endpoint_id, provider, next_attempt_at)
+             SELECT id, $2, $3, $4, now() + make_interval(secs => $5) FROM unnest($1::uuid[]) AS id",
+            &[&ids, &delivery.tenant_id, &delivery.endpoint_id, &provider, &first_attempt_delay_s],
+        )
+        .await
+        .map_err(StoreError::Db)
+    };
+    tokio::try_join!(append_in_tx(&tx, &items), record)?;
     tx.commit().await?;
     Ok(Ingested { new_delivery_ids: ids, duplicates })
 }

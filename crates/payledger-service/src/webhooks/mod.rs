@@ -13,10 +13,11 @@
 //!    (`signature_header_missing`, `signature_header_malformed`, `signature_mismatch`,
 //!    `signature_timestamp_stale`, `no_active_secret`, and `payload_malformed` for an Adyen
 //!    body whose items, which carry its signatures, cannot be read); nothing is recorded.
-//! 3. The delivery is appended as `WebhookReceived` to the stream
-//!    `webhook-inbox-{endpoint_id}` (see [`inbox`]), one event per provider event with the
-//!    provider's event id as dedupe key, together with its `webhook_deliveries` row, in one
-//!    transaction. A redelivery is answered 2xx and records nothing. A verified body that
+//! 3. The delivery is appended as `WebhookReceived` to a new stream of its own,
+//!    `webhook-inbox-{endpoint_id}-{delivery_id}` (see [`inbox`]), one event per provider
+//!    event with the provider's event id as dedupe key, together with its
+//!    `webhook_deliveries` row, in one transaction; no lock is shared between deliveries,
+//!    the unique dedupe index is the guard. A redelivery is answered 2xx and records nothing. A verified body that
 //!    cannot be read as notifications (not JSON, a required field missing, a NUL in any
 //!    string, which PostgreSQL text cannot hold) is recorded too, as one event named
 //!    `sha256:{hex of the body}`, and then ignored with the reason `unparseable: ...`: the

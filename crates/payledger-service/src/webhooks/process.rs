@@ -15,7 +15,7 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::error::{WebhookError, WebhookResult};
-use super::inbox::{ignored_event, inbox_stream_id, Cause, ReceivedPayload};
+use super::inbox::{ignored_event, Cause, ReceivedPayload};
 use super::metrics::{count_delivery, Outcome as MetricOutcome};
 use crate::aggregate::{Aggregate, PaymentAggregate};
 use crate::command::run_in_tx;
@@ -97,6 +97,9 @@ struct Locked {
     status: String,
     outcome_reason: Option<String>,
     tenant_id: Uuid,
+    /// The stream holding the `WebhookReceived`: the delivery's own, or (recorded before
+    /// deliveries had their own) the endpoint's single inbox stream.
+    stream_id: String,
     payload: ReceivedPayload,
     cause: Cause,
     received_at: DateTime<Utc>,
@@ -144,7 +147,7 @@ async fn lock_delivery(tx: &Transaction<'_>, delivery_id: Uuid, mode: Mode) -> W
     let row = tx
         .query_opt(
             &format!(
-                "SELECT d.status, d.outcome_reason, e.tenant_id, e.payload, e.metadata, e.recorded_at
+                "SELECT d.status, d.outcome_reason, e.tenant_id, e.payload, e.metadata, e.recorded_at, e.stream_id
                  FROM webhook_deliveries d JOIN events e ON e.event_id = d.delivery_id
                  WHERE d.delivery_id = $1 {filter} {lock}"
             ),
@@ -167,6 +170,7 @@ async fn lock_delivery(tx: &Transaction<'_>, delivery_id: Uuid, mode: Mode) -> W
         status: row.try_get(0)?,
         outcome_reason: row.try_get(1)?,
         tenant_id: row.try_get(2)?,
+        stream_id: row.try_get(6)?,
         payload,
         cause,
         received_at: row.try_get(5)?,
@@ -274,8 +278,9 @@ async fn raw_body(tx: &Transaction<'_>, locked: &Locked) -> WebhookResult<Vec<u8
     }
 }
 
-/// Records `WebhookIgnored` in the inbox stream, unless this delivery was last ignored for
-/// the same reason (reprocessing appends nothing new then).
+/// Records `WebhookIgnored` in the delivery's inbox stream, unless this delivery was last
+/// ignored for the same reason (reprocessing appends nothing new then). The lock queues
+/// the items of one Adyen batch (or, in the earlier layout, an endpoint's deliveries).
 async fn ignore_in_inbox(
     tx: &Transaction<'_>,
     locked: &Locked,
@@ -286,7 +291,7 @@ async fn ignore_in_inbox(
     if locked.status == "ignored" && locked.outcome_reason.as_deref() == Some(reason.as_str()) {
         return Ok(Outcome::IgnoredAgain { reason });
     }
-    let stream = StreamKey::new(locked.tenant_id, inbox_stream_id(locked.payload.endpoint_id));
+    let stream = StreamKey::new(locked.tenant_id, locked.stream_id.clone());
     lock_stream(tx, &stream).await?;
     let event = ignored_event(&locked.cause, report_key, &reason);
     append_in_tx(tx, &[BatchItem { stream, expected: ExpectedVersion::Any, events: vec![event] }]).await?;

@@ -4,6 +4,7 @@ pub(crate) mod support;
 
 mod abuse;
 mod concurrency;
+mod lanes;
 mod nul;
 mod ordering;
 mod refund_totals;

@@ -30,15 +30,16 @@ async fn a_delivery_for_an_unknown_payment_is_stored_ignored_then_applied_by_rep
     assert_eq!(status, "ignored");
     assert!(reason.as_deref().unwrap().starts_with("unknown_payment:"), "{reason:?}");
     let client = app.pool.get().await.unwrap();
+    let received_id: Uuid =
+        client.query_one("SELECT event_id FROM events WHERE event_type = 'WebhookReceived'", &[]).await.unwrap().get(0);
+    // In the delivery's own stream.
     let ignored = client
         .query_one(
             "SELECT payload, metadata FROM events WHERE event_type = 'WebhookIgnored' AND stream_id = $1",
-            &[&format!("webhook-inbox-{endpoint_id}")],
+            &[&format!("webhook-inbox-{endpoint_id}-{received_id}")],
         )
         .await
         .unwrap();
-    let received_id: Uuid =
-        client.query_one("SELECT event_id FROM events WHERE event_type = 'WebhookReceived'", &[]).await.unwrap().get(0);
     assert_eq!(ignored.get::<_, Value>(0)["reason"], json!(reason.unwrap()));
     assert_eq!(ignored.get::<_, Value>(1)["causation_id"], json!(received_id));
 

@@ -32,7 +32,7 @@ async fn a_signed_stripe_delivery_is_recorded_exactly_and_applied_with_its_cause
         .await
         .unwrap();
     let received_id: uuid::Uuid = row.get(0);
-    assert_eq!(row.get::<_, String>(1), format!("webhook-inbox-{endpoint_id}"));
+    assert_eq!(row.get::<_, String>(1), format!("webhook-inbox-{endpoint_id}-{received_id}"), "its own stream");
     assert_eq!(row.get::<_, String>(2), "stripe:evt_a_3MtwBwLkdIwHu7ix0VtVtzq3");
     let payload: Value = row.get(3);
     assert_eq!(payload["body"].as_str().unwrap().as_bytes(), body.as_slice(), "the exact body is kept");
