@@ -153,7 +153,11 @@ async fn try_ingest(
         .await
         .map_err(StoreError::Db)
     };
-    tokio::try_join!(append_in_tx(&tx, &items), record)?;
+    // The append's error first: when it fails (a raced duplicate), the pipelined insert only
+    // reports the aborted transaction.
+    let (appended, recorded) = tokio::join!(append_in_tx(&tx, &items), record);
+    appended?;
+    recorded?;
     tx.commit().await?;
     Ok(Ingested { new_delivery_ids: ids, duplicates })
 }
