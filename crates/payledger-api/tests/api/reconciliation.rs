@@ -310,3 +310,36 @@ async fn a_period_is_checked_before_anything_is_read() {
     let (status, body) = app.get_as("finance", "/v1/reconciliation/items?date=2026-11-30&status=fine").await;
     assert_eq!((status, body["error"]["param"].as_str()), (400, Some("status")), "{body}");
 }
+
+/// The ledger knows a refund only by its amount (requested without the gateway's reference);
+/// the report's refund line names `re_r1`, which no refund holds yet. Stripe's webhook for that
+/// refund then arrives, the ledger learns the reference, and the line matches at the next read.
+#[tokio::test]
+async fn a_webhook_after_the_report_turns_missing_in_ledger_into_matched() {
+    use crate::webhooks::support::{create_endpoint, deliver, id_of, stripe_headers, wait_interpreted, FIXTURE_PI};
+    let app = spawn_app_with(ApiConfig::default()).await;
+    let _projector = start_projector(&app);
+    let payment = captured(&app, &STRIPE, "pi_m1", 10_000).await;
+    command(&app, &format!("/v1/payments/{payment}/refunds"), json!({"amount": 3_000})).await;
+    import(&app, "stripe", fixture("stripe")).await;
+    let items = items_once_projected(&app, &STRIPE, "2026-11-30", 10).await;
+    assert_eq!(status_by_line(&items)[&5], "missing_in_ledger", "no refund has the reference re_r1 yet");
+
+    let endpoint = create_endpoint(&app, "stripe", Some("whsec_recon")).await;
+    let body = crate::webhooks::support::fixture("stripe/refund.created.json")
+        .replace("re_3MtwBwLkdIwHu7ix0YtQhKqK", "re_r1")
+        .replace("\"amount\": 500,", "\"amount\": 3000,")
+        .replace(FIXTURE_PI, "pi_m1")
+        .replace("\"evt_", "\"evt_recon_")
+        .into_bytes();
+    let (status, answer) =
+        deliver(&app, "stripe", &id_of(&endpoint), &stripe_headers("whsec_recon", &body), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    wait_interpreted(&app).await;
+    eventually(Duration::from_secs(20), "the refund line to match once the webhook taught its reference", || async {
+        let items = get(&app, "/v1/reconciliation/items?date=2026-11-30&provider=stripe").await;
+        let lines = status_by_line(items["data"].as_array().unwrap());
+        (lines[&5] == "matched").then_some(())
+    })
+    .await;
+}
