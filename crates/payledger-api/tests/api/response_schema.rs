@@ -625,7 +625,8 @@ async fn every_route_answers_as_openapi_json_documents() {
     assert_eq!(s, 200);
 
     // The books as of a moment, and the reconciliation of the report's day.
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // Whole seconds, rounded up: a moment after everything above was recorded.
+    let now = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (s, p) = c
         .call(Method::GET, "/v1/payments/{id}", &format!("/v1/payments/{pay}?as_of={now}"), Some("finance"), None)
         .await;
