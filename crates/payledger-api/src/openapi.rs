@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::views::settlement::{SettlementLineView, SettlementReportView};
 use crate::views::{
     CaptureMethod, DisputeView, KeyMode, LedgerAccountView, LedgerEntryView, List, OrderStatus, OrderView,
-    PaymentStatus, PaymentView, Provider, RefundStatus, RefundView, Role,
+    PaymentStatus, PaymentView, Provider, ReconStatus, RefundStatus, RefundView, Role,
 };
 
 #[derive(OpenApi)]
@@ -734,19 +734,6 @@ pub struct TrialBalanceTotal {
     pub credit_minor: i64,
 }
 
-/// Reconciliation statuses (docs/SETTLEMENT.md).
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReconStatus {
-    Matched,
-    AmountMismatch,
-    CurrencyMismatch,
-    MissingInLedger,
-    MissingInReport,
-    DuplicateInReport,
-    PayoutMismatch,
-}
-
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ReconciliationDays {
     pub data: Vec<ReconciliationDay>,
@@ -781,7 +768,8 @@ pub struct ReconciliationItem {
     #[schema(value_type = Provider)]
     pub provider: String,
     pub currency: String,
-    pub status: ReconStatus,
+    #[schema(value_type = ReconStatus)]
+    pub status: String,
     pub report_line: Option<ReconciliationLine>,
     pub ledger_fact: Option<ReconciliationFact>,
     /// The line's gross (a payout's net).

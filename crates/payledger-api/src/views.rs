@@ -477,3 +477,9 @@ names_schema!(
 
 /// Settlement reports and their lines.
 pub mod settlement;
+
+names_schema!(
+    /// `payledger_core::reconciliation::ReconStatus` (docs/SETTLEMENT.md).
+    ReconStatus,
+    payledger_core::reconciliation::ReconStatus::ALL
+);
