@@ -59,7 +59,8 @@ pub use crate::stats::Latency;
 use crate::store::{Measurement, PhaseLimit, Workload};
 use traffic::{Lifecycle, Record, WorkerSpec};
 
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Issue #15's target is measured at 16 clients.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 pub const DEFAULT_DURATION_MS: u64 = 20_000;
 pub const DEFAULT_WARMUP_MS: u64 = 2_000;
 pub const DEFAULT_WEBHOOK_RATE_PER_S: u32 = 500;
@@ -309,6 +310,7 @@ pub async fn run(opts: ApiBenchOptions) -> Result<ApiBenchReport, BenchError> {
     let phases = db.finish(opts.keep_database, result).await?;
     environment.load_average_end = crate::environment::load_average();
     let server_db_connections = opts.concurrency + SERVER_SPARE_CONNECTIONS;
+    let ratio = ratio(&phases.load, &phases.ceiling);
     Ok(ApiBenchReport {
         started_at_unix_s,
         total_duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -325,8 +327,8 @@ pub async fn run(opts: ApiBenchOptions) -> Result<ApiBenchReport, BenchError> {
             pgbench_path: phases.pgbench.map(|p| p.display().to_string()),
             database: db.name.clone(),
         },
-        ratio: ratio(&phases.load, &phases.ceiling),
-        targets: phases.webhook_rate.as_ref().map(targets::webhook_ingest).unwrap_or_default(),
+        ratio: ratio.clone(),
+        targets: run_targets(&ratio, phases.webhook_rate.as_ref()),
         load: phases.load,
         webhook_rate: phases.webhook_rate,
         check: phases.check,
@@ -527,6 +529,12 @@ fn summarize(concurrency: usize, records: &[Record], duration_s: f64, events: i6
         errors_by_status,
         warmup_requests: (records.len() - measured.len()) as u64,
     }
+}
+
+fn run_targets(ratio: &ApiCeilingRatio, webhook_rate: Option<&WebhookRateResult>) -> Vec<Target> {
+    let mut all = targets::http_commands(ratio);
+    all.extend(webhook_rate.map(targets::webhook_ingest).unwrap_or_default());
+    all
 }
 
 fn ratio(load: &LoadResult, ceiling: &[Measurement]) -> ApiCeilingRatio {

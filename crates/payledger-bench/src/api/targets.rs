@@ -2,12 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::WebhookRateResult;
+use super::{ApiCeilingRatio, WebhookRateResult};
 
 /// Issue #15: webhook ingest at a fixed 500 deliveries/s, half of them to one endpoint.
 pub const WEBHOOK_TARGET_RATE_PER_S: u32 = 500;
 pub const WEBHOOK_TARGET_HOT_PCT: u8 = 50;
 pub const WEBHOOK_TARGET_P99_MS: f64 = 10.0;
+
+/// Issue #15: the mixed load at 16 concurrent clients ÷ the one-row INSERT ceiling at 16.
+pub const COMMANDS_TARGET_CONCURRENCY: usize = 16;
+pub const COMMANDS_TARGET_RATIO: f64 = 0.5;
+/// The stretch: only committing several commands per transaction can reach it.
+pub const COMMANDS_STRETCH_RATIO: f64 = 1.0;
 
 /// One target: the measured value, the bound it must meet, and whether it does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,4 +46,48 @@ pub fn webhook_ingest(w: &WebhookRateResult) -> Vec<Target> {
             pass: load_as_asked && w.sent > 0 && w.refused == 0,
         },
     ]
+}
+
+/// 2xx requests/s of the mixed load ÷ the Rust one-row INSERT ceiling at the same
+/// concurrency: ≥ 0.5 (and the stretch ≥ 1.0); neither passes at another concurrency.
+pub fn http_commands(r: &ApiCeilingRatio) -> Vec<Target> {
+    let as_asked = r.concurrency == COMMANDS_TARGET_CONCURRENCY;
+    let name = format!("HTTP commands (mixed load) at {} clients / 1-row INSERT ceiling", r.concurrency);
+    let bound = format!("(at {COMMANDS_TARGET_CONCURRENCY} clients)");
+    let target = |min: f64, label: &str| Target {
+        name: format!("{name}{label}"),
+        value: r.requests_vs_rust,
+        target: format!(">= {min} {bound}"),
+        pass: as_asked && r.requests_vs_rust.is_some_and(|v| v >= min),
+    };
+    vec![target(COMMANDS_TARGET_RATIO, ""), target(COMMANDS_STRETCH_RATIO, ", stretch")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ratio(concurrency: usize, requests_vs_rust: Option<f64>) -> ApiCeilingRatio {
+        ApiCeilingRatio {
+            concurrency,
+            ok_requests_per_s: 0.0,
+            events_per_s: 0.0,
+            ceiling_rust_tx_per_s: None,
+            ceiling_pgbench_tx_per_s: None,
+            requests_vs_rust,
+            requests_vs_pgbench: None,
+            events_vs_rust: None,
+            events_vs_pgbench: None,
+        }
+    }
+
+    #[test]
+    fn http_commands_pass_only_at_16_clients_and_at_the_ratio() {
+        let passes = |c, v| http_commands(&ratio(c, v)).iter().map(|t| t.pass).collect::<Vec<_>>();
+        assert_eq!(passes(16, Some(0.49)), [false, false]);
+        assert_eq!(passes(16, Some(0.5)), [true, false]);
+        assert_eq!(passes(16, Some(1.0)), [true, true]);
+        assert_eq!(passes(8, Some(2.0)), [false, false], "another concurrency is not the target's");
+        assert_eq!(passes(16, None), [false, false], "no ceiling measured");
+    }
 }
