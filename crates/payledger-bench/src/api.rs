@@ -12,7 +12,8 @@
 //!    authorize, capture, refund half, and signed `generic` webhooks from the "gateway"
 //!    confirming the authorizations and captures (a share of them redelivered). Every
 //!    command carries its own `Idempotency-Key`. Warm-up, then a measured interval:
-//!    requests/s, latency percentiles per operation and in all, errors by status.
+//!    requests/s, latency percentiles per operation and in all, errors by status, and the
+//!    CPU shares of PostgreSQL and of this process (server and load generator together).
 //! 2. **Webhook ingest at a fixed rate** (open loop): `payment_intent.succeeded`
 //!    deliveries about captured payments at `webhook_rate_per_s`, `webhook_hot_pct` % of
 //!    them to the one endpoint the mixed load uses, the rest spread over
@@ -52,6 +53,7 @@ pub use targets::Target;
 pub use webhook_rate::WebhookRateResult;
 
 use crate::ceiling::{self, CeilingSpec};
+pub use crate::cpu::CpuShares;
 use crate::database::BenchDatabase;
 pub use crate::environment::Environment;
 pub use crate::error::BenchError;
@@ -249,6 +251,8 @@ pub struct LoadResult {
     pub errors_by_status: BTreeMap<String, u64>,
     /// Requests of the warm-up (not measured, but checked).
     pub warmup_requests: u64,
+    /// Who used the CPUs from the end of the warm-up to the last answer (`None`: no /proc).
+    pub cpu: Option<CpuShares>,
 }
 
 /// The load as a fraction of the ceiling at the same concurrency.
@@ -440,6 +444,7 @@ async fn mixed_load(
     start.wait().await;
     tokio::time::sleep(warmup).await;
     let events_before = count_events(control).await?;
+    let cpu_before = crate::cpu::sample();
     let mut outcomes = Vec::with_capacity(tasks.len());
     let mut first_error = None;
     for task in tasks {
@@ -456,6 +461,7 @@ async fn mixed_load(
     if let Some(e) = first_error {
         return Err(e);
     }
+    let cpu_after = crate::cpu::sample();
     let events_after = count_events(control).await?;
     let (Some(started), Some(ended)) =
         (outcomes.iter().map(|o| o.started).min(), outcomes.iter().map(|o| o.ended).max())
@@ -477,7 +483,8 @@ async fn mixed_load(
         records.extend(outcome.records);
         captured.extend(outcome.captured);
     }
-    let load = summarize(opts.concurrency, &records, duration_s, events_after - events_before);
+    let mut load = summarize(opts.concurrency, &records, duration_s, events_after - events_before);
+    load.cpu = cpu_before.zip(cpu_after).and_then(|(b, a)| crate::cpu::shares(b, a));
     tracing::info!(requests_per_s = load.requests_per_s, "mixed load done");
     Ok((load, records, captured))
 }
@@ -528,6 +535,7 @@ fn summarize(concurrency: usize, records: &[Record], duration_s: f64, events: i6
         operations,
         errors_by_status,
         warmup_requests: (records.len() - measured.len()) as u64,
+        cpu: None,
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod api;
 mod ceiling;
+mod cpu;
 mod database;
 mod dburl;
 mod environment;

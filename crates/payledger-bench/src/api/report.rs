@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::ApiBenchReport;
+use super::{ApiBenchReport, CpuShares};
 use crate::stats::Latency;
 
 fn ms(l: Option<&Latency>, pick: fn(&Latency) -> f64) -> String {
@@ -100,6 +100,24 @@ impl fmt::Display for ApiBenchReport {
             )?;
         }
         latency_row(f, "all", l.requests, l.requests_per_s, l.latency.as_ref(), &l.errors_by_status)?;
+        if let Some(cpu) = &l.cpu {
+            let cpus = self.environment.cpus;
+            let per_request = |share| {
+                CpuShares::ms_per_op(share, l.duration_ms / 1_000.0, cpus, l.requests)
+                    .map_or("-".into(), |ms| format!("{ms:.2}"))
+            };
+            writeln!(
+                f,
+                "cpu of the {cpus} CPUs while measuring: PostgreSQL {:.0} % ({} ms per request), this process (server, \
+                 projector, webhook processor and load generator) {:.0} % ({} ms per request), other {:.0} %, idle {:.0} %",
+                cpu.postgres * 100.0,
+                per_request(cpu.postgres),
+                cpu.this_process * 100.0,
+                per_request(cpu.this_process),
+                cpu.other * 100.0,
+                cpu.idle * 100.0
+            )?;
+        }
 
         if let Some(w) = &self.webhook_rate {
             writeln!(f)?;
