@@ -18,7 +18,7 @@ fn statuses(errors: &BTreeMap<String, u64>) -> String {
     if errors.is_empty() {
         return "none".into();
     }
-    errors.iter().map(|(status, n)| format!("{status}×{n}")).collect::<Vec<_>>().join(" ")
+    errors.iter().map(|(status, n)| format!("{status}×{n}")).collect::<Vec<_>>().join("; ")
 }
 
 fn latency_row(

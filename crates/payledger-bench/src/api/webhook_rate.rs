@@ -56,7 +56,8 @@ pub struct WebhookRateResult {
     pub latency: Option<Latency>,
     /// The same, of the deliveries to the hot endpoint alone.
     pub latency_hot_endpoint: Option<Latency>,
-    /// Answers other than 2xx by status (`transport` when there was no answer).
+    /// Answers other than 2xx by status with the error code and message (`transport` when there
+    /// was no answer).
     pub errors_by_status: BTreeMap<String, u64>,
 }
 
@@ -98,7 +99,7 @@ pub(crate) async fn run(
             let answer = client.webhook_to(endpoint, &body).await;
             drop(permit);
             let since_due = due.elapsed();
-            (event_id, endpoint == 0, answer.status, since_due)
+            (event_id, endpoint == 0, answer.status, refusal(&answer), since_due)
         }));
     }
     let mut records = Vec::with_capacity(tasks.len());
@@ -107,14 +108,14 @@ pub(crate) async fn run(
     let mut errors_by_status = BTreeMap::new();
     let mut ok = 0;
     for task in tasks {
-        let Ok((event_id, hot, status, since_due)) = task.await else {
+        let Ok((event_id, hot, status, refusal, since_due)) = task.await else {
             *errors_by_status.entry("task".to_owned()).or_insert(0) += 1;
             continue;
         };
         let latency_us = u64::try_from(since_due.as_micros()).unwrap_or(u64::MAX);
         match status {
             Some(s) if (200..300).contains(&s) => ok += 1,
-            Some(s) => *errors_by_status.entry(s.to_string()).or_insert(0) += 1,
+            Some(_) => *errors_by_status.entry(refusal).or_insert(0) += 1,
             None => *errors_by_status.entry("transport".to_owned()).or_insert(0) += 1,
         }
         latencies_us.push(latency_us);
@@ -150,6 +151,17 @@ pub(crate) async fn run(
         errors_by_status,
     };
     (result, records)
+}
+
+/// A refusal's status with its error code and message (which 503 it was), for the report.
+fn refusal(answer: &super::client::Answer) -> String {
+    let status = answer.status.map_or("transport".to_owned(), |s| s.to_string());
+    let error = &answer.body["error"];
+    match (error["code"].as_str(), error["message"].as_str()) {
+        (Some(code), Some(message)) => format!("{status} {code}: {message}"),
+        (Some(code), None) => format!("{status} {code}"),
+        _ => status,
+    }
 }
 
 #[cfg(test)]
