@@ -89,13 +89,16 @@ pub enum PaymentLookup {
 }
 
 /// Finds the payment by `(provider, provider_reference)` over `PaymentInitiated` events.
-pub async fn payment_by_provider_reference<C: GenericClient>(
+///
+/// Prepared once per connection: PostgreSQL plans it once, not for every delivery.
+pub async fn payment_by_provider_reference<C: deadpool_postgres::GenericClient>(
     client: &C,
     tenant_id: Uuid,
     provider: Provider,
     reference: &str,
 ) -> ServiceResult<PaymentLookup> {
-    let rows = client.query(PAYMENT_BY_PROVIDER_REFERENCE, &[&tenant_id, &provider.as_str(), &reference]).await?;
+    let statement = client.prepare_cached(PAYMENT_BY_PROVIDER_REFERENCE).await?;
+    let rows = client.query(&statement, &[&tenant_id, &provider.as_str(), &reference]).await?;
     Ok(match rows.as_slice() {
         [] => PaymentLookup::Missing,
         [row] => PaymentLookup::Found(StreamKey::new(tenant_id, row.try_get::<_, String>(0)?)),

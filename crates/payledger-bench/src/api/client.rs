@@ -109,7 +109,9 @@ async fn send(request: reqwest::RequestBuilder) -> Answer {
     };
     let status = response.status().as_u16();
     let body = match response.bytes().await {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        // A body that is not JSON is kept as its first bytes, so a report can show it.
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned())),
         Err(_) => return Answer { status: None, body: Value::Null, latency: started.elapsed() },
     };
     Answer { status: Some(status), body, latency: started.elapsed() }

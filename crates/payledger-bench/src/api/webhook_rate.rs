@@ -160,7 +160,10 @@ fn refusal(answer: &super::client::Answer) -> String {
     match (error["code"].as_str(), error["message"].as_str()) {
         (Some(code), Some(message)) => format!("{status} {code}: {message}"),
         (Some(code), None) => format!("{status} {code}"),
-        _ => status,
+        _ => match answer.body.as_str() {
+            Some(raw) => format!("{status} (not the error shape) {raw:?}"),
+            None => status,
+        },
     }
 }
 

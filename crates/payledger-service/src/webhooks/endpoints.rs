@@ -220,21 +220,23 @@ pub async fn list_endpoints<C: GenericClient>(
 
 /// The endpoint's tenant and active secrets, for verification. An unknown endpoint and an
 /// endpoint of another provider are the same: [`WebhookError::EndpointNotFound`].
-pub async fn verification_keys<C: GenericClient>(
+///
+/// Prepared once per connection (every delivery runs it).
+pub async fn verification_keys<C: deadpool_postgres::GenericClient>(
     client: &C,
     endpoint_id: Uuid,
     provider: Provider,
 ) -> WebhookResult<VerificationKeys> {
-    let rows = client
-        .query(
+    let statement = client
+        .prepare_cached(
             "SELECT e.tenant_id, s.secret_id, s.secret
              FROM webhook_endpoints e
              LEFT JOIN webhook_secrets s ON s.endpoint_id = e.endpoint_id AND s.retired_at IS NULL
              WHERE e.endpoint_id = $1 AND e.provider = $2
              ORDER BY s.created_at DESC LIMIT $3",
-            &[&endpoint_id, &provider.as_str(), &(MAX_ACTIVE_SECRETS as i64)],
         )
         .await?;
+    let rows = client.query(&statement, &[&endpoint_id, &provider.as_str(), &(MAX_ACTIVE_SECRETS as i64)]).await?;
     let first = rows.first().ok_or(WebhookError::EndpointNotFound)?;
     let mut keys = VerificationKeys { tenant_id: first.try_get(0)?, secret_ids: Vec::new(), secrets: Vec::new() };
     for row in &rows {

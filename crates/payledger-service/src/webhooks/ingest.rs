@@ -119,13 +119,10 @@ async fn try_ingest(
     // Both in one round trip (pipelined on the connection). This check only leaves out what
     // was received before; two copies racing both pass it, and the insert's unique dedupe
     // index then refuses the later one (retried, and found here).
+    // Prepared once per connection, so PostgreSQL does not plan them for every delivery.
     let (_, known) = tokio::try_join!(set_lock_timeout(&tx, DEDUPE_WAIT_TIMEOUT_MS), async {
-        tx.query(
-            "SELECT dedupe_key FROM events WHERE tenant_id = $1 AND dedupe_key = ANY($2)",
-            &[&delivery.tenant_id, &keys],
-        )
-        .await
-        .map_err(StoreError::Db)
+        let select = tx.prepare_cached("SELECT dedupe_key FROM events WHERE tenant_id = $1 AND dedupe_key = ANY($2)");
+        tx.query(&select.await?, &[&delivery.tenant_id, &keys]).await.map_err(StoreError::Db)
     })?;
     let known: BTreeSet<String> = known.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
     let fresh: Vec<(&Candidate, &String)> =
@@ -145,13 +142,13 @@ async fn try_ingest(
     // Pipelined with the append: the rows only reference the endpoint, and either statement
     // failing rolls back both.
     let record = async {
-        tx.execute(
+        let insert = tx.prepare_cached(
             "INSERT INTO webhook_deliveries (delivery_id, tenant_id, endpoint_id, provider, next_attempt_at)
              SELECT id, $2, $3, $4, now() + make_interval(secs => $5) FROM unnest($1::uuid[]) AS id",
-            &[&ids, &delivery.tenant_id, &delivery.endpoint_id, &provider, &first_attempt_delay_s],
-        )
-        .await
-        .map_err(StoreError::Db)
+        );
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&ids, &delivery.tenant_id, &delivery.endpoint_id, &provider, &first_attempt_delay_s];
+        tx.execute(&insert.await?, &params).await.map_err(StoreError::Db)
     };
     // The append's error first: when it fails (a raced duplicate), the pipelined insert only
     // reports the aborted transaction.

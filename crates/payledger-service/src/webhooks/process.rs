@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
+use deadpool_postgres::Transaction;
 use payledger_core::payment::{PaymentCommand, PaymentEvent};
 use payledger_gateways::report::{decide, Decision};
 use payledger_gateways::{parse, Notification};
 use payledger_store::{append_in_tx, lock_stream, set_lock_timeout, BatchItem, ExpectedVersion, StreamKey};
 use serde_json::Value;
-use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::error::{WebhookError, WebhookResult};
@@ -118,13 +118,14 @@ async fn try_process(pool: &Pool, delivery_id: Uuid, mode: Mode, policy: &RetryP
         Outcome::Ignored { reason } | Outcome::IgnoredAgain { reason } => ("ignored", Some(reason.as_str())),
         Outcome::Skipped => return Ok(Outcome::Skipped),
     };
-    tx.execute(
-        "UPDATE webhook_deliveries SET status = $2, outcome_reason = $3, attempts = attempts + 1,
-                last_error = NULL, processed_at = now()
-         WHERE delivery_id = $1",
-        &[&delivery_id, &status, &reason.map(bounded_text)],
-    )
-    .await?;
+    let update = tx
+        .prepare_cached(
+            "UPDATE webhook_deliveries SET status = $2, outcome_reason = $3, attempts = attempts + 1,
+                    last_error = NULL, processed_at = now()
+             WHERE delivery_id = $1",
+        )
+        .await?;
+    tx.execute(&update, &[&delivery_id, &status, &reason.map(bounded_text)]).await?;
     tx.commit().await?;
     tracing::info!(%delivery_id, provider = locked.provider.as_str(), ?outcome, "webhook delivery interpreted");
     count_delivery(
@@ -144,16 +145,15 @@ async fn lock_delivery(tx: &Transaction<'_>, delivery_id: Uuid, mode: Mode) -> W
         Mode::Due => ("AND d.status = 'pending' AND d.next_attempt_at <= now()", "FOR UPDATE OF d SKIP LOCKED"),
         Mode::Redo => ("", "FOR UPDATE OF d"),
     };
-    let row = tx
-        .query_opt(
-            &format!(
-                "SELECT d.status, d.outcome_reason, e.tenant_id, e.payload, e.metadata, e.recorded_at, e.stream_id
-                 FROM webhook_deliveries d JOIN events e ON e.event_id = d.delivery_id
-                 WHERE d.delivery_id = $1 {filter} {lock}"
-            ),
-            &[&delivery_id],
-        )
+    // One prepared statement per mode and connection.
+    let select = tx
+        .prepare_cached(&format!(
+            "SELECT d.status, d.outcome_reason, e.tenant_id, e.payload, e.metadata, e.recorded_at, e.stream_id
+             FROM webhook_deliveries d JOIN events e ON e.event_id = d.delivery_id
+             WHERE d.delivery_id = $1 {filter} {lock}"
+        ))
         .await?;
+    let row = tx.query_opt(&select, &[&delivery_id]).await?;
     let Some(row) = row else { return Ok(None) };
     let payload: ReceivedPayload = serde_json::from_value(row.try_get(3)?)
         .map_err(|e| WebhookError::Corrupt(format!("WebhookReceived {delivery_id}: {e}")))?;
@@ -255,11 +255,9 @@ async fn raw_body(tx: &Transaction<'_>, locked: &Locked) -> WebhookResult<Vec<u8
     let holder = match payload.body_event_id {
         None => payload.clone(),
         Some(event_id) => {
+            let select = tx.prepare_cached("SELECT payload FROM events WHERE event_id = $1 AND tenant_id = $2").await?;
             let row = tx
-                .query_opt(
-                    "SELECT payload FROM events WHERE event_id = $1 AND tenant_id = $2",
-                    &[&event_id, &locked.tenant_id],
-                )
+                .query_opt(&select, &[&event_id, &locked.tenant_id])
                 .await?
                 .ok_or_else(|| WebhookError::Corrupt(format!("body event {event_id} is missing")))?;
             serde_json::from_value(row.try_get(0)?)
