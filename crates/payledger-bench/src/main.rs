@@ -183,6 +183,9 @@ pub struct StreamArgs {
     /// Skip the pgbench ceiling.
     #[arg(long)]
     pub skip_pgbench: bool,
+    /// Keep the benchmark's database (to inspect its plans) instead of dropping it.
+    #[arg(long)]
+    pub keep_database: bool,
     #[command(flatten)]
     pub output: Output,
 }
@@ -238,6 +241,7 @@ pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<Ex
             opts.commands = args.commands;
             opts.uncached_commands = args.uncached_commands;
             opts.skip_pgbench = args.skip_pgbench;
+            opts.keep_database = args.keep_database;
             let report = stream::run(opts).await?;
             emit(&args.output, &report)?;
             Ok(ExitCode::SUCCESS)
