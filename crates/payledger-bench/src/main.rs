@@ -180,6 +180,9 @@ pub struct StreamArgs {
     /// Timed commands per stream with the cache off (0: skip).
     #[arg(long, default_value_t = stream::DEFAULT_UNCACHED_COMMANDS)]
     pub uncached_commands: usize,
+    /// Concurrent writers on each stream.
+    #[arg(long, default_value_t = 1)]
+    pub writers: usize,
     /// Skip the pgbench ceiling.
     #[arg(long)]
     pub skip_pgbench: bool,
@@ -242,6 +245,7 @@ pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<Ex
             opts.uncached_commands = args.uncached_commands;
             opts.skip_pgbench = args.skip_pgbench;
             opts.keep_database = args.keep_database;
+            opts.writers = args.writers;
             let report = stream::run(opts).await?;
             emit(&args.output, &report)?;
             Ok(ExitCode::SUCCESS)

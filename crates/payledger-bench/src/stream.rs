@@ -42,6 +42,8 @@ pub struct StreamBenchOptions {
     pub commands: usize,
     /// Timed commands per stream with the cache off (0: not measured).
     pub uncached_commands: usize,
+    /// Concurrent writers on the one stream (each command waits for the stream's lock).
+    pub writers: usize,
     pub skip_pgbench: bool,
     pub keep_database: bool,
 }
@@ -53,14 +55,17 @@ impl StreamBenchOptions {
             lengths: DEFAULT_LENGTHS.to_vec(),
             commands: DEFAULT_COMMANDS,
             uncached_commands: DEFAULT_UNCACHED_COMMANDS,
+            writers: 1,
             skip_pgbench: false,
             keep_database: false,
         }
     }
 
     fn validate(&self) -> Result<(), BenchError> {
-        if self.lengths.iter().any(|&l| l < 2) || self.lengths.is_empty() || self.commands == 0 {
-            return Err(BenchError::InvalidOptions("lengths must be at least 2 and commands at least 1".into()));
+        if self.lengths.iter().any(|&l| l < 2) || self.lengths.is_empty() || self.commands == 0 || self.writers == 0 {
+            return Err(BenchError::InvalidOptions(
+                "lengths must be at least 2, commands and writers at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -75,7 +80,7 @@ pub struct StreamResult {
     /// (a cold load, as after a restart) and fills the cache.
     pub first_command_ms: f64,
     pub latency: Option<Latency>,
-    /// The command's p50 ÷ the one-row INSERT's p50 (Rust harness).
+    /// The command's p50 ÷ the one-row INSERT's p50 (Rust harness, same writers).
     pub p50_vs_insert: Option<f64>,
 }
 
@@ -87,10 +92,11 @@ pub struct StreamBenchReport {
     pub database: String,
     pub commands: usize,
     pub uncached_commands: usize,
+    pub writers: usize,
     pub streams: Vec<StreamResult>,
     /// With the cache: the p50 at the longest stream ÷ the p50 at the shortest (1.0: flat).
     pub cached_longest_vs_shortest_p50: Option<f64>,
-    /// One writer, plain one-row INSERT of the events row shape.
+    /// Plain one-row INSERT of the events row shape, at as many writers as the streams had.
     pub ceiling: Vec<Measurement>,
     pub notes: Vec<String>,
 }
@@ -121,6 +127,7 @@ pub async fn run(opts: StreamBenchOptions) -> Result<StreamBenchReport, BenchErr
         database: db.name.clone(),
         commands: opts.commands,
         uncached_commands: opts.uncached_commands,
+        writers: opts.writers,
         streams,
         cached_longest_vs_shortest_p50: flatness,
         ceiling,
@@ -131,7 +138,8 @@ pub async fn run(opts: StreamBenchOptions) -> Result<StreamBenchReport, BenchErr
 type Phases = (Vec<StreamResult>, Vec<Measurement>, Vec<String>);
 
 async fn run_in(opts: &StreamBenchOptions, url: &str) -> Result<Phases, BenchError> {
-    let pool_options = PoolOptions { max_connections: 2, wait_timeout_ms: 10_000, statement_timeout_ms: 120_000 };
+    let pool_options =
+        PoolOptions { max_connections: opts.writers + 1, wait_timeout_ms: 30_000, statement_timeout_ms: 120_000 };
     let pool = connect_pool(url, &pool_options)?;
     let tenant_id = Uuid::new_v4();
     let mut lengths = opts.lengths.clone();
@@ -145,7 +153,8 @@ async fn run_in(opts: &StreamBenchOptions, url: &str) -> Result<Phases, BenchErr
             let stream = StreamKey::new(tenant_id, format!("payment-bench-{length}-{cache}"));
             seed(&pool, &stream, length, commands).await?;
             tracing::info!(length, cache, "stream seeded, measuring");
-            streams.push(measure(&pool, &stream, length, cache, commands).await?);
+            let run = Run { pool: pool.clone(), stream, cache, commands, writers: opts.writers };
+            streams.push(run.measure(length).await?);
         }
     }
     let mut notes = Vec::new();
@@ -153,7 +162,7 @@ async fn run_in(opts: &StreamBenchOptions, url: &str) -> Result<Phases, BenchErr
     let spec = CeilingSpec {
         pool: &pool,
         bench_url: url,
-        writers: 1,
+        writers: opts.writers,
         limit: PhaseLimit::Duration(Duration::from_millis(CEILING_DURATION_MS)),
         warmup: Duration::from_millis(CEILING_WARMUP_MS),
         pgbench,
@@ -219,30 +228,54 @@ async fn seed(pool: &Pool, stream: &StreamKey, length: u64, commands: usize) -> 
     Ok(())
 }
 
-async fn measure(
-    pool: &Pool,
-    stream: &StreamKey,
-    length: u64,
+/// The timed commands on one seeded stream.
+struct Run {
+    pool: Pool,
+    stream: StreamKey,
     cache: bool,
     commands: usize,
-) -> Result<StreamResult, BenchError> {
-    let states = StateCache::new(usize::from(cache));
-    let first = Instant::now();
-    capture(pool, stream, &states).await?;
-    let first_command_ms = first.elapsed().as_secs_f64() * 1_000.0;
+    writers: usize,
+}
+
+impl Run {
+    async fn measure(self, length: u64) -> Result<StreamResult, BenchError> {
+        let states = StateCache::new(usize::from(self.cache));
+        let first = Instant::now();
+        capture(&self.pool, &self.stream, &states).await?;
+        let first_command_ms = first.elapsed().as_secs_f64() * 1_000.0;
+        let mut writers = tokio::task::JoinSet::new();
+        for w in 0..self.writers {
+            let share = self.commands / self.writers + usize::from(w < self.commands % self.writers);
+            let (pool, stream, states) = (self.pool.clone(), self.stream.clone(), states.clone());
+            writers.spawn(async move { timed_captures(&pool, &stream, &states, share).await });
+        }
+        let mut samples_us = Vec::with_capacity(self.commands);
+        while let Some(joined) = writers.join_next().await {
+            samples_us.extend(joined.map_err(|e| BenchError::Setup(format!("writer: {e}")))??);
+        }
+        Ok(StreamResult {
+            events_before: length,
+            cache: self.cache,
+            first_command_ms,
+            latency: Latency::from_micros(samples_us),
+            p50_vs_insert: None,
+        })
+    }
+}
+
+async fn timed_captures(
+    pool: &Pool,
+    stream: &StreamKey,
+    states: &StateCache,
+    commands: usize,
+) -> Result<Vec<u64>, BenchError> {
     let mut samples_us = Vec::with_capacity(commands);
     for _ in 0..commands {
         let started = Instant::now();
-        capture(pool, stream, &states).await?;
+        capture(pool, stream, states).await?;
         samples_us.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     }
-    Ok(StreamResult {
-        events_before: length,
-        cache,
-        first_command_ms,
-        latency: Latency::from_micros(samples_us),
-        p50_vs_insert: None,
-    })
+    Ok(samples_us)
 }
 
 /// One capture of 1 minor unit under a fresh idempotency key, as the API runs it.
@@ -282,7 +315,11 @@ impl fmt::Display for StreamBenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let env = &self.environment;
         let load = |l: Option<crate::LoadAverage>| l.map_or_else(|| "-".into(), |l| format!("{:.2}", l.one_min));
-        writeln!(f, "stream benchmark: captures through the command pipeline on streams of N events, one at a time")?;
+        writeln!(
+            f,
+            "stream benchmark: captures through the command pipeline on streams of N events, {} writer(s) per stream",
+            self.writers
+        )?;
         writeln!(
             f,
             "  {} CPUs; load average {} at the start, {} at the end; {}",
@@ -316,7 +353,7 @@ impl fmt::Display for StreamBenchReport {
         if let Some(r) = self.cached_longest_vs_shortest_p50 {
             writeln!(f, "  cache on: p50 at the longest stream / p50 at the shortest = {r:.2} (1.00: flat)")?;
         }
-        writeln!(f, "ceiling at 1 writer: plain one-row INSERT of the events row shape")?;
+        writeln!(f, "ceiling at {} writer(s): plain one-row INSERT of the events row shape", self.writers)?;
         for m in &self.ceiling {
             writeln!(
                 f,
