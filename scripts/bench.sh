@@ -2,8 +2,8 @@
 # The benchmark set: `make bench` builds the release binary, then runs this under
 # scripts/pg.sh (which sets DATABASE_URL, starting a throwaway PostgreSQL if needed).
 #
-#   scripts/bench.sh                 runs store, api, rebuild and settlement with their defaults
-#   scripts/bench.sh store|api|rebuild|settlement [ARGS..]   runs one, ARGS going to `payledger-bench <name>`
+#   scripts/bench.sh                 runs store, api, rebuild, settlement and stream with their defaults
+#   scripts/bench.sh store|api|rebuild|settlement|stream [ARGS..]   runs one, ARGS going to `payledger-bench <name>`
 #
 # Each benchmark creates a database of its own on that server and drops it. Reports are
 # printed as text and written as JSON to target/bench/<name>.json (BENCH_OUT overrides the
@@ -41,13 +41,13 @@ run_one() {
 }
 
 case "${1:-all}" in
-  store|api|rebuild|settlement)
+  store|api|rebuild|settlement|stream)
     name="$1"; shift
     run_one "$name" "$@"
     ;;
   all)
     failed=()
-    for name in store api rebuild settlement; do
+    for name in store api rebuild settlement stream; do
       run_one "$name" || failed+=("$name")
       echo
     done
@@ -57,7 +57,7 @@ case "${1:-all}" in
     fi
     ;;
   *)
-    echo "usage: scripts/bench.sh [store|api|rebuild|settlement [ARGS..]]" >&2
+    echo "usage: scripts/bench.sh [store|api|rebuild|settlement|stream [ARGS..]]" >&2
     exit 2
     ;;
 esac

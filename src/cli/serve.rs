@@ -20,6 +20,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_DB_MAX_CONNECTIONS", default_value_t = 32)]
     pub db_max_connections: usize,
 
+    /// Streams whose decided state commands keep in memory (least recently used evicted; 0: none).
+    #[arg(long, env = "PAYLEDGER_STATE_CACHE_ENTRIES", default_value_t = payledger_service::aggregate::STATE_CACHE_ENTRIES_DEFAULT)]
+    pub state_cache_entries: usize,
+
     /// Largest request body, in bytes.
     #[arg(long, env = "PAYLEDGER_BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]
     pub body_limit_bytes: usize,
@@ -70,6 +74,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     super::prepare_schema(database_url, args.no_migrate).await?;
     let ledger = Ledger::start(LedgerConfig {
         pool: PoolOptions { max_connections: args.db_max_connections, ..PoolOptions::default() },
+        state_cache_entries: args.state_cache_entries,
         ..LedgerConfig::new(database_url)
     })
     .await?;

@@ -38,6 +38,7 @@ pub fn context(
         idempotency_key,
         fingerprint: CommandContext::fingerprint(route, body_fingerprint),
         request_id: request_id::current(),
+        states: state.states.clone(),
     }
 }
 

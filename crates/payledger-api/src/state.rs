@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
+use payledger_service::aggregate::StateCache;
 use payledger_service::runtime::Running;
 
 /// `PAYLEDGER_SETTLEMENT_MAX_BYTES` when not set: 32 MiB.
@@ -67,11 +68,17 @@ pub struct AppState {
     pub pool: Pool,
     pub database_url: Arc<str>,
     pub config: Arc<ApiConfig>,
+    pub states: StateCache,
 }
 
 impl AppState {
     /// The HTTP side of a running ledger.
     pub fn of(ledger: &Running, config: ApiConfig) -> AppState {
-        AppState { pool: ledger.pool.clone(), database_url: ledger.database_url.clone(), config: Arc::new(config) }
+        AppState {
+            pool: ledger.pool.clone(),
+            database_url: ledger.database_url.clone(),
+            config: Arc::new(config),
+            states: ledger.states.clone(),
+        }
     }
 }

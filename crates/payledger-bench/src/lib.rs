@@ -12,7 +12,9 @@
 //! - [`rebuild::run`]: a projection rebuild of a generated history against
 //!   `COPY (SELECT * FROM events) TO STDOUT`;
 //! - [`settlement::run`]: a settlement report import, projection and reconciliation against
-//!   `COPY` of the same CSV into a plain table.
+//!   `COPY` of the same CSV into a plain table;
+//! - [`stream::run`]: command latency on streams of 10 to 20,000 events, with the state cache
+//!   on and off, against the one-row INSERT latency.
 
 pub mod api;
 mod ceiling;
@@ -27,6 +29,7 @@ pub mod rebuild;
 pub mod settlement;
 mod stats;
 pub mod store;
+pub mod stream;
 
 pub use environment::{Environment, LoadAverage, PgSetting};
 pub use error::BenchError;

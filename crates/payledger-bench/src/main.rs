@@ -1,4 +1,4 @@
-//! `payledger-bench store|api|rebuild|settlement`: each against the same PostgreSQL's ceiling. A binary
+//! `payledger-bench store|api|rebuild|settlement|stream`: each against the same PostgreSQL's ceiling. A binary
 //! of its own, so the `payledger` binary does not link the load generator.
 
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use payledger_bench::api::{self, ApiBenchOptions, Mix};
 use payledger_bench::rebuild::{self, RebuildBenchOptions};
 use payledger_bench::settlement::{self, SettlementBenchOptions};
 use payledger_bench::store::{self, StoreBenchOptions};
+use payledger_bench::stream::{self, StreamBenchOptions};
 use serde::Serialize;
 
 #[derive(Debug, Parser)]
@@ -57,6 +58,9 @@ pub enum BenchCommand {
     /// memory) against `COPY` of the same CSV, then projection and reconciliation of the day.
     /// Exits 1 when the statuses are not the generated ones.
     Settlement(SettlementArgs),
+    /// Capture latency on payment streams that already hold many events (10 to 20,000 by
+    /// default), with the state cache on and off, against the one-row INSERT latency.
+    Stream(StreamArgs),
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +169,30 @@ pub struct SettlementArgs {
     pub output: Output,
 }
 
+#[derive(Debug, Args)]
+pub struct StreamArgs {
+    /// Events in each stream before its measured commands (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = stream::DEFAULT_LENGTHS)]
+    pub lengths: Vec<u64>,
+    /// Timed commands per stream with the cache on.
+    #[arg(long, default_value_t = stream::DEFAULT_COMMANDS)]
+    pub commands: usize,
+    /// Timed commands per stream with the cache off (0: skip).
+    #[arg(long, default_value_t = stream::DEFAULT_UNCACHED_COMMANDS)]
+    pub uncached_commands: usize,
+    /// Concurrent writers on each stream.
+    #[arg(long, default_value_t = 1)]
+    pub writers: usize,
+    /// Skip the pgbench ceiling.
+    #[arg(long)]
+    pub skip_pgbench: bool,
+    /// Keep the benchmark's database (to inspect its plans) instead of dropping it.
+    #[arg(long)]
+    pub keep_database: bool,
+    #[command(flatten)]
+    pub output: Output,
+}
+
 pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Store(args) => {
@@ -207,6 +235,18 @@ pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<Ex
             opts.lifecycles_per_batch = args.lifecycles_per_batch;
             opts.generate_writers = args.generate_writers;
             let report = rebuild::run(opts).await?;
+            emit(&args.output, &report)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Stream(args) => {
+            let mut opts = StreamBenchOptions::new(database_url);
+            opts.lengths = args.lengths;
+            opts.commands = args.commands;
+            opts.uncached_commands = args.uncached_commands;
+            opts.skip_pgbench = args.skip_pgbench;
+            opts.keep_database = args.keep_database;
+            opts.writers = args.writers;
+            let report = stream::run(opts).await?;
             emit(&args.output, &report)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -8,18 +8,23 @@ use tokio_postgres::GenericClient;
 
 use crate::error::{ServiceError, ServiceResult};
 
+mod cache;
+pub use cache::{StateCache, STATE_CACHE_ENTRIES_DEFAULT};
+
 /// The event as a row to append, with the command's metadata.
 pub fn encode<A: Aggregate>(event: &A::Event, metadata: serde_json::Value) -> NewEvent {
     let (event_type, schema_version, payload) = A::encode(event);
     NewEvent::new(event_type, schema_version, payload).with_metadata(metadata)
 }
 
-/// Most events a stream may hold before a command refuses to load it (a payment has a few dozen).
-pub const STREAM_MAX_EVENTS: i64 = 10_000;
+/// Events read per statement when folding a stream: memory stays bounded however long the
+/// stream is. There is no cap on a stream's length: a cold load costs one read per page, and
+/// a command with a cached state reads only the events since (see [`StateCache`]).
+pub const FOLD_PAGE_EVENTS: i64 = 1_000;
 
 /// Loads a stream and folds it.
 pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
-    load_until::<A, C>(client, stream, None).await
+    fold_after::<A, C>(client, stream, (A::State::default(), 0), None).await
 }
 
 /// Folds a stream's events recorded at or before `as_of`: the aggregate as it stood then.
@@ -28,29 +33,39 @@ pub async fn load_as_of<A: Aggregate, C: GenericClient>(
     stream: &StreamKey,
     as_of: DateTime<Utc>,
 ) -> ServiceResult<(A::State, i64)> {
-    load_until::<A, C>(client, stream, Some(as_of)).await
+    fold_after::<A, C>(client, stream, (A::State::default(), 0), Some(as_of)).await
 }
 
-async fn load_until<A: Aggregate, C: GenericClient>(
+/// Folds the events after `version` onto `state`, the stream's state at `version`, a page
+/// at a time. With `as_of`, events recorded after it are skipped.
+pub async fn fold_after<A: Aggregate, C: GenericClient>(
     client: &C,
     stream: &StreamKey,
+    (mut state, mut version): (A::State, i64),
     as_of: Option<DateTime<Utc>>,
 ) -> ServiceResult<(A::State, i64)> {
-    let mut recorded = read_stream(client, stream, 1, STREAM_MAX_EVENTS + 1).await?;
-    if recorded.len() as i64 > STREAM_MAX_EVENTS {
-        return Err(ServiceError::internal(format!("stream {} exceeds {STREAM_MAX_EVENTS} events", stream.stream_id)));
+    let mut read_to = version;
+    loop {
+        let page = read_stream(client, stream, read_to + 1, FOLD_PAGE_EVENTS).await?;
+        for r in &page {
+            // A gap means the state given does not belong to this stream's events.
+            if r.stream_version != read_to + 1 {
+                return Err(ServiceError::internal(format!(
+                    "stream {} jumps from version {read_to} to {}",
+                    stream.stream_id, r.stream_version
+                )));
+            }
+            read_to = r.stream_version;
+            if as_of.is_some_and(|as_of| r.recorded_at > as_of) {
+                continue;
+            }
+            let event = A::decode(&r.event_type, r.schema_version, &r.payload)
+                .map_err(|e| ServiceError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
+            state = A::evolve(state, &event);
+            version = r.stream_version;
+        }
+        if (page.len() as i64) < FOLD_PAGE_EVENTS {
+            return Ok((state, version));
+        }
     }
-    if let Some(as_of) = as_of {
-        // A stream's events are recorded in version order (one writer at a time holds its lock).
-        recorded.retain(|r| r.recorded_at <= as_of);
-    }
-    let mut state = A::State::default();
-    let mut version = 0;
-    for r in &recorded {
-        let event = A::decode(&r.event_type, r.schema_version, &r.payload)
-            .map_err(|e| ServiceError::internal(format!("undecodable event {}: {e}", r.event_id)))?;
-        state = A::evolve(state, &event);
-        version = r.stream_version;
-    }
-    Ok((state, version))
 }

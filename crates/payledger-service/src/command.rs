@@ -20,7 +20,7 @@ use tokio_postgres::Transaction;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::aggregate::{encode, load, Aggregate, OrderAggregate};
+use crate::aggregate::{encode, fold_after, load, Aggregate, OrderAggregate, StateCache};
 use crate::error::{ServiceError, ServiceResult};
 use crate::order_payments::tally_order_payments;
 use crate::retry::backoff;
@@ -59,6 +59,8 @@ pub struct CommandContext {
     pub fingerprint: [u8; 32],
     /// The request's id, for the events' metadata.
     pub request_id: Option<String>,
+    /// Decided states of streams, shared by the process's commands.
+    pub states: StateCache,
 }
 
 impl CommandContext {
@@ -240,7 +242,7 @@ enum Attempt {
 impl<N: Needs, F, R> Pipeline<N, F, R> {
     async fn run<A>(self) -> ServiceResult<Executed>
     where
-        A: Aggregate,
+        A: Aggregate + 'static,
         F: Fn(&A::State, &N::Loaded) -> ServiceResult<A::Command>,
         R: Fn(&A::State, &N::Loaded) -> ServiceResult<Value>,
     {
@@ -259,7 +261,7 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
 
     async fn attempt<A>(&self, may_retry: bool) -> ServiceResult<Attempt>
     where
-        A: Aggregate,
+        A: Aggregate + 'static,
         F: Fn(&A::State, &N::Loaded) -> ServiceResult<A::Command>,
         R: Fn(&A::State, &N::Loaded) -> ServiceResult<Value>,
     {
@@ -271,11 +273,17 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         let (state, version, loaded) = self.lock_and_load::<A>(&tx).await?;
         let (new_state, outcome) = match self.decide_and_append::<A>(&tx, state, version, &loaded).await {
             Ok(done) => done,
-            Err(ServiceError::Store(StoreError::Conflict { .. })) if may_retry => return Ok(Attempt::Conflict),
+            Err(ServiceError::Store(StoreError::Conflict { .. })) if may_retry => {
+                self.ctx.states.remove::<A>(&self.stream);
+                return Ok(Attempt::Conflict);
+            }
             Err(e) => return Err(e),
         };
         let stored = self.record(&tx, &new_state, &loaded, &outcome).await?;
         tx.commit().await?;
+        if let Some(version) = outcome.version_of(&self.stream.stream_id) {
+            self.ctx.states.put::<A>(&self.stream, version, &new_state);
+        }
         Ok(Attempt::Done(Executed::from_stored(stored, false)))
     }
 
@@ -290,11 +298,14 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         }
     }
 
-    async fn lock_and_load<A: Aggregate>(&self, tx: &Transaction<'_>) -> ServiceResult<(A::State, i64, N::Loaded)> {
+    async fn lock_and_load<A: Aggregate + 'static>(
+        &self,
+        tx: &Transaction<'_>,
+    ) -> ServiceResult<(A::State, i64, N::Loaded)> {
         let tenant_id = self.ctx.actor.tenant_id;
         set_lock_timeout(tx, self.ctx.config.stream_lock_timeout_ms).await?;
         let early = self.needs.lock_early(tx, tenant_id).await?;
-        let (state, version) = lock_and_load::<A>(tx, &self.stream).await?;
+        let (state, version) = lock_and_load::<A>(tx, &self.stream, &self.ctx.states).await?;
         let loaded = self.needs.load_late(tx, tenant_id, early).await?;
         Ok((state, version, loaded))
     }
@@ -349,9 +360,15 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
 }
 
 /// Locks a stream and folds it: `(state, version)`, version 0 for a stream not yet written.
-pub async fn lock_and_load<A: Aggregate>(tx: &Transaction<'_>, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
+/// Starts from the cached state, if any: only the events after it are read.
+pub async fn lock_and_load<A: Aggregate + 'static>(
+    tx: &Transaction<'_>,
+    stream: &StreamKey,
+    states: &StateCache,
+) -> ServiceResult<(A::State, i64)> {
     lock_stream(tx, stream).await?;
-    load::<A, _>(tx, stream).await
+    let cached = states.get::<A>(stream).unwrap_or_default();
+    fold_after::<A, _>(tx, stream, cached, None).await
 }
 
 /// Appends decided events at the loaded version (a moved stream is a conflict).
@@ -386,10 +403,11 @@ pub async fn run_in_tx<A, D>(
     decide: D,
 ) -> ServiceResult<Ran<A>>
 where
-    A: Aggregate,
+    A: Aggregate + 'static,
     D: FnOnce(&A::State) -> ServiceResult<Vec<A::Event>>,
 {
-    let (state, version) = lock_and_load::<A>(tx, stream).await?;
+    // No cache: the caller commits, so nothing here knows when a state may be kept.
+    let (state, version) = lock_and_load::<A>(tx, stream, &StateCache::default()).await?;
     let events = decide(&state)?;
     if !events.is_empty() {
         append_decided::<A>(tx, stream, version, &events, metadata).await?;

@@ -12,6 +12,7 @@ use payledger_store::{connect_pool, PoolOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::aggregate::{StateCache, STATE_CACHE_ENTRIES_DEFAULT};
 use crate::error::ServiceResult;
 use crate::webhooks::{spawn_processor, ProcessorConfig};
 
@@ -30,6 +31,8 @@ pub struct LedgerConfig {
     pub prune_idempotency: bool,
     /// Longest the projector may take to finish its batch when stopped.
     pub projector_stop_timeout: Duration,
+    /// Streams whose decided state commands keep in memory (0: none).
+    pub state_cache_entries: usize,
 }
 
 impl LedgerConfig {
@@ -42,6 +45,7 @@ impl LedgerConfig {
             webhook_sweep: Some(ProcessorConfig::default()),
             prune_idempotency: true,
             projector_stop_timeout: Duration::from_secs(10),
+            state_cache_entries: STATE_CACHE_ENTRIES_DEFAULT,
         }
     }
 
@@ -71,6 +75,7 @@ impl Ledger {
         Running {
             pool,
             database_url: Arc::from(config.database_url),
+            states: StateCache::new(config.state_cache_entries),
             projector,
             sweep,
             pruner,
@@ -83,6 +88,8 @@ impl Ledger {
 pub struct Running {
     pub pool: Pool,
     pub database_url: Arc<str>,
+    /// The commands' cache of decided stream states.
+    pub states: StateCache,
     projector: Option<ProjectorTask>,
     sweep: Option<JoinHandle<()>>,
     pruner: Option<JoinHandle<()>>,

@@ -6,3 +6,4 @@ mod api_bench;
 mod rebuild_bench;
 mod settlement_bench;
 mod store_bench;
+mod stream_bench;

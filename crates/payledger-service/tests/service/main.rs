@@ -3,6 +3,8 @@
 // A test binary: a failed assumption in a helper is the test failing, so helpers may panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod stream_cache;
+
 use std::time::Duration;
 
 use payledger_core::order::{OrderCommand, OrderPayments};
@@ -10,7 +12,7 @@ use payledger_core::payment::{CaptureMethod, PaymentCommand, Provider};
 use payledger_core::{AmountMinor, Currency, DomainError, OrderId, PaymentId};
 use payledger_projector::read::ReadModels;
 use payledger_projector::ProjectorConfig;
-use payledger_service::aggregate::{OrderAggregate, PaymentAggregate};
+use payledger_service::aggregate::{OrderAggregate, PaymentAggregate, StateCache};
 use payledger_service::command::{
     execute, now, Actor, CommandConfig, CommandContext, Executed, OrderToo, Own, Success,
 };
@@ -34,6 +36,7 @@ fn context(pool: &deadpool_postgres::Pool, tenant_id: Uuid, key: Option<&str>, b
         idempotency_key: key.map(str::to_owned),
         fingerprint: CommandContext::fingerprint("create order", body),
         request_id: Some("req_test".into()),
+        states: StateCache::default(),
     }
 }
 
