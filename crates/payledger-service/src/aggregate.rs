@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 pub use payledger_core::aggregate::{Aggregate, OrderAggregate, PaymentAggregate};
-use payledger_store::{read_stream, NewEvent, StreamKey};
-use tokio_postgres::GenericClient;
+use payledger_store::{read_stream, NewEvent, Queries, StreamKey};
 
 use crate::error::{ServiceError, ServiceResult};
 
@@ -18,12 +17,12 @@ pub fn encode<A: Aggregate>(event: &A::Event, metadata: serde_json::Value) -> Ne
 pub const STREAM_MAX_EVENTS: i64 = 10_000;
 
 /// Loads a stream and folds it.
-pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
+pub async fn load<A: Aggregate, C: Queries>(client: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
     load_until::<A, C>(client, stream, None).await
 }
 
 /// Folds a stream's events recorded at or before `as_of`: the aggregate as it stood then.
-pub async fn load_as_of<A: Aggregate, C: GenericClient>(
+pub async fn load_as_of<A: Aggregate, C: Queries>(
     client: &C,
     stream: &StreamKey,
     as_of: DateTime<Utc>,
@@ -31,7 +30,7 @@ pub async fn load_as_of<A: Aggregate, C: GenericClient>(
     load_until::<A, C>(client, stream, Some(as_of)).await
 }
 
-async fn load_until<A: Aggregate, C: GenericClient>(
+async fn load_until<A: Aggregate, C: Queries>(
     client: &C,
     stream: &StreamKey,
     as_of: Option<DateTime<Utc>>,

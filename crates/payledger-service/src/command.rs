@@ -7,16 +7,16 @@
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 use payledger_core::order::{OrderPayments, OrderState};
 use payledger_core::OrderId;
 use payledger_store::idempotency::{self, Claim, StoredResponse};
 use payledger_store::{
-    append_in_tx, lock_stream, set_lock_timeout, AppendOutcome, BatchItem, ExpectedVersion, StoreError, StreamKey,
+    append_in_tx, lock_stream, notify_committed, prepare_command_statements, set_lock_timeout, AppendOutcome,
+    BatchItem, ExpectedVersion, Queries, StoreError, StreamKey,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio_postgres::Transaction;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -170,7 +170,7 @@ impl Needs for OrderToo {
         Ok(load::<OrderAggregate, _>(tx, &stream).await?.0)
     }
     async fn load_late(&self, tx: &Transaction<'_>, tenant_id: Uuid, order: OrderState) -> ServiceResult<Self::Loaded> {
-        Ok(OrderAndPayments { order, payments: tally_order_payments(tx, tenant_id, self.0).await? })
+        Ok(OrderAndPayments { order, payments: tally_order_payments(&**tx, tenant_id, self.0).await? })
     }
 }
 
@@ -184,7 +184,7 @@ impl Needs for PaymentsOf {
         Ok(())
     }
     async fn load_late(&self, tx: &Transaction<'_>, tenant_id: Uuid, _: ()) -> ServiceResult<OrderPayments> {
-        tally_order_payments(tx, tenant_id, self.0).await
+        tally_order_payments(&**tx, tenant_id, self.0).await
     }
 }
 
@@ -237,6 +237,12 @@ enum Attempt {
     Conflict,
 }
 
+/// Why the pipelined claim and load stopped short: a replay answers, an error fails.
+enum Stop {
+    Replay(Executed),
+    Failed(ServiceError),
+}
+
 impl<N: Needs, F, R> Pipeline<N, F, R> {
     async fn run<A>(self) -> ServiceResult<Executed>
     where
@@ -265,10 +271,11 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
     {
         let mut client = self.ctx.pool.get().await?;
         let tx = client.transaction().await?;
-        if let Some(replayed) = self.claim(&tx).await? {
-            return Ok(Attempt::Done(replayed));
-        }
-        let (state, version, loaded) = self.lock_and_load::<A>(&tx).await?;
+        let (state, version, loaded) = match self.claim_and_load::<A>(&tx).await {
+            Ok(loaded) => loaded,
+            Err(Stop::Replay(replayed)) => return Ok(Attempt::Done(replayed)),
+            Err(Stop::Failed(e)) => return Err(e),
+        };
         let (new_state, outcome) = match self.decide_and_append::<A>(&tx, state, version, &loaded).await {
             Ok(done) => done,
             Err(ServiceError::Store(StoreError::Conflict { .. })) if may_retry => return Ok(Attempt::Conflict),
@@ -276,7 +283,33 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         };
         let stored = self.record(&tx, &new_state, &loaded, &outcome).await?;
         tx.commit().await?;
+        notify_committed(&self.ctx.pool);
         Ok(Attempt::Done(Executed::from_stored(stored, false)))
+    }
+
+    /// The lock timeout, the claim and the locks with their loads, pipelined: sent together,
+    /// run by PostgreSQL in that order. Polled in that order too (`biased`), and answers come
+    /// in send order, so the error reported is the first statement's that failed, not a later
+    /// one's "transaction aborted". A replay or a refused claim answers without waiting for
+    /// the stream's lock (the rollback then waits behind it, on the connection).
+    async fn claim_and_load<A: Aggregate>(&self, tx: &Transaction<'_>) -> Result<(A::State, i64, N::Loaded), Stop> {
+        // Statements not yet cached on this connection would be sent only after their
+        // PREPARE's answer, out of order: prepare them all first (a no-op once cached).
+        prepare_command_statements(tx).await.map_err(|e| Stop::Failed(e.into()))?;
+        let lock_timeout_ms = self.ctx.config.stream_lock_timeout_ms;
+        let (_, _, loaded) = tokio::try_join!(
+            biased;
+            async { set_lock_timeout(tx, lock_timeout_ms).await.map_err(|e| Stop::Failed(e.into())) },
+            async {
+                match self.claim(tx).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(replayed)) => Err(Stop::Replay(replayed)),
+                    Err(e) => Err(Stop::Failed(e)),
+                }
+            },
+            async { self.lock_and_load::<A>(tx).await.map_err(Stop::Failed) },
+        )?;
+        Ok(loaded)
     }
 
     /// Claims the idempotency key; a stored answer of the same request is replayed.
@@ -292,9 +325,8 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
 
     async fn lock_and_load<A: Aggregate>(&self, tx: &Transaction<'_>) -> ServiceResult<(A::State, i64, N::Loaded)> {
         let tenant_id = self.ctx.actor.tenant_id;
-        set_lock_timeout(tx, self.ctx.config.stream_lock_timeout_ms).await?;
         let early = self.needs.lock_early(tx, tenant_id).await?;
-        let (state, version) = lock_and_load::<A>(tx, &self.stream).await?;
+        let (state, version) = lock_and_load::<A, _>(tx, &self.stream).await?;
         let loaded = self.needs.load_late(tx, tenant_id, early).await?;
         Ok((state, version, loaded))
     }
@@ -315,7 +347,7 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         if events.is_empty() {
             return Err(ServiceError::internal("a command decided no events"));
         }
-        let outcome = append_decided::<A>(tx, &self.stream, version, &events, &self.ctx.metadata()).await?;
+        let outcome = append_decided::<A, _>(tx, &self.stream, version, &events, &self.ctx.metadata()).await?;
         Ok((events.iter().fold(state, A::evolve), outcome))
     }
 
@@ -349,14 +381,14 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
 }
 
 /// Locks a stream and folds it: `(state, version)`, version 0 for a stream not yet written.
-pub async fn lock_and_load<A: Aggregate>(tx: &Transaction<'_>, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
+pub async fn lock_and_load<A: Aggregate, C: Queries>(tx: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
     lock_stream(tx, stream).await?;
     load::<A, _>(tx, stream).await
 }
 
 /// Appends decided events at the loaded version (a moved stream is a conflict).
-async fn append_decided<A: Aggregate>(
-    tx: &Transaction<'_>,
+async fn append_decided<A: Aggregate, C: Queries>(
+    tx: &C,
     stream: &StreamKey,
     version: i64,
     events: &[A::Event],
@@ -379,20 +411,16 @@ pub struct Ran<A: Aggregate> {
 
 /// Lock → load → decide → append inside the caller's transaction (the caller commits). `decide`
 /// may decide nothing, and then nothing is appended.
-pub async fn run_in_tx<A, D>(
-    tx: &Transaction<'_>,
-    stream: &StreamKey,
-    metadata: &Value,
-    decide: D,
-) -> ServiceResult<Ran<A>>
+pub async fn run_in_tx<A, C, D>(tx: &C, stream: &StreamKey, metadata: &Value, decide: D) -> ServiceResult<Ran<A>>
 where
     A: Aggregate,
+    C: Queries,
     D: FnOnce(&A::State) -> ServiceResult<Vec<A::Event>>,
 {
-    let (state, version) = lock_and_load::<A>(tx, stream).await?;
+    let (state, version) = lock_and_load::<A, _>(tx, stream).await?;
     let events = decide(&state)?;
     if !events.is_empty() {
-        append_decided::<A>(tx, stream, version, &events, metadata).await?;
+        append_decided::<A, _>(tx, stream, version, &events, metadata).await?;
     }
     Ok(Ran { state: events.iter().fold(state, A::evolve), events })
 }
