@@ -58,11 +58,8 @@ async fn a_command_wakes_listeners_once_it_has_committed() {
     assert_eq!(channel, payledger_store::NOTIFY_CHANNEL);
     let client = app.pool.get().await.unwrap();
     let stream_id = format!("payment-{}", payment["id"].as_str().unwrap());
-    let visible: i64 = client
-        .query_one("SELECT count(*) FROM events WHERE stream_id = $1", &[&stream_id])
-        .await
-        .unwrap()
-        .get(0);
+    let visible: i64 =
+        client.query_one("SELECT count(*) FROM events WHERE stream_id = $1", &[&stream_id]).await.unwrap().get(0);
     assert_eq!(visible, 1, "what the notification announces is committed");
 }
 

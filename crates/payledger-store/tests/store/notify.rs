@@ -72,7 +72,6 @@ async fn the_command_statements_are_prepared_once_per_connection() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 1, "payledger_append prepared once, not per call");
-    let prepared: i64 =
-        client.query_typed("SELECT count(*) FROM pg_prepared_statements", &[]).await.unwrap()[0].get(0);
+    let prepared: i64 = client.query_typed("SELECT count(*) FROM pg_prepared_statements", &[]).await.unwrap()[0].get(0);
     assert_eq!(prepared, 6, "the six statements of a command, each once");
 }
