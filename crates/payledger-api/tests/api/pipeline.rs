@@ -117,3 +117,20 @@ async fn a_busy_stream_is_still_a_lock_timeout_with_a_key() {
     let r = app.request(Method::POST, &path, Some(app.key("writer")), Some(&json!({})), Some("auth-2")).await;
     assert_eq!(r.status(), 200, "the timed-out attempt left the key unclaimed");
 }
+
+/// Webhook ingest and interpretation append through `append_in_tx` too, and notify after
+/// their commits.
+#[tokio::test]
+async fn a_webhook_delivery_wakes_listeners() {
+    use crate::webhooks::support::{create_endpoint, deliver, id_of, stripe_event, stripe_headers, STRIPE_SECRET};
+    let app = spawn_app().await;
+    let endpoint_id = id_of(&create_endpoint(&app, "stripe", Some(STRIPE_SECRET)).await);
+    let payment = app.create_payment(2000).await;
+    let body = stripe_event("payment_intent.succeeded", payment["provider_reference"].as_str().unwrap(), "n");
+    let mut notifications = listen(app.db.url()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    while notifications.try_recv().is_ok() {}
+    let (status, answer) = deliver(&app, "stripe", &endpoint_id, &stripe_headers(STRIPE_SECRET, &body), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    tokio::time::timeout(Duration::from_secs(5), notifications.recv()).await.expect("the delivery is announced");
+}
