@@ -273,8 +273,14 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         let tx = client.transaction().await?;
         let (state, version, loaded) = match self.claim_and_load::<A>(&tx).await {
             Ok(loaded) => loaded,
-            Err(Stop::Replay(replayed)) => return Ok(Attempt::Done(replayed)),
-            Err(Stop::Failed(e)) => return Err(e),
+            Err(stop) => {
+                drop(tx);
+                tokio::spawn(drain(client));
+                return match stop {
+                    Stop::Replay(replayed) => Ok(Attempt::Done(replayed)),
+                    Stop::Failed(e) => Err(e),
+                };
+            }
         };
         let (new_state, outcome) = match self.decide_and_append::<A>(&tx, state, version, &loaded).await {
             Ok(done) => done,
@@ -377,6 +383,15 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
             idempotency::record(tx, tenant_id, key, &self.ctx.fingerprint, &stored, retention).await?;
         }
         Ok(stored)
+    }
+}
+
+/// After a pipeline stopped short, its later statements may still wait for a stream's lock,
+/// the rollback behind them: the connection goes back to the pool only once they are done,
+/// so that its next user does not inherit the wait.
+async fn drain(client: deadpool_postgres::Client) {
+    if let Err(error) = client.batch_execute("").await {
+        tracing::debug!(%error, "draining a stopped pipeline failed; the pool drops the connection");
     }
 }
 
