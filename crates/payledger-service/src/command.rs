@@ -273,9 +273,18 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         let tx = client.transaction().await?;
         let (state, version, loaded) = match self.claim_and_load::<A>(&tx).await {
             Ok(loaded) => loaded,
-            Err(stop) => {
+            Err(Stop::Failed(ServiceError::IdempotencyKeyInUse)) => {
+                // The key is not ours; the stream's lock sent behind the claim may wait long.
                 drop(tx);
                 tokio::spawn(drain(client));
+                return Err(ServiceError::IdempotencyKeyInUse);
+            }
+            Err(stop) => {
+                // This transaction holds the key's lock: released before the answer, so that a
+                // request sent after it finds the key free (not "in use").
+                if let Err(error) = tx.rollback().await {
+                    tracing::debug!(%error, "rollback of a stopped pipeline failed; its session ends");
+                }
                 return match stop {
                     Stop::Replay(replayed) => Ok(Attempt::Done(replayed)),
                     Stop::Failed(e) => Err(e),
@@ -296,8 +305,9 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
     /// The lock timeout, the claim and the locks with their loads, pipelined: sent together,
     /// run by PostgreSQL in that order. Polled in that order too (`biased`), and answers come
     /// in send order, so the error reported is the first statement's that failed, not a later
-    /// one's "transaction aborted". A replay or a refused claim answers without waiting for
-    /// the stream's lock (the rollback then waits behind it, on the connection).
+    /// one's "transaction aborted". A key in flight is refused without waiting for the
+    /// stream's lock (the rollback then waits behind it, on the connection); a replay answers
+    /// once its transaction, which holds the key's lock, has rolled back.
     async fn claim_and_load<A: Aggregate>(&self, tx: &Transaction<'_>) -> Result<(A::State, i64, N::Loaded), Stop> {
         // Statements not yet cached on this connection would be sent only after their
         // PREPARE's answer, out of order: prepare them all first (a no-op once cached).
