@@ -3,8 +3,7 @@
 
 use chrono::{DateTime, Utc};
 pub use payledger_core::aggregate::{Aggregate, OrderAggregate, PaymentAggregate};
-use payledger_store::{read_stream, NewEvent, StreamKey};
-use tokio_postgres::GenericClient;
+use payledger_store::{read_stream, NewEvent, Queries, StreamKey};
 
 use crate::error::{ServiceError, ServiceResult};
 
@@ -23,12 +22,12 @@ pub fn encode<A: Aggregate>(event: &A::Event, metadata: serde_json::Value) -> Ne
 pub const FOLD_PAGE_EVENTS: i64 = 1_000;
 
 /// Loads a stream and folds it.
-pub async fn load<A: Aggregate, C: GenericClient>(client: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
+pub async fn load<A: Aggregate, C: Queries>(client: &C, stream: &StreamKey) -> ServiceResult<(A::State, i64)> {
     fold_after::<A, C>(client, stream, (A::State::default(), 0), None).await
 }
 
 /// Folds a stream's events recorded at or before `as_of`: the aggregate as it stood then.
-pub async fn load_as_of<A: Aggregate, C: GenericClient>(
+pub async fn load_as_of<A: Aggregate, C: Queries>(
     client: &C,
     stream: &StreamKey,
     as_of: DateTime<Utc>,
@@ -38,7 +37,7 @@ pub async fn load_as_of<A: Aggregate, C: GenericClient>(
 
 /// Folds the events after `version` onto `state`, the stream's state at `version`, a page
 /// at a time. With `as_of`, events recorded after it are skipped.
-pub async fn fold_after<A: Aggregate, C: GenericClient>(
+pub async fn fold_after<A: Aggregate, C: Queries>(
     client: &C,
     stream: &StreamKey,
     (mut state, mut version): (A::State, i64),

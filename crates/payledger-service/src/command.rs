@@ -7,16 +7,16 @@
 use std::future::Future;
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Pool, Transaction};
 use payledger_core::order::{OrderPayments, OrderState};
 use payledger_core::OrderId;
 use payledger_store::idempotency::{self, Claim, StoredResponse};
 use payledger_store::{
-    append_in_tx, lock_stream, set_lock_timeout, AppendOutcome, BatchItem, ExpectedVersion, StoreError, StreamKey,
+    append_in_tx, lock_stream, notify_committed, prepare_command_statements, set_lock_timeout, AppendOutcome,
+    BatchItem, ExpectedVersion, Queries, StoreError, StreamKey,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio_postgres::Transaction;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -172,7 +172,7 @@ impl Needs for OrderToo {
         Ok(load::<OrderAggregate, _>(tx, &stream).await?.0)
     }
     async fn load_late(&self, tx: &Transaction<'_>, tenant_id: Uuid, order: OrderState) -> ServiceResult<Self::Loaded> {
-        Ok(OrderAndPayments { order, payments: tally_order_payments(tx, tenant_id, self.0).await? })
+        Ok(OrderAndPayments { order, payments: tally_order_payments(&**tx, tenant_id, self.0).await? })
     }
 }
 
@@ -186,7 +186,7 @@ impl Needs for PaymentsOf {
         Ok(())
     }
     async fn load_late(&self, tx: &Transaction<'_>, tenant_id: Uuid, _: ()) -> ServiceResult<OrderPayments> {
-        tally_order_payments(tx, tenant_id, self.0).await
+        tally_order_payments(&**tx, tenant_id, self.0).await
     }
 }
 
@@ -239,6 +239,12 @@ enum Attempt {
     Conflict,
 }
 
+/// Why the pipelined claim and load stopped short: a replay answers, an error fails.
+enum Stop {
+    Replay(Executed),
+    Failed(ServiceError),
+}
+
 impl<N: Needs, F, R> Pipeline<N, F, R> {
     async fn run<A>(self) -> ServiceResult<Executed>
     where
@@ -267,10 +273,26 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
     {
         let mut client = self.ctx.pool.get().await?;
         let tx = client.transaction().await?;
-        if let Some(replayed) = self.claim(&tx).await? {
-            return Ok(Attempt::Done(replayed));
-        }
-        let (state, version, loaded) = self.lock_and_load::<A>(&tx).await?;
+        let (state, version, loaded) = match self.claim_and_load::<A>(&tx).await {
+            Ok(loaded) => loaded,
+            Err(Stop::Failed(ServiceError::IdempotencyKeyInUse)) => {
+                // The key is not ours; the stream's lock sent behind the claim may wait long.
+                drop(tx);
+                tokio::spawn(drain(client));
+                return Err(ServiceError::IdempotencyKeyInUse);
+            }
+            Err(stop) => {
+                // This transaction holds the key's lock: released before the answer, so that a
+                // request sent after it finds the key free (not "in use").
+                if let Err(error) = tx.rollback().await {
+                    tracing::debug!(%error, "rollback of a stopped pipeline failed; its session ends");
+                }
+                return match stop {
+                    Stop::Replay(replayed) => Ok(Attempt::Done(replayed)),
+                    Stop::Failed(e) => Err(e),
+                };
+            }
+        };
         let (new_state, outcome) = match self.decide_and_append::<A>(&tx, state, version, &loaded).await {
             Ok(done) => done,
             Err(ServiceError::Store(StoreError::Conflict { .. })) if may_retry => {
@@ -284,7 +306,34 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         if let Some(version) = outcome.version_of(&self.stream.stream_id) {
             self.ctx.states.put::<A>(&self.stream, version, &new_state);
         }
+        notify_committed(&self.ctx.pool);
         Ok(Attempt::Done(Executed::from_stored(stored, false)))
+    }
+
+    /// The lock timeout, the claim and the locks with their loads, pipelined: sent together,
+    /// run by PostgreSQL in that order. Polled in that order too (`biased`), and answers come
+    /// in send order, so the error reported is the first statement's that failed, not a later
+    /// one's "transaction aborted". A key in flight is refused without waiting for the
+    /// stream's lock (the rollback then waits behind it, on the connection); a replay answers
+    /// once its transaction, which holds the key's lock, has rolled back.
+    async fn claim_and_load<A: Aggregate + 'static>(&self, tx: &Transaction<'_>) -> Result<(A::State, i64, N::Loaded), Stop> {
+        // Statements not yet cached on this connection would be sent only after their
+        // PREPARE's answer, out of order: prepare them all first (a no-op once cached).
+        prepare_command_statements(tx).await.map_err(|e| Stop::Failed(e.into()))?;
+        let lock_timeout_ms = self.ctx.config.stream_lock_timeout_ms;
+        let (_, _, loaded) = tokio::try_join!(
+            biased;
+            async { set_lock_timeout(tx, lock_timeout_ms).await.map_err(|e| Stop::Failed(e.into())) },
+            async {
+                match self.claim(tx).await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(replayed)) => Err(Stop::Replay(replayed)),
+                    Err(e) => Err(Stop::Failed(e)),
+                }
+            },
+            async { self.lock_and_load::<A>(tx).await.map_err(Stop::Failed) },
+        )?;
+        Ok(loaded)
     }
 
     /// Claims the idempotency key; a stored answer of the same request is replayed.
@@ -303,9 +352,8 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         tx: &Transaction<'_>,
     ) -> ServiceResult<(A::State, i64, N::Loaded)> {
         let tenant_id = self.ctx.actor.tenant_id;
-        set_lock_timeout(tx, self.ctx.config.stream_lock_timeout_ms).await?;
         let early = self.needs.lock_early(tx, tenant_id).await?;
-        let (state, version) = lock_and_load::<A>(tx, &self.stream, &self.ctx.states).await?;
+        let (state, version) = lock_and_load::<A, _>(tx, &self.stream, &self.ctx.states).await?;
         let loaded = self.needs.load_late(tx, tenant_id, early).await?;
         Ok((state, version, loaded))
     }
@@ -326,7 +374,7 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         if events.is_empty() {
             return Err(ServiceError::internal("a command decided no events"));
         }
-        let outcome = append_decided::<A>(tx, &self.stream, version, &events, &self.ctx.metadata()).await?;
+        let outcome = append_decided::<A, _>(tx, &self.stream, version, &events, &self.ctx.metadata()).await?;
         Ok((events.iter().fold(state, A::evolve), outcome))
     }
 
@@ -359,10 +407,19 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
     }
 }
 
+/// After a pipeline stopped short, its later statements may still wait for a stream's lock,
+/// the rollback behind them: the connection goes back to the pool only once they are done,
+/// so that its next user does not inherit the wait.
+async fn drain(client: deadpool_postgres::Client) {
+    if let Err(error) = client.batch_execute("").await {
+        tracing::debug!(%error, "draining a stopped pipeline failed; the pool drops the connection");
+    }
+}
+
 /// Locks a stream and folds it: `(state, version)`, version 0 for a stream not yet written.
 /// Starts from the cached state, if any: only the events after it are read.
-pub async fn lock_and_load<A: Aggregate + 'static>(
-    tx: &Transaction<'_>,
+pub async fn lock_and_load<A: Aggregate + 'static, C: Queries>(
+    tx: &C,
     stream: &StreamKey,
     states: &StateCache,
 ) -> ServiceResult<(A::State, i64)> {
@@ -372,8 +429,8 @@ pub async fn lock_and_load<A: Aggregate + 'static>(
 }
 
 /// Appends decided events at the loaded version (a moved stream is a conflict).
-async fn append_decided<A: Aggregate>(
-    tx: &Transaction<'_>,
+async fn append_decided<A: Aggregate, C: Queries>(
+    tx: &C,
     stream: &StreamKey,
     version: i64,
     events: &[A::Event],
@@ -396,21 +453,17 @@ pub struct Ran<A: Aggregate> {
 
 /// Lock → load → decide → append inside the caller's transaction (the caller commits). `decide`
 /// may decide nothing, and then nothing is appended.
-pub async fn run_in_tx<A, D>(
-    tx: &Transaction<'_>,
-    stream: &StreamKey,
-    metadata: &Value,
-    decide: D,
-) -> ServiceResult<Ran<A>>
+pub async fn run_in_tx<A, C, D>(tx: &C, stream: &StreamKey, metadata: &Value, decide: D) -> ServiceResult<Ran<A>>
 where
     A: Aggregate + 'static,
+    C: Queries,
     D: FnOnce(&A::State) -> ServiceResult<Vec<A::Event>>,
 {
     // No cache: the caller commits, so nothing here knows when a state may be kept.
-    let (state, version) = lock_and_load::<A>(tx, stream, &StateCache::default()).await?;
+    let (state, version) = lock_and_load::<A, _>(tx, stream, &StateCache::default()).await?;
     let events = decide(&state)?;
     if !events.is_empty() {
-        append_decided::<A>(tx, stream, version, &events, metadata).await?;
+        append_decided::<A, _>(tx, stream, version, &events, metadata).await?;
     }
     Ok(Ran { state: events.iter().fold(state, A::evolve), events })
 }

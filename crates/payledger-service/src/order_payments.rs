@@ -6,7 +6,7 @@ use payledger_core::order::{OrderPayments, ORDER_PAYMENTS_MAX};
 use payledger_core::payment::Payment;
 use payledger_core::DomainError;
 use payledger_core::OrderId;
-use payledger_store::StreamKey;
+use payledger_store::{Queries, StreamKey};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use crate::aggregate::{load, PaymentAggregate};
 use crate::error::{ServiceError, ServiceResult};
 use crate::lookup::payment_streams_of_order;
 
-pub async fn tally_order_payments<C: GenericClient>(
+pub async fn tally_order_payments<C: GenericClient + Queries>(
     client: &C,
     tenant_id: Uuid,
     order_id: OrderId,

@@ -88,12 +88,14 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     }
     let client = pool.get().await?;
     let hash = hash_key(key).to_vec();
-    let row = client
-        .query_typed_opt(
+    // Prepared once per connection: every request runs it.
+    let statement = client
+        .prepare_typed_cached(
             "SELECT key_id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-            &[(&hash, Type::BYTEA)],
+            &[Type::BYTEA],
         )
         .await?;
+    let row = client.query_opt(&statement, &[&hash]).await?;
     let Some(row) = row else { return Ok(None) };
     let role: String = row.try_get(2)?;
     let role = Role::parse(&role).ok_or_else(|| ServiceError::internal(format!("stored role {role:?}")))?;

@@ -6,13 +6,14 @@ use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::Pool;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::cached::{Queries, TypedParam};
 use crate::error::StoreError;
 use crate::types::{AppendOutcome, AppendedEvent, ExpectedVersion, NewEvent, StreamKey};
 
-/// The channel notified once per appending transaction.
+/// The channel notified after appending transactions commit (coalesced, see `notify`).
 pub const NOTIFY_CHANNEL: &str = "payledger_events";
 /// Most events one append may write (a bound on statement size and memory).
 pub const APPEND_MAX_EVENTS: usize = 10_000;
@@ -69,15 +70,15 @@ pub async fn append_batch(pool: &Pool, items: Vec<BatchItem>) -> Result<AppendOu
 }
 
 /// Appends within the caller's transaction. On error the transaction is unusable and the
-/// caller must roll it back. Sends one NOTIFY inside it (PostgreSQL folds identical
-/// notifications of one transaction into one, so several appends in a transaction still
-/// notify once).
-pub async fn append_in_tx(tx: &Transaction<'_>, items: &[BatchItem]) -> Result<AppendOutcome, StoreError> {
+/// caller must roll it back. Sends no NOTIFY: a NOTIFY inside the transaction would hold
+/// PostgreSQL's cluster-wide notify lock through its commit. The caller calls
+/// [`notify_committed`](crate::notify_committed) once its commit succeeded.
+pub async fn append_in_tx<C: Queries>(tx: &C, items: &[BatchItem]) -> Result<AppendOutcome, StoreError> {
     validate(items)?;
-    let call = AppendCall::new(items, true);
+    let call = AppendCall::new(items, false);
     let params = call.params();
-    let typed: Vec<(&(dyn ToSql + Sync), Type)> = params.iter().copied().zip(APPEND_TYPES.iter().cloned()).collect();
-    let result = tx.query_typed(APPEND_SQL, &typed).await;
+    let typed: Vec<TypedParam<'_>> = params.iter().copied().zip(APPEND_TYPES.iter().cloned()).collect();
+    let result = tx.query_cached(APPEND_SQL, &typed).await;
     let outcome = outcome(result, items)?;
     count_appended(&outcome);
     Ok(outcome)
@@ -89,10 +90,10 @@ fn count_appended(outcome: &AppendOutcome) {
     metrics::counter!("payledger_events_appended_total").increment(outcome.events.len() as u64);
 }
 
-const APPEND_SQL: &str = "SELECT event_id, stream_id, stream_version, global_position, tx_id
+pub(crate) const APPEND_SQL: &str = "SELECT event_id, stream_id, stream_version, global_position, tx_id
     FROM payledger_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
-const APPEND_TYPES: [Type; 12] = [
+pub(crate) const APPEND_TYPES: [Type; 12] = [
     Type::UUID_ARRAY,
     Type::TEXT_ARRAY,
     Type::INT8_ARRAY,
@@ -242,10 +243,9 @@ fn validate(items: &[BatchItem]) -> Result<(), StoreError> {
 /// rollback. Command handlers take it before loading a hot stream so that contenders wait
 /// their turn instead of failing the version check and retrying; the expected-version
 /// check still guards every append, lock or not.
-pub async fn lock_stream(tx: &Transaction<'_>, stream: &StreamKey) -> Result<(), StoreError> {
+pub async fn lock_stream<C: Queries>(tx: &C, stream: &StreamKey) -> Result<(), StoreError> {
     let lock_name = format!("{}/{}", stream.tenant_id, stream.stream_id);
-    let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
-    tx.query_typed(sql, &[(&lock_name, Type::TEXT)]).await.map_err(|e| {
+    tx.query_cached(LOCK_SQL, &[(&lock_name, Type::TEXT)]).await.map_err(|e| {
         if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
             StoreError::Busy(format!("stream {} is busy", stream.stream_id))
         } else {
@@ -255,9 +255,12 @@ pub async fn lock_stream(tx: &Transaction<'_>, stream: &StreamKey) -> Result<(),
     Ok(())
 }
 
+pub(crate) const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+pub(crate) const LOCK_TYPES: [Type; 1] = [Type::TEXT];
+
 /// Bounds how long this transaction waits for any lock; past it, `StoreError::Busy`.
-pub async fn set_lock_timeout(tx: &Transaction<'_>, lock_timeout_ms: u64) -> Result<(), StoreError> {
-    tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", lock_timeout_ms.clamp(1, 600_000))).await?;
+pub async fn set_lock_timeout<C: Queries>(tx: &C, lock_timeout_ms: u64) -> Result<(), StoreError> {
+    tx.execute_simple(&format!("SET LOCAL lock_timeout = {}", lock_timeout_ms.clamp(1, 600_000))).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! anything else commit together or not at all.
 
 mod append;
+mod cached;
 mod error;
 pub mod hash;
 pub mod idempotency;
@@ -20,9 +21,10 @@ mod verify;
 pub use append::{
     append, append_batch, append_in_tx, lock_stream, set_lock_timeout, BatchItem, APPEND_MAX_EVENTS, NOTIFY_CHANNEL,
 };
+pub use cached::{prepare_command_statements, Queries, TypedParam};
 pub use error::StoreError;
 pub use migrate::{applied_migration_version, latest_migration_version, migrate};
-pub use notify::notify_in_flight;
+pub use notify::{notify_committed, notify_in_flight};
 pub use pool::{connect_pool, PoolOptions};
 pub use read::{read_all, read_stream, stream_head, ReadAllFilter, READ_MAX_BATCH};
 pub use subscribe::{has_events_after, ChangeListener, Subscription};

@@ -29,7 +29,7 @@ fn pool_key(pool: &Pool) -> usize {
 }
 
 /// Wakes the pool's database's listeners after a commit, coalescing with a NOTIFY in flight.
-pub(crate) fn notify_committed(pool: &Pool) {
+pub fn notify_committed(pool: &Pool) {
     let key = pool_key(pool);
     {
         let mut map = pending();

@@ -1,11 +1,14 @@
 //! Reading events: one stream by version, or everything in the gap-free read order.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Type;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
 use crate::append::parse_xid8;
+use crate::cached::{Queries, TypedParam};
 use crate::error::StoreError;
 use crate::types::{Checkpoint, RecordedEvent, StreamKey};
 
@@ -16,25 +19,34 @@ const COLUMNS: &str = "global_position, tx_id::text, event_id, tenant_id, stream
                        schema_version, payload, metadata, recorded_at, dedupe_key, prev_hash, hash";
 
 /// Reads a stream's events with `stream_version >= from_version`, in version order.
-pub async fn read_stream<C: GenericClient>(
+pub async fn read_stream<C: Queries>(
     client: &C,
     stream: &StreamKey,
     from_version: i64,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let limit = limit.clamp(1, READ_MAX_BATCH);
-    let sql = format!(
-        "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND stream_id = $2 AND stream_version >= $3
-         ORDER BY stream_version LIMIT $4"
-    );
-    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 4] = [
+    let params: [TypedParam<'_>; 4] = [
         (&stream.tenant_id, Type::UUID),
         (&stream.stream_id, Type::TEXT),
         (&from_version, Type::INT8),
         (&limit, Type::INT8),
     ];
-    let rows = client.query_typed(&sql, &params).await?;
+    let rows = client.query_cached(read_stream_sql(), &params).await?;
     rows.iter().map(to_event).collect()
+}
+
+pub(crate) const READ_STREAM_TYPES: [Type; 4] = [Type::UUID, Type::TEXT, Type::INT8, Type::INT8];
+
+/// One text for every call, so a connection prepares it once.
+pub(crate) fn read_stream_sql() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND stream_id = $2 AND stream_version >= $3
+             ORDER BY stream_version LIMIT $4"
+        )
+    });
+    &SQL
 }
 
 /// The last version of a stream, if it exists.

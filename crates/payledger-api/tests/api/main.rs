@@ -17,6 +17,7 @@ mod openapi;
 mod operations;
 mod order_payments;
 mod parked;
+mod pipeline;
 mod read_models;
 mod reconciliation;
 mod response_schema;

@@ -111,6 +111,7 @@ pub async fn import(
     let report = append_report(&tx, tenant_id, report, lines, firsts, origin).await?;
     store_file(&tx, tenant_id, &report, bytes).await?;
     tx.commit().await?;
+    payledger_store::notify_committed(pool);
     Ok(Imported { report, duplicate: false })
 }
 

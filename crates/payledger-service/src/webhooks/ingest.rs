@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use deadpool_postgres::Pool;
 use payledger_gateways::{parse, Provider};
-use payledger_store::{append_in_tx, set_lock_timeout, BatchItem, ExpectedVersion, NewEvent, StoreError, StreamKey};
+use payledger_store::{
+    append_in_tx, notify_committed, set_lock_timeout, BatchItem, ExpectedVersion, NewEvent, StoreError, StreamKey,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -156,6 +158,7 @@ async fn try_ingest(
     appended?;
     recorded?;
     tx.commit().await?;
+    notify_committed(pool);
     Ok(Ingested { new_delivery_ids: ids, duplicates })
 }
 

@@ -10,7 +10,9 @@ use deadpool_postgres::Transaction;
 use payledger_core::payment::{PaymentCommand, PaymentEvent};
 use payledger_gateways::report::{decide, Decision};
 use payledger_gateways::{parse, Notification};
-use payledger_store::{append_in_tx, lock_stream, set_lock_timeout, BatchItem, ExpectedVersion, StreamKey};
+use payledger_store::{
+    append_in_tx, lock_stream, notify_committed, set_lock_timeout, BatchItem, ExpectedVersion, StreamKey,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -127,6 +129,10 @@ async fn try_process(pool: &Pool, delivery_id: Uuid, mode: Mode, policy: &RetryP
         .await?;
     tx.execute(&update, &[&delivery_id, &status, &reason.map(bounded_text)]).await?;
     tx.commit().await?;
+    // Only these two appended events (the others found their work already done).
+    if matches!(outcome, Outcome::Applied | Outcome::Ignored { .. }) {
+        notify_committed(pool);
+    }
     tracing::info!(%delivery_id, provider = locked.provider.as_str(), ?outcome, "webhook delivery interpreted");
     count_delivery(
         locked.provider,
@@ -210,7 +216,7 @@ async fn apply_to_payment(
     locked: &Locked,
 ) -> WebhookResult<Outcome> {
     let report_key = notification.dedupe_key.as_str();
-    let ran = run_in_tx::<PaymentAggregate, _>(tx, stream, &locked.cause.metadata(), |state| {
+    let ran = run_in_tx::<PaymentAggregate, _, _>(tx, stream, &locked.cause.metadata(), |state| {
         let Some(payment) = state else {
             return Err(ServiceError::internal(format!("payment stream {} has no PaymentInitiated", stream.stream_id)));
         };

@@ -6,4 +6,5 @@
 mod append;
 mod hash_chain;
 mod idempotency;
+mod notify;
 mod read_all;
