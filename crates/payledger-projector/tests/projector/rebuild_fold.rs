@@ -1,0 +1,128 @@
+//! A rebuild's replay writes its fresh version with the orders' sums folded in memory and
+//! without looking up rows no earlier batch wrote: its rows must equal the live projector's,
+//! whether an order and its payments fall in one batch or in many, and a stream whose rows
+//! the database refuses still parks alone.
+
+use crate::support::*;
+use payledger_projector::{list_parked, rebuild, schema::schema_name, verify, Rebuild, RebuildOptions, VerifyOptions};
+use payledger_testkit::TestDb;
+
+/// Every column of every order and payment of a version, as text, keyed.
+async fn rows_of(pool: &deadpool_postgres::Pool, schema: &str) -> Vec<(String, String)> {
+    let client = pool.get().await.unwrap();
+    let mut all = Vec::new();
+    for (table, key) in [("orders", "order_id"), ("payments", "payment_id")] {
+        let sql = format!("SELECT {key}::text, to_jsonb(t)::text FROM {schema}.{table} t ORDER BY tenant_id, {key}");
+        for row in client.query(&sql, &[]).await.unwrap() {
+            all.push((format!("{table} {}", row.get::<_, String>(0)), row.get(1)));
+        }
+    }
+    all
+}
+
+async fn assert_rows_equal(pool: &deadpool_postgres::Pool, expected: &[(String, String)]) {
+    let rebuilt = rows_of(pool, &live_schema(pool).await).await;
+    assert_eq!(rebuilt.len(), expected.len(), "row count");
+    for (got, want) in rebuilt.iter().zip(expected) {
+        assert_eq!(got, want);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rebuild_in_one_batch_or_many_ends_with_the_live_projectors_orders() {
+    let db = TestDb::new().await;
+    let pool = db.pool(8);
+    // Orders with several payments, captures, refunds and cancellations, spread over the log.
+    let mut workload = Workload::new(91, 3);
+    workload.run(&pool, 1_500).await;
+    project_now(&pool, db.url()).await;
+    assert_matches_oracle(&pool).await;
+    let live_rows = rows_of(&pool, &live_schema(&pool).await).await;
+    let orders_with_payments: i64 = pool
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {}.payments GROUP BY tenant_id, order_id HAVING count(*) > 1) m",
+                live_schema(&pool).await
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(orders_with_payments > 5, "the history has orders with several payments ({orders_with_payments})");
+
+    // The whole history in one batch: each order's creation and its payments' captures together.
+    rebuild(db.url(), RebuildOptions::default(), |_| {}).await.unwrap();
+    assert_rows_equal(&pool, &live_rows).await;
+    assert_matches_oracle(&pool).await;
+
+    // Small batches and a small cache: an order's payments land in batches after its row,
+    // states are evicted and folded again from the log.
+    let options = RebuildOptions { batch_size: 7, cache_max_streams: 16, ..RebuildOptions::default() };
+    rebuild(db.url(), options, |_| {}).await.unwrap();
+    assert_rows_equal(&pool, &live_rows).await;
+    assert_matches_oracle(&pool).await;
+    let report = verify(db.url(), &VerifyOptions::default()).await.unwrap();
+    assert!(report.is_clean(), "{:#?}", report.differences);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_refused_in_a_rebuild_batch_parks_alone() {
+    let db = TestDb::new().await;
+    let pool = db.pool(8);
+    let mut workload = Workload::new(93, 2);
+    let (refused, other) = (workload.tenants()[0], workload.tenants()[1]);
+    workload.run(&pool, 600).await;
+    project_now(&pool, db.url()).await;
+    let live_schema_name = live_schema(&pool).await;
+    let other_rows: Vec<(String, String)> = rows_of(&pool, &live_schema_name)
+        .await
+        .into_iter()
+        .filter(|(_, row)| row.contains(&other.to_string()))
+        .collect();
+
+    // The new version's payments table refuses one tenant's rows (a cause outside the log).
+    let options = RebuildOptions { batch_size: 50, ..RebuildOptions::default() };
+    let started = Rebuild::start(db.url(), options).await.unwrap();
+    let schema = schema_name(payledger_projector::PROJECTION, started.version());
+    let client = pool.get().await.unwrap();
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {schema}.payments ADD CONSTRAINT test_refuse CHECK (tenant_id <> '{refused}')"
+        ))
+        .await
+        .unwrap();
+    let report = started.run(|_| {}).await.unwrap();
+
+    let parked = list_parked(&**client, report.version, None, None, 10_000).await.unwrap();
+    assert!(!parked.is_empty(), "the refused tenant's payment streams are parked");
+    assert!(parked.iter().all(|p| p.tenant_id == refused && p.stream_id.starts_with("payment-")), "{parked:#?}");
+    let refused_payments: i64 = client
+        .query_one(
+            &format!(
+                "SELECT count(DISTINCT stream_id) FROM events WHERE tenant_id = $1 AND stream_id LIKE 'payment-%'"
+            ),
+            &[&refused],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(parked.len() as i64, refused_payments, "every payment stream of the refused tenant, no other");
+    // The other tenant's orders and payments are exactly the live projector's.
+    let rebuilt: Vec<(String, String)> =
+        rows_of(&pool, &schema).await.into_iter().filter(|(_, row)| row.contains(&other.to_string())).collect();
+    assert!(!rebuilt.is_empty());
+    assert_eq!(rebuilt, other_rows);
+    let refused_orders_paid: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {schema}.orders WHERE tenant_id = $1 AND amount_captured_minor <> 0"),
+            &[&refused],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(refused_orders_paid, 0, "the refused tenant's orders sum none of its unwritten payments");
+}
