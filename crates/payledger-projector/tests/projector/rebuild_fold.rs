@@ -4,8 +4,15 @@
 //! the database refuses still parks alone.
 
 use crate::support::*;
+use chrono::Utc;
+use payledger_core::order::{self, OrderCommand};
+use payledger_core::payment::{self, CaptureMethod, PaymentCommand, Provider};
+use payledger_core::{AmountMinor, Currency, DomainEvent, MinorUnits, OrderId, PaymentId};
 use payledger_projector::{list_parked, rebuild, schema::schema_name, verify, Rebuild, RebuildOptions, VerifyOptions};
+use payledger_store::{append_batch, BatchItem, ExpectedVersion, StreamKey};
 use payledger_testkit::TestDb;
+use serde_json::json;
+use uuid::Uuid;
 
 /// Every column of every order and payment of a version, as text, keyed.
 async fn rows_of(pool: &deadpool_postgres::Pool, schema: &str) -> Vec<(String, String)> {
@@ -125,4 +132,83 @@ async fn a_stream_refused_in_a_rebuild_batch_parks_alone() {
         .unwrap()
         .get(0);
     assert_eq!(refused_orders_paid, 0, "the refused tenant's orders sum none of its unwritten payments");
+}
+
+fn order_item(stream: &StreamKey, expected: ExpectedVersion, events: &[order::OrderEvent]) -> BatchItem {
+    let events = events.iter().map(|e| encode(&DomainEvent::Order(e.clone()))).collect();
+    BatchItem { stream: stream.clone(), expected, events }
+}
+
+/// A new order of 5000 USD: its stream and state.
+async fn create_order(pool: &deadpool_postgres::Pool, tenant: Uuid) -> (StreamKey, order::OrderState) {
+    let order_id = OrderId::new();
+    let stream = StreamKey::new(tenant, order_id.stream_id());
+    let create = OrderCommand::Create {
+        order_id,
+        amount_minor: AmountMinor::new(5_000).unwrap(),
+        currency: Currency::USD,
+        reference: format!("ORD-{}", order_id.as_uuid().simple()),
+        metadata: json!({}),
+        at: Utc::now(),
+    };
+    let events = order::decide(&None, create).unwrap();
+    append_batch(pool, vec![order_item(&stream, ExpectedVersion::NoStream, &events)]).await.unwrap();
+    (stream, order::fold(&events))
+}
+
+/// A payment of the whole order, initiated, authorized and captured in one append.
+async fn capture_payment(pool: &deadpool_postgres::Pool, tenant: Uuid, order: &order::OrderState) {
+    let payment_id = PaymentId::new();
+    let commands = [
+        PaymentCommand::Initiate {
+            payment_id,
+            order: order.as_ref().unwrap().snapshot(MinorUnits::ZERO),
+            amount_minor: AmountMinor::new(5_000).unwrap(),
+            currency: Currency::USD,
+            capture_method: CaptureMethod::Manual,
+            provider: Provider::Stripe,
+            provider_reference: Some(format!("pi_{}", payment_id.as_uuid().simple())),
+            at: Utc::now(),
+        },
+        PaymentCommand::Authorize { amount_minor: None },
+        PaymentCommand::Capture { amount_minor: None, final_capture: true },
+    ];
+    let (mut state, mut events) = (None, Vec::new());
+    for command in commands {
+        for event in payment::decide(&state, command).unwrap() {
+            state = payment::evolve(state, &event);
+            events.push(event);
+        }
+    }
+    let events = events.iter().map(|e| encode(&DomainEvent::Payment(e.clone()))).collect();
+    let stream = StreamKey::new(tenant, payment_id.stream_id());
+    append_batch(pool, vec![BatchItem { stream, expected: ExpectedVersion::NoStream, events }]).await.unwrap();
+}
+
+/// Two orders, then (in later transactions) a captured payment of each, then the second
+/// order cancelled. A rebuild in batches of three events writes the first payment in a
+/// batch without its order (whose row an earlier batch wrote: it must be updated), and the
+/// second order again in the cancellation's batch, which holds none of its payment (its sums
+/// must still count the capture).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orders_and_their_payments_in_different_rebuild_batches_keep_their_sums() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let tenant = Uuid::now_v7();
+    let (_, first) = create_order(&pool, tenant).await;
+    let (second_stream, second) = create_order(&pool, tenant).await;
+    create_order(&pool, tenant).await;
+    capture_payment(&pool, tenant, &first).await;
+    capture_payment(&pool, tenant, &second).await;
+    let cancel = OrderCommand::Cancel { at: Utc::now(), reason: Some("late".into()), payments_in_progress: 0 };
+    let cancelled = order::decide(&second, cancel).unwrap();
+    append_batch(&pool, vec![order_item(&second_stream, ExpectedVersion::Exact(1), &cancelled)]).await.unwrap();
+
+    project_now(&pool, db.url()).await;
+    let live_rows = rows_of(&pool, &live_schema(&pool).await).await;
+    let paid = live_rows.iter().filter(|(_, row)| row.contains("\"amount_captured_minor\": 5000")).count();
+    assert_eq!(paid, 4, "two paid orders and their two payments: {live_rows:#?}");
+    rebuild(db.url(), RebuildOptions { batch_size: 3, ..RebuildOptions::default() }, |_| {}).await.unwrap();
+    assert_rows_equal(&pool, &live_rows).await;
+    assert_matches_oracle(&pool).await;
 }
