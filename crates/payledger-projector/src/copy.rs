@@ -97,15 +97,17 @@ async fn move_balances<C: GenericClient>(client: &C, s: &str, lines: &[JournalEn
         }
         delta.entries += 1;
     }
-    let mut columns: (Vec<Uuid>, Vec<&str>, Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+    let mut tenant = Vec::with_capacity(deltas.len());
+    let (mut account, mut currency, mut account_type, mut normal_side) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut debits, mut credits, mut entries) = (Vec::new(), Vec::new(), Vec::new());
-    for ((tenant, account, currency), delta) in &deltas {
-        let (account_type, normal_side) = meta.get(account).copied().unwrap_or_default();
-        columns.0.push(*tenant);
-        columns.1.push(account);
-        columns.2.push(currency);
-        columns.3.push(account_type);
-        columns.4.push(normal_side);
+    for (&(t, a, c), delta) in &deltas {
+        let (kind, side) = meta.get(a).copied().unwrap_or_default();
+        tenant.push(t);
+        account.push(a);
+        currency.push(c);
+        account_type.push(kind);
+        normal_side.push(side);
         debits.push(delta.debit.to_string());
         credits.push(delta.credit.to_string());
         entries.push(delta.entries);
@@ -121,7 +123,7 @@ async fn move_balances<C: GenericClient>(client: &C, s: &str, lines: &[JournalEn
              entry_count = b.entry_count + EXCLUDED.entry_count"
     );
     client
-        .execute(&sql, &[&columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &debits, &credits, &entries])
+        .execute(&sql, &[&tenant, &account, &currency, &account_type, &normal_side, &debits, &credits, &entries])
         .await?;
     Ok(())
 }

@@ -109,9 +109,7 @@ async fn a_stream_refused_in_a_rebuild_batch_parks_alone() {
     assert!(parked.iter().all(|p| p.tenant_id == refused && p.stream_id.starts_with("payment-")), "{parked:#?}");
     let refused_payments: i64 = client
         .query_one(
-            &format!(
-                "SELECT count(DISTINCT stream_id) FROM events WHERE tenant_id = $1 AND stream_id LIKE 'payment-%'"
-            ),
+            "SELECT count(DISTINCT stream_id) FROM events WHERE tenant_id = $1 AND stream_id LIKE 'payment-%'",
             &[&refused],
         )
         .await
