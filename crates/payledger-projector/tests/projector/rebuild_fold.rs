@@ -9,7 +9,7 @@ use payledger_core::order::{self, OrderCommand};
 use payledger_core::payment::{self, CaptureMethod, PaymentCommand, Provider};
 use payledger_core::{AmountMinor, Currency, DomainEvent, MinorUnits, OrderId, PaymentId};
 use payledger_projector::{list_parked, rebuild, schema::schema_name, verify, Rebuild, RebuildOptions, VerifyOptions};
-use payledger_store::{append_batch, BatchItem, ExpectedVersion, StreamKey};
+use payledger_store::{append_batch, append_in_tx, BatchItem, ExpectedVersion, StreamKey};
 use payledger_testkit::TestDb;
 use serde_json::json;
 use uuid::Uuid;
@@ -207,6 +207,64 @@ async fn orders_and_their_payments_in_different_rebuild_batches_keep_their_sums(
     let paid = live_rows.iter().filter(|(_, row)| row.contains("\"amount_captured_minor\": 5000")).count();
     assert_eq!(paid, 4, "two paid orders and their two payments: {live_rows:#?}");
     rebuild(db.url(), RebuildOptions { batch_size: 3, ..RebuildOptions::default() }, |_| {}).await.unwrap();
+    assert_rows_equal(&pool, &live_rows).await;
+    assert_matches_oracle(&pool).await;
+}
+
+/// A payment's version 3 read before its version 2 (its transaction took its id first), with
+/// enough other streams read between them that the payment's state is evicted: the rebuild
+/// must find the row it wrote for version 3 (the filter says "maybe"), not fold to 2 only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_evicted_between_out_of_order_versions_keeps_its_highest_version() {
+    let db = TestDb::new().await;
+    let pool = db.pool(8);
+    let tenant = Uuid::now_v7();
+    let (_, order_state) = create_order(&pool, tenant).await;
+    let payment_id = PaymentId::new();
+    let stream = StreamKey::new(tenant, payment_id.stream_id());
+    let initiate = PaymentCommand::Initiate {
+        payment_id,
+        order: order_state.as_ref().unwrap().snapshot(MinorUnits::ZERO),
+        amount_minor: AmountMinor::new(5_000).unwrap(),
+        currency: Currency::USD,
+        capture_method: CaptureMethod::Manual,
+        provider: Provider::Stripe,
+        provider_reference: None,
+        at: Utc::now(),
+    };
+    let mut state = None;
+    let mut step = |command| {
+        let events = payment::decide(&state, command).unwrap();
+        state = events.iter().fold(state.clone(), payment::evolve);
+        events.iter().map(|e| encode(&DomainEvent::Payment(e.clone()))).collect::<Vec<_>>()
+    };
+    let initiated = step(initiate);
+    append_batch(
+        &pool,
+        vec![BatchItem { stream: stream.clone(), expected: ExpectedVersion::NoStream, events: initiated }],
+    )
+    .await
+    .unwrap();
+    let mut early = pool.get().await.unwrap();
+    let early_tx = early.transaction().await.unwrap();
+    early_tx.query_one("SELECT pg_current_xact_id()", &[]).await.unwrap();
+    // Read between the two: many other streams.
+    Workload::new(95, 1).run(&pool, 120).await;
+    let authorized = step(PaymentCommand::Authorize { amount_minor: None });
+    let item = BatchItem { stream: stream.clone(), expected: ExpectedVersion::Exact(1), events: authorized };
+    append_batch(&pool, vec![item]).await.unwrap();
+    let captured = step(PaymentCommand::Capture { amount_minor: None, final_capture: true });
+    append_in_tx(&early_tx, &[BatchItem { stream, expected: ExpectedVersion::Exact(2), events: captured }])
+        .await
+        .unwrap();
+    early_tx.commit().await.unwrap();
+
+    project_now(&pool, db.url()).await;
+    let live_rows = rows_of(&pool, &live_schema(&pool).await).await;
+    let payment = live_rows.iter().find(|(key, _)| key.contains(&payment_id.as_uuid().to_string())).unwrap();
+    assert!(payment.1.contains("\"stream_version\": 3"), "{}", payment.1);
+    let options = RebuildOptions { batch_size: 1, cache_max_streams: 16, ..RebuildOptions::default() };
+    rebuild(db.url(), options, |_| {}).await.unwrap();
     assert_rows_equal(&pool, &live_rows).await;
     assert_matches_oracle(&pool).await;
 }
