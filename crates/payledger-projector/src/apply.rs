@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::cache::{decode, Decoded, StateCache, StreamPlan, StreamState};
 use crate::error::ProjectorError;
+use crate::fresh::Written;
 use crate::parked::ParkedStream;
 use crate::rows::{
     account_type_str, side_str, DisputeRow, JournalEntryRow, OrderRow, PaymentRow, RefundRow, SettlementLineRow,
@@ -113,6 +114,7 @@ pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
     cache: &mut StateCache,
     events: &[RecordedEvent],
     parked: &HashSet<StreamKey>,
+    written: Option<&Written>,
 ) -> Result<Applied, ProjectorError> {
     let mut skipped = 0;
     let mut slots = Vec::with_capacity(events.len());
@@ -152,7 +154,7 @@ pub(crate) async fn apply_batch<C: tokio_postgres::GenericClient>(
     let cuts = loop {
         let cuts = park_points(events, &slots, &bad);
         let plans = plan(events, &slots, &cuts);
-        let failures = cache.advance(client, schema, &plans).await?;
+        let failures = cache.advance(client, schema, &plans, written).await?;
         if failures.is_empty() {
             break cuts;
         }

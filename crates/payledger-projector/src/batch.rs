@@ -9,6 +9,7 @@ use tokio_postgres::{Client, GenericClient};
 use crate::apply::apply_batch;
 use crate::cache::StateCache;
 use crate::error::ProjectorError;
+use crate::fresh::Written;
 use crate::parked;
 use crate::registry::{self, Advance, PROJECTION};
 use crate::schema::schema_name;
@@ -119,15 +120,17 @@ async fn apply_in_tx_inner<C: GenericClient>(
     if let Some(bound) = limits.upper_bound {
         events.retain(|e| e.checkpoint() <= bound);
     }
-    apply_events(tx, cache, version, checkpoint, &events).await
+    apply_events(tx, cache, version, checkpoint, &events, None).await
 }
 
 /// Runs one batch of events read ahead (the rebuild's reader) in its own transaction on a
 /// building version: `after` is where they were read from, which must be the version's
-/// checkpoint.
+/// checkpoint. `written` is what the replay has written into the version (which started
+/// empty) so far; every write to the version until then went through it.
 pub(crate) async fn run_read_ahead(
     client: &mut Client,
     cache: &mut StateCache,
+    written: &mut Written,
     version: i32,
     after: Checkpoint,
     events: &[RecordedEvent],
@@ -139,7 +142,7 @@ pub(crate) async fn run_read_ahead(
             return Err(ProjectorError::CheckpointMoved { projection: PROJECTION.to_owned(), version });
         }
         cache.begin(version, checkpoint);
-        apply_events(&tx, cache, version, checkpoint, events).await
+        apply_events(&tx, cache, version, checkpoint, events, Some(written)).await
     }
     .await;
     let step = match result {
@@ -175,13 +178,15 @@ async fn lock_version<C: GenericClient>(
 }
 
 /// Applies `events` (read after `checkpoint`, the locked one), writes the rows and moves the
-/// checkpoint to the last event's.
+/// checkpoint to the last event's. With `written`, the version started empty and `written`
+/// holds what was written to it since (see `fresh.rs`).
 async fn apply_events<C: GenericClient>(
     tx: &C,
     cache: &mut StateCache,
     version: i32,
     checkpoint: Checkpoint,
     events: &[RecordedEvent],
+    mut written: Option<&mut Written>,
 ) -> Result<Step, ProjectorError> {
     if events.is_empty() {
         cache.end(version, checkpoint);
@@ -189,8 +194,11 @@ async fn apply_events<C: GenericClient>(
     }
     let schema = schema_name(PROJECTION, version);
     let already_parked = parked::parked_among(tx, version, events).await?;
-    let mut applied = apply_batch(tx, &schema, cache, events, &already_parked).await?;
-    write_isolating(tx, &schema, events, &mut applied).await?;
+    let mut applied = apply_batch(tx, &schema, cache, events, &already_parked, written.as_deref()).await?;
+    write_isolating(tx, &schema, events, &mut applied, written.as_deref()).await?;
+    if let Some(written) = written.as_mut() {
+        written.record(&applied);
+    }
     parked::record(tx, version, &applied.parked).await?;
     for stream in &applied.parked {
         cache.forget(&stream.key());

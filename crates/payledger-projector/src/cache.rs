@@ -34,6 +34,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::error::ProjectorError;
+use crate::fresh::Written;
 
 /// A stream whose prefix in the log cannot be decoded: the stream, the lowest such version
 /// and why.
@@ -155,6 +156,9 @@ impl StateCache {
     /// from the batch's own events when they continue the cached state, else from the log.
     /// `schema` holds the read-model rows, whose `stream_version` says what was applied.
     ///
+    /// With `written` (a rebuild's replay into its fresh version), a miss that no earlier
+    /// batch may have written has no stored row, and is not looked up.
+    ///
     /// Returns the streams whose earlier events in the log cannot be decoded (stream, lowest
     /// such version, why), left out of the cache; the caller parks them.
     pub(crate) async fn advance<C: GenericClient>(
@@ -162,6 +166,7 @@ impl StateCache {
         client: &C,
         schema: &str,
         plans: &[StreamPlan<'_>],
+        written: Option<&Written>,
     ) -> Result<Vec<PrefixFailure>, ProjectorError> {
         self.tick += 1;
         let mut misses = Vec::new();
@@ -187,7 +192,9 @@ impl StateCache {
             }
         }
         if !misses.is_empty() {
-            let stored = stored_versions(client, schema, &misses).await?;
+            let maybe_stored: Vec<&StreamPlan<'_>> =
+                misses.iter().copied().filter(|p| written.is_none_or(|w| w.may_have_stream(&p.key))).collect();
+            let stored = stored_versions(client, schema, &maybe_stored).await?;
             for plan in misses {
                 let target = plan.target.max(stored.get(&plan.key).copied().unwrap_or(0));
                 if (1..=target).all(|v| plan.events.contains_key(&v)) {

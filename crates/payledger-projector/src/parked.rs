@@ -255,8 +255,8 @@ async fn retry_one(session: &mut Session, parked: &ParkedStream) -> Result<Retry
         stream_events(&tx, parked, Checkpoint { tx_id: park_tx, position: parked.event_position }, checkpoint).await?;
     let schema = schema_name(PROJECTION, version);
     let mut cache = StateCache::new(16);
-    let mut applied = apply_batch(&tx, &schema, &mut cache, &events, &HashSet::new()).await?;
-    write_isolating(&tx, &schema, &events, &mut applied).await?;
+    let mut applied = apply_batch(&tx, &schema, &mut cache, &events, &HashSet::new(), None).await?;
+    write_isolating(&tx, &schema, &events, &mut applied, None).await?;
     let still = applied.parked.into_iter().next().map(|mut p| {
         p.retries = retries.saturating_add(1);
         p.retried_at = Some(Utc::now());

@@ -13,6 +13,7 @@ use tokio_postgres::GenericClient;
 use crate::batch::{apply_in_tx, run_batch, run_read_ahead, Limits, Step, Target};
 use crate::cache::StateCache;
 use crate::error::ProjectorError;
+use crate::fresh::Written;
 use crate::read_ahead::ReadAhead;
 use crate::registry::{self, Purpose, PROJECTION};
 use crate::schema;
@@ -110,6 +111,8 @@ pub struct Rebuild {
     version: i32,
     options: RebuildOptions,
     cache: StateCache,
+    /// What the replay wrote into the version (see `fresh.rs`).
+    written: Written,
     started: Instant,
     events_done: u64,
     events_total: u64,
@@ -142,6 +145,7 @@ impl Rebuild {
             version,
             options,
             cache,
+            written: Written::default(),
             started: Instant::now(),
             events_done: 0,
             events_total: 0,
@@ -234,8 +238,15 @@ impl Rebuild {
             let step = match reader.as_mut() {
                 Some(reader) => {
                     let batch = reader.next().await?;
-                    run_read_ahead(&mut self.session.client, &mut self.cache, self.version, batch.after, &batch.events)
-                        .await?
+                    run_read_ahead(
+                        &mut self.session.client,
+                        &mut self.cache,
+                        &mut self.written,
+                        self.version,
+                        batch.after,
+                        &batch.events,
+                    )
+                    .await?
                 }
                 None => {
                     run_batch(&mut self.session.client, &mut self.cache, Target::Building(self.version), &limits)

@@ -1,7 +1,7 @@
 //! Writes a batch's rows into one version's tables: one statement per table (arrays through
 //! `unnest`), then the payment sums and status of the touched orders.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use payledger_core::order::OrderReadStatus;
@@ -9,7 +9,9 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::apply::{account_meta, Applied, RowSet};
+use crate::copy::copy_journal;
 use crate::error::ProjectorError;
+use crate::fresh::Written;
 use crate::parked::ParkedStream;
 use crate::rows::side_str;
 use crate::rows::{DisputeRow, OrderRow, PaymentRow, RefundRow, SettlementLineRow, SettlementReportRow, WideMinor};
@@ -19,14 +21,22 @@ use payledger_store::RecordedEvent;
 /// Writes a batch's rows. If the database refuses them (a data or integrity error), each
 /// stream's rows are written on their own, and a stream whose rows are refused is parked at
 /// its first event of the batch (its rows stay as before the batch); the others are written.
+/// With `written` (a rebuild's replay, see `fresh.rs`) the whole batch is first written with
+/// the orders' sums folded in memory; the stream-by-stream retry is the live projector's.
 pub(crate) async fn write_isolating<C: GenericClient>(
     client: &C,
     schema: &str,
     events: &[RecordedEvent],
     applied: &mut Applied,
+    written: Option<&Written>,
 ) -> Result<(), ProjectorError> {
     client.batch_execute("SAVEPOINT batch_rows").await?;
-    match write_rows(client, schema, &applied.merged()).await {
+    let merged = applied.merged();
+    let result = match written {
+        Some(written) => write_rows_fresh(client, schema, &merged, written).await,
+        None => write_rows(client, schema, &merged).await,
+    };
+    match result {
         Ok(()) => {
             client.batch_execute("RELEASE SAVEPOINT batch_rows").await?;
             return Ok(());
@@ -72,7 +82,7 @@ pub(crate) async fn write_rows<C: GenericClient>(
     schema: &str,
     rows: &RowSet,
 ) -> Result<(), ProjectorError> {
-    upsert_orders(client, schema, &rows.orders).await?;
+    upsert_orders(client, schema, &rows.orders, false).await?;
     upsert_payments(client, schema, &rows.payments).await?;
     upsert_refunds(client, schema, &rows.refunds).await?;
     upsert_disputes(client, schema, &rows.disputes).await?;
@@ -80,6 +90,104 @@ pub(crate) async fn write_rows<C: GenericClient>(
     insert_settlement_lines(client, schema, &rows.settlement_lines).await?;
     post_journal(client, schema, rows).await?;
     refresh_orders(client, schema, rows).await
+}
+
+/// A rebuild batch's rows (see `fresh.rs`): each order is written once, with the sums of
+/// its payments folded from this batch's rows; the database is asked only about orders whose
+/// row or payments an earlier batch may have written.
+async fn write_rows_fresh<C: GenericClient>(
+    client: &C,
+    schema: &str,
+    rows: &RowSet,
+    written: &Written,
+) -> Result<(), ProjectorError> {
+    upsert_payments(client, schema, &rows.payments).await?;
+    upsert_refunds(client, schema, &rows.refunds).await?;
+    upsert_disputes(client, schema, &rows.disputes).await?;
+    insert_settlement_reports(client, schema, &rows.settlement_reports).await?;
+    insert_settlement_lines(client, schema, &rows.settlement_lines).await?;
+    copy_journal(client, schema, &rows.journal).await?;
+    let (orders, updates) = fold_order_sums(client, schema, rows, written).await?;
+    upsert_orders(client, schema, &orders, true).await?;
+    update_order_sums(client, schema, &updates).await
+}
+
+/// The batch's order rows with their sums and status, and the sums of the touched orders
+/// whose row an earlier batch wrote. Runs after the batch's payments are written.
+async fn fold_order_sums<C: GenericClient>(
+    client: &C,
+    s: &str,
+    rows: &RowSet,
+    written: &Written,
+) -> Result<(Vec<OrderRow>, Vec<OrderSums>), ProjectorError> {
+    let in_batch: BTreeSet<(Uuid, Uuid)> = rows.orders.iter().map(|o| (o.tenant_id, o.order_id)).collect();
+    let mut batch_sums: HashMap<(Uuid, Uuid), (i128, i128)> = HashMap::new();
+    for p in &rows.payments {
+        let sums = batch_sums.entry((p.tenant_id, p.order_id)).or_default();
+        sums.0 += i128::from(p.amount_captured_minor);
+        sums.1 += i128::from(p.amount_refunded_minor);
+    }
+    let ask: Vec<(Uuid, Uuid)> = rows
+        .touched_orders
+        .iter()
+        .filter(|&&(t, o)| {
+            written.may_have_order_payments(t, o) || (!in_batch.contains(&(t, o)) && written.may_have_order(t, o))
+        })
+        .copied()
+        .collect();
+    let stored = stored_order_sums(client, s, &ask).await?;
+    let sums_of = |key: &(Uuid, Uuid)| match stored.get(key) {
+        Some(found) => (found.1, found.2),
+        None => batch_sums.get(key).map(|&(c, r)| (WideMinor(c), WideMinor(r))).unwrap_or_default(),
+    };
+    let mut orders = Vec::with_capacity(rows.orders.len());
+    for row in &rows.orders {
+        let (captured, refunded) = sums_of(&(row.tenant_id, row.order_id));
+        let status = OrderReadStatus::derive(row.amount_minor, row.cancelled_at.is_some(), captured, refunded);
+        let mut row = row.clone();
+        (row.amount_captured_minor, row.amount_refunded_minor) = (captured, refunded);
+        row.status = status.as_str().to_owned();
+        orders.push(row);
+    }
+    let mut updates = Vec::new();
+    for key in rows.touched_orders.iter().filter(|key| !in_batch.contains(key)) {
+        // No row (never written, or its stream not shown): nothing to update, as in the refresh.
+        let Some(&(Some((amount, cancelled)), captured, refunded)) = stored.get(key) else { continue };
+        let status = OrderReadStatus::derive(amount, cancelled, captured, refunded).as_str();
+        updates.push(OrderSums { tenant_id: key.0, order_id: key.1, captured, refunded, status });
+    }
+    Ok((orders, updates))
+}
+
+/// The stored row (amount, cancelled) of each asked order if it has one, and the sums of all
+/// its stored payments.
+type StoredOrder = (Option<(i64, bool)>, WideMinor, WideMinor);
+
+async fn stored_order_sums<C: GenericClient>(
+    client: &C,
+    s: &str,
+    ask: &[(Uuid, Uuid)],
+) -> Result<HashMap<(Uuid, Uuid), StoredOrder>, ProjectorError> {
+    let mut stored = HashMap::new();
+    if ask.is_empty() {
+        return Ok(stored);
+    }
+    let tenants: Vec<Uuid> = ask.iter().map(|(t, _)| *t).collect();
+    let orders: Vec<Uuid> = ask.iter().map(|(_, o)| *o).collect();
+    let sql = format!(
+        "SELECT t.tenant_id, t.order_id, o.amount_minor, o.cancelled_at IS NOT NULL,
+                coalesce(sum(p.amount_captured_minor), 0)::text, coalesce(sum(p.amount_refunded_minor), 0)::text
+         FROM unnest($1::uuid[], $2::uuid[]) AS t(tenant_id, order_id)
+         LEFT JOIN {s}.orders o ON o.tenant_id = t.tenant_id AND o.order_id = t.order_id
+         LEFT JOIN {s}.payments p ON p.tenant_id = t.tenant_id AND p.order_id = t.order_id
+         GROUP BY t.tenant_id, t.order_id, o.amount_minor, o.cancelled_at"
+    );
+    for row in client.query(&sql, &[&tenants, &orders]).await? {
+        let amount: Option<i64> = row.try_get(2)?;
+        let order = amount.map(|amount| row.try_get::<_, bool>(3).map(|cancelled| (amount, cancelled))).transpose()?;
+        stored.insert((row.try_get(0)?, row.try_get(1)?), (order, row.try_get(4)?, row.try_get(5)?));
+    }
+    Ok(stored)
 }
 
 /// Updates every column but the key (and, for orders, the sums the refresh owns).
@@ -93,7 +201,14 @@ fn set_list(columns: &str, skip: &[&str]) -> String {
         .join(", ")
 }
 
-async fn upsert_orders<C: GenericClient>(client: &C, s: &str, orders: &[OrderRow]) -> Result<(), ProjectorError> {
+/// With `sums`, the rows carry their payment sums and status (the rebuild's fold) and a
+/// conflict updates those too; else the refresh owns them.
+async fn upsert_orders<C: GenericClient>(
+    client: &C,
+    s: &str,
+    orders: &[OrderRow],
+    sums: bool,
+) -> Result<(), ProjectorError> {
     if orders.is_empty() {
         return Ok(());
     }
@@ -116,10 +231,14 @@ async fn upsert_orders<C: GenericClient>(client: &C, s: &str, orders: &[OrderRow
                               $8::text[]::numeric[], $9::text[]::numeric[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::int8[])
          ON CONFLICT (tenant_id, order_id) DO UPDATE SET {set}",
         cols = OrderRow::COLUMNS,
-        set = set_list(
-            OrderRow::COLUMNS,
-            &["tenant_id", "order_id", "status", "amount_captured_minor", "amount_refunded_minor"]
-        ),
+        set = if sums {
+            set_list(OrderRow::COLUMNS, &["tenant_id", "order_id"])
+        } else {
+            set_list(
+                OrderRow::COLUMNS,
+                &["tenant_id", "order_id", "status", "amount_captured_minor", "amount_refunded_minor"],
+            )
+        },
     );
     client
         .execute(
@@ -489,20 +608,34 @@ async fn refresh_orders<C: GenericClient>(client: &C, s: &str, rows: &RowSet) ->
     if found.is_empty() {
         return Ok(());
     }
-    let mut tenant = Vec::with_capacity(found.len());
-    let mut order = Vec::with_capacity(found.len());
-    let mut captured = Vec::with_capacity(found.len());
-    let mut refunded = Vec::with_capacity(found.len());
-    let mut status = Vec::with_capacity(found.len());
+    let mut sums = Vec::with_capacity(found.len());
     for row in &found {
-        let (amount, cancelled, sum_captured, sum_refunded): (i64, bool, WideMinor, WideMinor) =
+        let (amount, cancelled, captured, refunded): (i64, bool, WideMinor, WideMinor) =
             (row.try_get(2)?, row.try_get(3)?, row.try_get(4)?, row.try_get(5)?);
-        tenant.push(row.try_get::<_, Uuid>(0)?);
-        order.push(row.try_get::<_, Uuid>(1)?);
-        captured.push(sum_captured.to_string());
-        refunded.push(sum_refunded.to_string());
-        status.push(OrderReadStatus::derive(amount, cancelled, sum_captured, sum_refunded).as_str());
+        let status = OrderReadStatus::derive(amount, cancelled, captured, refunded).as_str();
+        sums.push(OrderSums { tenant_id: row.try_get(0)?, order_id: row.try_get(1)?, captured, refunded, status });
     }
+    update_order_sums(client, s, &sums).await
+}
+
+/// An order's payment sums and the status they give.
+struct OrderSums {
+    tenant_id: Uuid,
+    order_id: Uuid,
+    captured: WideMinor,
+    refunded: WideMinor,
+    status: &'static str,
+}
+
+async fn update_order_sums<C: GenericClient>(client: &C, s: &str, sums: &[OrderSums]) -> Result<(), ProjectorError> {
+    if sums.is_empty() {
+        return Ok(());
+    }
+    let tenant: Vec<Uuid> = sums.iter().map(|o| o.tenant_id).collect();
+    let order: Vec<Uuid> = sums.iter().map(|o| o.order_id).collect();
+    let captured: Vec<String> = sums.iter().map(|o| o.captured.to_string()).collect();
+    let refunded: Vec<String> = sums.iter().map(|o| o.refunded.to_string()).collect();
+    let status: Vec<&str> = sums.iter().map(|o| o.status).collect();
     let sql = format!(
         "UPDATE {s}.orders o
          SET amount_captured_minor = u.captured, amount_refunded_minor = u.refunded, status = u.status

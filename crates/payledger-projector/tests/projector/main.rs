@@ -10,6 +10,7 @@ mod leadership;
 mod nested_lists;
 mod parked;
 mod read_order;
+mod rebuild_fold;
 mod rebuild_live;
 mod settlement;
 mod support;
