@@ -316,7 +316,10 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
     /// one's "transaction aborted". A key in flight is refused without waiting for the
     /// stream's lock (the rollback then waits behind it, on the connection); a replay answers
     /// once its transaction, which holds the key's lock, has rolled back.
-    async fn claim_and_load<A: Aggregate + 'static>(&self, tx: &Transaction<'_>) -> Result<(A::State, i64, N::Loaded), Stop> {
+    async fn claim_and_load<A: Aggregate + 'static>(
+        &self,
+        tx: &Transaction<'_>,
+    ) -> Result<(A::State, i64, N::Loaded), Stop> {
         // Statements not yet cached on this connection would be sent only after their
         // PREPARE's answer, out of order: prepare them all first (a no-op once cached).
         prepare_command_statements(tx).await.map_err(|e| Stop::Failed(e.into()))?;
