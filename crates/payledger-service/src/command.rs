@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::aggregate::{encode, fold_after, load, Aggregate, OrderAggregate, StateCache};
+use crate::aggregate::{encode, fold_after, fold_cached, load, Aggregate, OrderAggregate, StateCache};
 use crate::error::{ServiceError, ServiceResult};
 use crate::order_payments::tally_order_payments;
 use crate::retry::backoff;
@@ -295,16 +295,25 @@ impl<N: Needs, F, R> Pipeline<N, F, R> {
         };
         let (new_state, outcome) = match self.decide_and_append::<A>(&tx, state, version, &loaded).await {
             Ok(done) => done,
-            Err(ServiceError::Store(StoreError::Conflict { .. })) if may_retry => {
-                self.ctx.states.remove::<A>(&self.stream);
-                return Ok(Attempt::Conflict);
+            Err(e) => {
+                if matches!(e, ServiceError::Store(StoreError::Conflict { .. })) {
+                    // Under the stream's lock a conflict means the cached state is wrong.
+                    self.ctx.states.remove::<A>(&self.stream);
+                    if may_retry {
+                        return Ok(Attempt::Conflict);
+                    }
+                }
+                // Released before the answer, so a retry under the same key finds it free.
+                if let Err(error) = tx.rollback().await {
+                    tracing::debug!(%error, "rollback of a refused command failed; its session ends");
+                }
+                return Err(e);
             }
-            Err(e) => return Err(e),
         };
         let stored = self.record(&tx, &new_state, &loaded, &outcome).await?;
         tx.commit().await?;
-        if let Some(version) = outcome.version_of(&self.stream.stream_id) {
-            self.ctx.states.put::<A>(&self.stream, version, &new_state);
+        if let Some(last) = outcome.last_of(&self.stream.stream_id) {
+            self.ctx.states.put::<A>(&self.stream, last.stream_version, last.event_id, &new_state);
         }
         notify_committed(&self.ctx.pool);
         Ok(Attempt::Done(Executed::from_stored(stored, false)))
@@ -427,8 +436,14 @@ pub async fn lock_and_load<A: Aggregate + 'static, C: Queries>(
     states: &StateCache,
 ) -> ServiceResult<(A::State, i64)> {
     lock_stream(tx, stream).await?;
-    let cached = states.get::<A>(stream).unwrap_or_default();
-    fold_after::<A, _>(tx, stream, cached, None).await
+    if let Some(cached) = states.get_cached::<A>(stream) {
+        if let Some(loaded) = fold_cached::<A, _>(tx, stream, cached).await? {
+            return Ok(loaded);
+        }
+        states.remove::<A>(stream);
+        tracing::warn!(stream = %stream.stream_id, "cached state does not match the stored stream; folded afresh");
+    }
+    fold_after::<A, _>(tx, stream, (A::State::default(), 0), None).await
 }
 
 /// Appends decided events at the loaded version (a moved stream is a conflict).

@@ -122,6 +122,11 @@ impl AppendOutcome {
         Checkpoint { tx_id: self.tx_id, position }
     }
 
+    /// The last event written to `stream_id`, if this append wrote to it.
+    pub fn last_of(&self, stream_id: &str) -> Option<&AppendedEvent> {
+        self.events.iter().filter(|e| e.stream_id == stream_id).max_by_key(|e| e.stream_version)
+    }
+
     /// The last version written to `stream_id`, if this append wrote to it.
     pub fn version_of(&self, stream_id: &str) -> Option<i64> {
         self.events.iter().filter(|e| e.stream_id == stream_id).map(|e| e.stream_version).max()

@@ -30,7 +30,17 @@ impl Key {
 
 struct Entry {
     version: i64,
+    last_event_id: Uuid,
     state: Arc<dyn Any + Send + Sync>,
+}
+
+/// A cached state with the event it was folded up to: the stream's event at `version` must
+/// still be `last_event_id` for the state to be used (see `aggregate::fold_cached`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cached<S> {
+    pub state: S,
+    pub version: i64,
+    pub last_event_id: Uuid,
 }
 
 /// States as of a committed version, the least recently used evicted first; clones share
@@ -51,26 +61,31 @@ impl StateCache {
 
     /// The cached `(state, version)` of the stream, if any.
     pub fn get<A: Aggregate + 'static>(&self, stream: &StreamKey) -> Option<(A::State, i64)> {
-        let (version, state) = {
+        self.get_cached::<A>(stream).map(|c| (c.state, c.version))
+    }
+
+    /// The cached state of the stream with the event it was folded up to, if any.
+    pub fn get_cached<A: Aggregate + 'static>(&self, stream: &StreamKey) -> Option<Cached<A::State>> {
+        let (version, last_event_id, state) = {
             let mut entries = self.lock()?;
             let entry = entries.get(&Key::of::<A>(stream))?;
-            (entry.version, entry.state.clone())
+            (entry.version, entry.last_event_id, entry.state.clone())
         };
         // Cloned outside the lock: a large state does not hold up other streams.
         let state = state.downcast::<A::State>().ok()?;
-        Some(((*state).clone(), version))
+        Some(Cached { state: (*state).clone(), version, last_event_id })
     }
 
-    /// Keeps `state` as the stream's state at `version`. Only for a state folded from
-    /// committed events; a newer entry already there is kept.
-    pub fn put<A: Aggregate + 'static>(&self, stream: &StreamKey, version: i64, state: &A::State) {
+    /// Keeps `state` as the stream's state at `version`, whose event is `last_event_id`. Only
+    /// for a state folded from committed events; a newer entry already there is kept.
+    pub fn put<A: Aggregate + 'static>(&self, stream: &StreamKey, version: i64, last_event_id: Uuid, state: &A::State) {
         let state: Arc<dyn Any + Send + Sync> = Arc::new(state.clone());
         let Some(mut entries) = self.lock() else { return };
         let key = Key::of::<A>(stream);
         if entries.get(&key).is_some_and(|e| e.version >= version) {
             return;
         }
-        entries.put(key, Entry { version, state });
+        entries.put(key, Entry { version, last_event_id, state });
     }
 
     /// Forgets the stream (its entry disagreed with the store).
@@ -115,7 +130,7 @@ mod tests {
         let cache = StateCache::new(3);
         let tenant = Uuid::now_v7();
         for n in 0..10 {
-            cache.put::<PaymentAggregate>(&stream(tenant, n), 1, &PaymentState::default());
+            cache.put::<PaymentAggregate>(&stream(tenant, n), 1, Uuid::nil(), &PaymentState::default());
             assert!(cache.len() <= 3);
         }
         assert_eq!(cache.len(), 3);
@@ -127,7 +142,7 @@ mod tests {
     fn another_tenant_or_aggregate_never_reads_an_entry() {
         let cache = StateCache::new(10);
         let (mine, theirs) = (Uuid::now_v7(), Uuid::now_v7());
-        cache.put::<PaymentAggregate>(&stream(mine, 1), 4, &PaymentState::default());
+        cache.put::<PaymentAggregate>(&stream(mine, 1), 4, Uuid::nil(), &PaymentState::default());
         assert!(cache.get::<PaymentAggregate>(&stream(theirs, 1)).is_none());
         assert!(cache.get::<OrderAggregate>(&stream(mine, 1)).is_none());
         assert_eq!(cache.get::<PaymentAggregate>(&stream(mine, 1)).map(|(_, v)| v), Some(4));
@@ -137,10 +152,10 @@ mod tests {
     fn an_older_version_never_replaces_a_newer_one() {
         let cache = StateCache::new(10);
         let key = stream(Uuid::now_v7(), 1);
-        cache.put::<PaymentAggregate>(&key, 7, &PaymentState::default());
-        cache.put::<PaymentAggregate>(&key, 5, &PaymentState::default());
+        cache.put::<PaymentAggregate>(&key, 7, Uuid::nil(), &PaymentState::default());
+        cache.put::<PaymentAggregate>(&key, 5, Uuid::nil(), &PaymentState::default());
         assert_eq!(cache.version_of::<PaymentAggregate>(&key), Some(7));
-        cache.put::<PaymentAggregate>(&key, 9, &PaymentState::default());
+        cache.put::<PaymentAggregate>(&key, 9, Uuid::nil(), &PaymentState::default());
         assert_eq!(cache.version_of::<PaymentAggregate>(&key), Some(9));
     }
 
@@ -148,7 +163,7 @@ mod tests {
     fn a_capacity_of_zero_caches_nothing() {
         let cache = StateCache::new(0);
         let key = stream(Uuid::now_v7(), 1);
-        cache.put::<PaymentAggregate>(&key, 1, &PaymentState::default());
+        cache.put::<PaymentAggregate>(&key, 1, Uuid::nil(), &PaymentState::default());
         assert!(cache.get::<PaymentAggregate>(&key).is_none());
         assert!(cache.is_empty());
     }

@@ -153,8 +153,9 @@ async fn try_ingest(
         tx.execute(&insert.await?, &params).await.map_err(StoreError::Db)
     };
     // The append's error first: when it fails (a raced duplicate), the pipelined insert only
-    // reports the aborted transaction.
-    let (appended, recorded) = tokio::join!(append_in_tx(&tx, &items), record);
+    // reports the aborted transaction. Polled in order (biased), so the append runs first
+    // also on a connection that prepares both statements now.
+    let (appended, recorded) = tokio::join!(biased; append_in_tx(&tx, &items), record);
     appended?;
     recorded?;
     tx.commit().await?;

@@ -218,7 +218,7 @@ async fn an_entry_the_store_disagrees_with_is_dropped_and_the_command_retried() 
     seed(&pool, &stream, &events).await;
     let states = StateCache::new(16);
     let planted = events.iter().fold(PaymentState::default(), PaymentAggregate::evolve);
-    states.put::<PaymentAggregate>(&stream, 50, &planted);
+    states.put::<PaymentAggregate>(&stream, 50, Uuid::now_v7(), &planted);
 
     capture(context(&pool, stream.tenant_id, &states), &stream, 3).await.unwrap();
     let (state, version) = fresh_fold(&pool, &stream).await;
@@ -242,4 +242,33 @@ async fn another_tenant_never_decides_on_a_cached_state() {
     assert_eq!(states.version_of::<PaymentAggregate>(&theirs), None);
     assert_eq!(fresh_fold(&pool, &theirs).await.1, 0);
     assert_eq!(captured(&fresh_fold(&pool, &mine).await.0), 1);
+}
+
+/// A cached state is used only while the stream's event at its version is the one it was
+/// folded up to: here the history the cache saw is gone (as after a restore, or a failover to
+/// a replica that lost commits) and another event now holds that version. Deciding on the
+/// cached state would refuse a capture the stored payment allows (or allow one it refuses).
+#[tokio::test]
+async fn a_cached_state_whose_event_is_not_the_stored_one_is_not_decided_on() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let stream = StreamKey::new(Uuid::now_v7(), "payment-replaced");
+    let events = payment_events(10, 0);
+    seed(&pool, &stream, &events).await;
+    let (stored, version) = fresh_fold(&pool, &stream).await;
+    assert_eq!((captured(&stored), version), (0, 2));
+    // What the cache saw at version 2: the whole 10 captured (a history that is not stored).
+    let seen = payment_events(10, 10).iter().take(2).fold(PaymentState::default(), PaymentAggregate::evolve);
+    let seen = PaymentAggregate::decide(&seen, PaymentCommand::Capture { amount_minor: None, final_capture: true })
+        .unwrap()
+        .iter()
+        .fold(seen, PaymentAggregate::evolve);
+    assert_eq!(captured(&seen), 10);
+    let states = StateCache::new(16);
+    states.put::<PaymentAggregate>(&stream, version, Uuid::now_v7(), &seen);
+
+    capture(context(&pool, stream.tenant_id, &states), &stream, 4).await.unwrap();
+    let (state, version) = fresh_fold(&pool, &stream).await;
+    assert_eq!((captured(&state), version), (4, 3), "decided on the stored payment");
+    assert_eq!(states.get::<PaymentAggregate>(&stream), Some((state, version)), "the entry is the stored state now");
 }
