@@ -7,9 +7,9 @@
 #
 # Each benchmark creates a database of its own on that server and drops it. Reports are
 # printed as text and written as JSON to target/bench/<name>.json (BENCH_OUT overrides the
-# directory). The defaults take about 4 minutes on 2 CPUs: store ~70 s, api ~90 s, rebuild
-# of 200 000 events ~60 s; settlement (100 000 lines) is not yet timed in release (12 min
-# for a debug build under load 10). The exit status is non-zero if any benchmark failed,
+# directory). The defaults take about 6 minutes on 2 CPUs (release, quiet machine): store
+# ~80 s, api ~80 s, rebuild of 200 000 events ~30 s, settlement (100 000 lines) ~100 s,
+# stream ~25 s. The exit status is non-zero if any benchmark failed,
 # including the API benchmark's exactly-once / verify check and the settlement benchmark's
 # reconciliation check; the others still run.
 # PAYLEDGER_BENCH_BIN overrides the binary.
