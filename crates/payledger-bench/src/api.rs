@@ -42,7 +42,7 @@ mod webhook_rate;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Barrier;
@@ -54,7 +54,7 @@ pub use webhook_rate::WebhookRateResult;
 
 use crate::ceiling::{self, CeilingSpec};
 pub use crate::cpu::CpuShares;
-use crate::database::BenchDatabase;
+use crate::database::{BenchDatabase, RunClock};
 pub use crate::environment::Environment;
 pub use crate::error::BenchError;
 pub use crate::stats::Latency;
@@ -305,19 +305,16 @@ pub struct ApiBenchReport {
 /// Runs the API benchmark. See the module documentation.
 pub async fn run(opts: ApiBenchOptions) -> Result<ApiBenchReport, BenchError> {
     opts.validate()?;
-    let run_started = Instant::now();
-    let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let admin = crate::store::connect(&opts.database_url).await?;
-    let mut environment = crate::environment::collect(&admin).await?;
-    let db = BenchDatabase::create(&opts.database_url, admin).await?;
+    let clock = RunClock::start();
+    let (db, mut environment) = BenchDatabase::open(&opts.database_url).await?;
     let result = run_in(&opts, &db).await;
     let phases = db.finish(opts.keep_database, result).await?;
     environment.load_average_end = crate::environment::load_average();
     let server_db_connections = opts.concurrency + SERVER_SPARE_CONNECTIONS;
     let ratio = ratio(&phases.load, &phases.ceiling);
     Ok(ApiBenchReport {
-        started_at_unix_s,
-        total_duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        started_at_unix_s: clock.started_at_unix_s,
+        total_duration_ms: clock.elapsed_ms(),
         environment,
         settings: ApiRunSettings {
             duration_ms: opts.requests_per_worker.is_none().then_some(opts.duration_ms),

@@ -1,8 +1,28 @@
 //! A database of the benchmark's own: created on the measured server, migrated, dropped.
 
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
 use uuid::Uuid;
 
+use crate::environment::Environment;
 use crate::error::BenchError;
+
+/// When a run started, for its report.
+pub(crate) struct RunClock {
+    started: Instant,
+    pub started_at_unix_s: u64,
+}
+
+impl RunClock {
+    pub fn start() -> RunClock {
+        let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        RunClock { started: Instant::now(), started_at_unix_s }
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
 
 /// `payledger_bench_<12 hex>` on the server of an admin URL.
 pub(crate) struct BenchDatabase {
@@ -12,6 +32,13 @@ pub(crate) struct BenchDatabase {
 }
 
 impl BenchDatabase {
+    /// Connects to the measured server, describes it, and creates the run's database there.
+    pub async fn open(admin_url: &str) -> Result<(BenchDatabase, Environment), BenchError> {
+        let admin = crate::store::connect(admin_url).await?;
+        let environment = crate::environment::collect(&admin).await?;
+        Ok((BenchDatabase::create(admin_url, admin).await?, environment))
+    }
+
     /// Creates and migrates a fresh database; `admin` stays connected to drop it later.
     pub async fn create(admin_url: &str, admin: tokio_postgres::Client) -> Result<BenchDatabase, BenchError> {
         let suffix = Uuid::new_v4().simple().to_string();

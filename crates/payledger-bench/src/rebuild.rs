@@ -26,7 +26,7 @@ mod report;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use payledger_projector::{RebuildOptions, RebuildPhase, RebuildProgress};
@@ -34,7 +34,7 @@ use payledger_store::{append_batch, connect_pool, Pool, PoolOptions};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::database::BenchDatabase;
+use crate::database::{BenchDatabase, RunClock};
 pub use crate::environment::Environment;
 pub use crate::error::BenchError;
 use crate::memory::{reset_peak, resident, RssSampler};
@@ -195,11 +195,8 @@ pub struct RebuildBenchReport {
 
 pub async fn run(opts: RebuildBenchOptions) -> Result<RebuildBenchReport, BenchError> {
     opts.validate()?;
-    let run_started = Instant::now();
-    let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let admin = crate::store::connect(&opts.database_url).await?;
-    let mut environment = crate::environment::collect(&admin).await?;
-    let db = BenchDatabase::create(&opts.database_url, admin).await?;
+    let clock = RunClock::start();
+    let (db, mut environment) = BenchDatabase::open(&opts.database_url).await?;
     let result = run_in(&opts, &db.url).await;
     let (generation, copy, rebuild, memory, notes) = db.finish(opts.keep_database, result).await?;
     environment.load_average_end = crate::environment::load_average();
@@ -207,8 +204,8 @@ pub async fn run(opts: RebuildBenchOptions) -> Result<RebuildBenchReport, BenchE
     let rebuild_vs_copy = (best_copy > 0.0).then(|| rebuild.events_per_s / best_copy);
     Ok(RebuildBenchReport {
         targets: targets(rebuild_vs_copy, rebuild.events_per_s),
-        started_at_unix_s,
-        total_duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        started_at_unix_s: clock.started_at_unix_s,
+        total_duration_ms: clock.elapsed_ms(),
         environment,
         database: db.name.clone(),
         rebuild_vs_copy,

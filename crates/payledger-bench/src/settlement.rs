@@ -26,7 +26,7 @@ mod report;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate, Utc};
 use futures::SinkExt;
@@ -39,7 +39,7 @@ use payledger_store::{connect_pool, Pool, PoolOptions};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::database::BenchDatabase;
+use crate::database::{BenchDatabase, RunClock};
 pub use crate::environment::Environment;
 pub use crate::error::BenchError;
 use crate::memory::{reset_peak, resident, RssSampler};
@@ -242,18 +242,15 @@ struct Phases {
 
 pub async fn run(opts: SettlementBenchOptions) -> Result<SettlementBenchReport, BenchError> {
     opts.validate()?;
-    let run_started = Instant::now();
-    let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let admin = crate::store::connect(&opts.database_url).await?;
-    let mut environment = crate::environment::collect(&admin).await?;
-    let db = BenchDatabase::create(&opts.database_url, admin).await?;
+    let clock = RunClock::start();
+    let (db, mut environment) = BenchDatabase::open(&opts.database_url).await?;
     let result = run_in(&opts, &db.url).await;
     let p = db.finish(opts.keep_database, result).await?;
     environment.load_average_end = crate::environment::load_average();
     let best_copy = p.copy.iter().map(|c| c.rows_per_s).fold(0.0, f64::max);
     Ok(SettlementBenchReport {
-        started_at_unix_s,
-        total_duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        started_at_unix_s: clock.started_at_unix_s,
+        total_duration_ms: clock.elapsed_ms(),
         environment,
         database: db.name.clone(),
         import_vs_copy: (best_copy > 0.0).then(|| p.import.lines_per_s / best_copy),

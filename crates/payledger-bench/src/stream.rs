@@ -6,7 +6,7 @@
 //! with the stream; without it every command reads and folds the whole stream.
 
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use payledger_core::order::{OrderSnapshot, OrderStatus};
 use payledger_core::payment::{CaptureMethod, PaymentCommand, PaymentEvent, PaymentState, Provider};
@@ -19,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::ceiling::{self, CeilingSpec};
-use crate::database::BenchDatabase;
+use crate::database::{BenchDatabase, RunClock};
 use crate::environment::Environment;
 use crate::error::BenchError;
 use crate::stats::Latency;
@@ -103,11 +103,8 @@ pub struct StreamBenchReport {
 
 pub async fn run(opts: StreamBenchOptions) -> Result<StreamBenchReport, BenchError> {
     opts.validate()?;
-    let run_started = Instant::now();
-    let started_at_unix_s = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let admin = crate::store::connect(&opts.database_url).await?;
-    let mut environment = crate::environment::collect(&admin).await?;
-    let db = BenchDatabase::create(&opts.database_url, admin).await?;
+    let clock = RunClock::start();
+    let (db, mut environment) = BenchDatabase::open(&opts.database_url).await?;
     let result = run_in(&opts, &db.url).await;
     let (mut streams, ceiling, notes) = db.finish(opts.keep_database, result).await?;
     environment.load_average_end = crate::environment::load_average();
@@ -121,8 +118,8 @@ pub async fn run(opts: StreamBenchOptions) -> Result<StreamBenchReport, BenchErr
         _ => None,
     };
     Ok(StreamBenchReport {
-        started_at_unix_s,
-        total_duration_ms: u64::try_from(run_started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        started_at_unix_s: clock.started_at_unix_s,
+        total_duration_ms: clock.elapsed_ms(),
         environment,
         database: db.name.clone(),
         commands: opts.commands,
