@@ -5,8 +5,10 @@ use std::time::Duration;
 use clap::Args;
 use payledger_api::{ApiConfig, AppState};
 use payledger_service::runtime::{Ledger, LedgerConfig};
+use payledger_service::sealer::SealerConfig;
 use payledger_service::tenants as keys;
 use payledger_service::tenants::{KeyMode, Role};
+use payledger_store::seal::SealPolicy;
 use payledger_store::PoolOptions;
 use serde_json::json;
 
@@ -63,6 +65,15 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_NO_MIGRATE")]
     pub no_migrate: bool,
 
+    /// Seal as soon as this many events wait unsealed (also the most one seal covers).
+    #[arg(long, env = "PAYLEDGER_SEAL_EVERY_EVENTS", default_value_t = payledger_service::sealer::SEAL_EVERY_EVENTS_DEFAULT,
+          value_parser = clap::value_parser!(i64).range(1..=payledger_store::seal::SEAL_MAX_EVENTS))]
+    pub seal_every_events: i64,
+
+    /// Seal whatever waits once the newest seal is this many seconds old.
+    #[arg(long, env = "PAYLEDGER_SEAL_INTERVAL_S", default_value_t = payledger_service::sealer::SEAL_INTERVAL_S_DEFAULT)]
+    pub seal_interval_s: u64,
+
     /// Where --dev keeps the dev tenant's keys.
     #[arg(long, default_value = "target/dev-keys.json")]
     pub dev_keys_file: PathBuf,
@@ -75,6 +86,13 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
     let ledger = Ledger::start(LedgerConfig {
         pool: PoolOptions { max_connections: args.db_max_connections, ..PoolOptions::default() },
         state_cache_entries: args.state_cache_entries,
+        sealer: Some(SealerConfig {
+            policy: SealPolicy {
+                every_events: args.seal_every_events,
+                max_age: Duration::from_secs(args.seal_interval_s),
+            },
+            ..SealerConfig::default()
+        }),
         ..LedgerConfig::new(database_url)
     })
     .await?;

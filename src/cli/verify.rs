@@ -1,14 +1,15 @@
-//! `payledger verify`: the events' hash chains, and the read-models against a fresh fold.
+//! `payledger verify`: the events' hash chains and seals, and the read-models against a fresh fold.
 
 use std::process::ExitCode;
 
 use clap::Args;
 use payledger_projector::{RebuildOptions, VerifyOptions, VerifyReport};
+use payledger_store::seal::SealReport;
 use serde_json::json;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit status: 0 all is well; 1 a chain is broken or the read-models differ from a \
-    fresh fold; 2 the read-models differed and --repair rebuilt them (verified clean afterwards).")]
+#[command(after_help = "Exit status: 0 all is well; 1 a chain or a seal is broken or the read-models differ \
+    from a fresh fold; 2 the read-models differed and --repair rebuilt them (verified clean afterwards).")]
 pub struct VerifyArgs {
     /// Only this tenant's streams and read-models (tenant name or id).
     #[arg(long)]
@@ -18,7 +19,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub repair: bool,
 
-    /// Check the hash chains only.
+    /// Check the hash chains and the seals only (not the read-models).
     #[arg(long)]
     pub chains_only: bool,
 
@@ -45,12 +46,15 @@ pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCod
             link.stream_id, link.stream_version, link.global_position, link.fault
         );
     }
+    super::require_migrated(database_url).await?;
+    let seals = payledger_store::seal::verify_seals(&pool, tenant_id).await?;
+    print_seals(&seals);
+    let history_intact = chains.is_intact() && seals.is_intact();
     if args.chains_only {
-        println!("{}", serde_json::to_string_pretty(&json!({ "chains": chains }))?);
-        return Ok(if chains.is_intact() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        println!("{}", serde_json::to_string_pretty(&json!({ "chains": chains, "seals": seals }))?);
+        return Ok(if history_intact { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
 
-    super::require_migrated(database_url).await?;
     let options = VerifyOptions { tenant_id, max_differences: args.max_differences, ..Default::default() };
     let read_models = payledger_projector::verify(database_url, &options).await?;
     print_differences(&read_models);
@@ -66,11 +70,12 @@ pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCod
 
     let report = json!({
         "chains": chains,
+        "seals": seals,
         "read_models": read_models,
         "repair": repair.as_ref().map(|(rebuilt, after)| json!({ "rebuild": rebuilt, "verify": after })),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
-    let code = match (&repair, chains.is_intact(), read_models.is_clean()) {
+    let code = match (&repair, history_intact, read_models.is_clean()) {
         (_, false, _) => ExitCode::FAILURE,
         (None, true, true) => ExitCode::SUCCESS,
         (None, true, false) => ExitCode::FAILURE,
@@ -78,6 +83,24 @@ pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCod
         (Some(_), true, _) => ExitCode::FAILURE,
     };
     Ok(code)
+}
+
+/// Every broken seal, the first named as such with the range it covers.
+fn print_seals(report: &SealReport) {
+    for (i, b) in report.broken.iter().enumerate() {
+        let which = if i == 0 { "first broken seal" } else { "broken seal" };
+        eprintln!(
+            "{which}: #{} covering (tx {}, position {}] to (tx {}, position {}], {} events: {:?}: {}",
+            b.seal_number, b.from.tx_id, b.from.position, b.to.tx_id, b.to.position, b.event_count, b.fault, b.detail
+        );
+    }
+    match (&report.latest_seal_number, &report.latest_seal_hash) {
+        (Some(n), Some(hash)) => eprintln!(
+            "seals: {} checked, {} events sealed, {} not yet; newest #{n} {hash}",
+            report.seals_checked, report.events_sealed, report.unsealed_events
+        ),
+        _ => eprintln!("seals: none yet; {} events not yet sealed", report.unsealed_events),
+    }
 }
 
 fn print_differences(report: &VerifyReport) {

@@ -153,7 +153,7 @@ async fn audit_export_writes_a_tenants_events_in_read_order() {
     assert!(ok, "{err}");
     let rows: Vec<&str> = out.split("\r\n").filter(|r| !r.is_empty()).collect();
     assert_eq!(rows.len(), 3, "a header and two rows: {out}");
-    assert!(rows[0].starts_with("position,event_id,stream_id"));
+    assert!(rows[0].starts_with("object,position,tx_id,tenant_id,event_id,stream_id"), "{}", rows[0]);
     assert!(rows[1..].iter().all(|r| r.contains(",order-b,")));
 
     let third = lines[2]["position"].as_i64().unwrap().to_string();

@@ -3,6 +3,7 @@
 // A test binary: a failed assumption in a helper is the test failing, so helpers may panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 mod end_to_end;
 mod pg_script;
 mod reconcile;

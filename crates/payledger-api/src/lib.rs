@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let events = Router::new()
         .route("/v1/events", get(events::list_events))
         .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
+        .route("/v1/seals", get(seals::list))
         .route_layer(roles(EVENT_READ_ROLES));
     let projections = Router::new()
         .route("/v1/projections", get(projections::list))

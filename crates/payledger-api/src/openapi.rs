@@ -35,7 +35,7 @@ use crate::views::{
         create_payment, list_payments, get_payment, authorize, capture, void, fail,
         create_refund, list_refunds, get_refund, succeed_refund, fail_refund,
         open_dispute, resolve_dispute,
-        list_events, list_stream_events,
+        list_events, list_stream_events, list_seals,
         list_ledger_accounts, list_ledger_entries, trial_balance,
         reconciliation_days, reconciliation_items,
         list_projections, rebuild_projections, verify_projections,
@@ -45,7 +45,7 @@ use crate::views::{
         create_webhook_endpoint, list_webhook_endpoints, add_webhook_secret, retire_webhook_secret,
         create_api_key, list_api_keys, revoke_api_key,
     ),
-    components(schemas(ErrorBody, ErrorDetail, ReportProblem)),
+    components(schemas(ErrorBody, ErrorDetail, ReportProblem, ExportEventLine, Seal)),
     modifiers(&BearerAuth, &ErrorResponses),
     security(("api_key" = []))
 )]
@@ -385,6 +385,76 @@ pub struct Event {
     /// Hex SHA-256 of the previous event of the tenant's chain.
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// One line of an export (`application/x-ndjson`; the CSV has the same fields as columns): an
+/// event with everything its hash covers (docs/AUDIT.md §1), or a [`Seal`] (`"object": "seal"`).
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct ExportEventLine {
+    /// `event`.
+    pub object: String,
+    pub tenant_id: Uuid,
+    pub event_id: Uuid,
+    pub position: i64,
+    /// The writing transaction's id (xid8), a decimal string.
+    pub tx_id: String,
+    pub stream_id: String,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_at_unix_micros: i64,
+    pub dedupe_key: Option<String>,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+    /// The stored jsonb as PostgreSQL prints it: verbatim what the hash covers.
+    pub payload_text: String,
+    pub metadata_text: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A seal over the read order (docs/AUDIT.md §3), with the calling tenant's part.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct Seal {
+    /// `seal`.
+    pub object: String,
+    pub seal_number: i64,
+    /// Hex SHA-256: the previous seal's hash (zeros for seal 1).
+    pub prev_hash: String,
+    pub hash: String,
+    /// The checkpoint of the last event it covers: transaction id (decimal string) and position.
+    pub to_tx_id: String,
+    pub to_position: i64,
+    pub event_count: i64,
+    pub tenant_count: i32,
+    pub merkle_root: String,
+    pub sealed_at: DateTime<Utc>,
+    /// `null` when the tenant has no event in the seal.
+    pub tenant: Option<SealTenantPart>,
+}
+
+/// A tenant's Merkle leaf of a seal and its RFC 6962 audit path.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SealTenantPart {
+    pub tenant_id: Uuid,
+    pub event_count: i64,
+    /// Hex SHA-256 over the tenant's events in the seal, in read order.
+    pub digest: String,
+    pub leaf_index: i32,
+    pub audit_path: Vec<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SealsQuery {
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// A seal number.
+    #[param(minimum = 0)]
+    pub starting_after: Option<i64>,
 }
 
 /// One projection's progress, as `payledger_projector::ProjectionStatus` serializes it.
@@ -981,7 +1051,8 @@ fn open_dispute() {}
 fn resolve_dispute() {}
 
 /// The raw event history (auditor, finance, admin): JSON pages by default, or a streamed
-/// export with `Accept: text/csv` / `application/x-ndjson` (or `format`).
+/// export with `Accept: text/csv` / `application/x-ndjson` (or `format`) whose lines are
+/// `ExportEventLine`s and, when the export is not filtered, `Seal`s among them (docs/AUDIT.md §5).
 #[utoipa::path(get, path = "/v1/events", params(EventsQuery),
     responses((status = 200, content((List<Event> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson")))))]
 fn list_events() {}
@@ -989,6 +1060,9 @@ fn list_events() {}
 #[utoipa::path(get, path = "/v1/streams/{stream_id}/events", params(("stream_id" = String, Path), StreamEventsQuery),
     responses((status = 200, content((List<Event> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson")))))]
 fn list_stream_events() {}
+/// The seals over the read order, oldest first, each with the caller's tenant's part.
+#[utoipa::path(get, path = "/v1/seals", params(SealsQuery), responses((status = 200, body = List<Seal>)))]
+fn list_seals() {}
 
 /// Account balances per account and currency (finance).
 #[utoipa::path(get, path = "/v1/ledger/accounts", params(AccountsQuery), responses((status = 200, body = List<LedgerAccountView>)))]

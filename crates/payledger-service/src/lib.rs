@@ -15,6 +15,7 @@ pub mod order_payments;
 pub mod reconciliation;
 pub mod retry;
 pub mod runtime;
+pub mod sealer;
 pub mod settlement;
 pub mod tenants;
 pub mod webhooks;

@@ -1,5 +1,5 @@
 //! The one composition root: the pool and the background workers (projector, webhook sweep,
-//! idempotency pruner), started together and stopped in order. `payledger serve`, the
+//! idempotency pruner, sealer), started together and stopped in order. `payledger serve`, the
 //! benchmark's server and the API tests all start the ledger here; the HTTP listener is
 //! theirs (this crate knows no HTTP).
 
@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::aggregate::{StateCache, STATE_CACHE_ENTRIES_DEFAULT};
 use crate::error::ServiceResult;
+use crate::sealer::{spawn_sealer, SealerConfig};
 use crate::webhooks::{spawn_processor, ProcessorConfig};
 
 /// Idempotency records deleted per statement by the pruner.
@@ -29,6 +30,8 @@ pub struct LedgerConfig {
     pub projector: Option<ProjectorConfig>,
     pub webhook_sweep: Option<ProcessorConfig>,
     pub prune_idempotency: bool,
+    /// Seals over the read order (docs/AUDIT.md).
+    pub sealer: Option<SealerConfig>,
     /// Longest the projector may take to finish its batch when stopped.
     pub projector_stop_timeout: Duration,
     /// Streams whose decided state commands keep in memory (0: none).
@@ -44,6 +47,7 @@ impl LedgerConfig {
             projector: Some(ProjectorConfig::default()),
             webhook_sweep: Some(ProcessorConfig::default()),
             prune_idempotency: true,
+            sealer: Some(SealerConfig::default()),
             projector_stop_timeout: Duration::from_secs(10),
             state_cache_entries: STATE_CACHE_ENTRIES_DEFAULT,
         }
@@ -54,6 +58,7 @@ impl LedgerConfig {
         self.projector = None;
         self.webhook_sweep = None;
         self.prune_idempotency = false;
+        self.sealer = None;
         self
     }
 }
@@ -72,6 +77,7 @@ impl Ledger {
         let projector = config.projector.map(|c| ProjectorTask::spawn(&config.database_url, c));
         let sweep = config.webhook_sweep.map(|c| spawn_processor(pool.clone(), c));
         let pruner = config.prune_idempotency.then(|| tokio::spawn(prune_idempotency_keys(pool.clone())));
+        let sealer = config.sealer.map(|c| spawn_sealer(pool.clone(), c));
         Running {
             pool,
             database_url: Arc::from(config.database_url),
@@ -79,6 +85,7 @@ impl Ledger {
             projector,
             sweep,
             pruner,
+            sealer,
             projector_stop_timeout: config.projector_stop_timeout,
         }
     }
@@ -93,6 +100,7 @@ pub struct Running {
     projector: Option<ProjectorTask>,
     sweep: Option<JoinHandle<()>>,
     pruner: Option<JoinHandle<()>>,
+    sealer: Option<JoinHandle<()>>,
     projector_stop_timeout: Duration,
 }
 
@@ -100,7 +108,7 @@ impl Running {
     /// Stops the pruner and the sweep (each run is one transaction: nothing is lost), then lets
     /// the projector finish its batch, then closes the pool.
     pub async fn stop(mut self) {
-        for task in [self.pruner.take(), self.sweep.take()].into_iter().flatten() {
+        for task in [self.pruner.take(), self.sweep.take(), self.sealer.take()].into_iter().flatten() {
             task.abort();
         }
         if let Some(projector) = self.projector.take() {
@@ -112,7 +120,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        for task in [self.pruner.take(), self.sweep.take()].into_iter().flatten() {
+        for task in [self.pruner.take(), self.sweep.take(), self.sealer.take()].into_iter().flatten() {
             task.abort();
         }
         if let Some(projector) = &self.projector {

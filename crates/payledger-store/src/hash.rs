@@ -2,7 +2,7 @@
 //!
 //! `hash = SHA-256(prev_hash || canonical_bytes(event))`, with `prev_hash` of a stream's
 //! first event being 32 zero bytes. The canonical bytes are the UTF-8 of one JSON array,
-//! written compactly (no whitespace) with every object's keys sorted by their UTF-8 bytes:
+//! written compactly (no whitespace between its elements; docs/AUDIT.md §1 is the contract):
 //!
 //! ```text
 //! [tenant_id, stream_id, stream_version, event_id, event_type, schema_version,

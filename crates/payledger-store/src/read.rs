@@ -80,6 +80,54 @@ pub async fn read_all<C: GenericClient>(
     filter: &ReadAllFilter,
     limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = query_read_order(client, after, filter, limit, "").await?;
+    let events = rows.iter().map(to_event).collect::<Result<Vec<_>, _>>()?;
+    check_read_order(after, &events)?;
+    Ok(events)
+}
+
+/// An event with the canonical texts of its jsonb columns, as the hash chain covers them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CanonicalEvent {
+    pub event: RecordedEvent,
+    /// `payload::text`, as PostgreSQL prints the stored jsonb.
+    pub payload_text: String,
+    pub metadata_text: String,
+}
+
+/// [`read_all`], each event with its canonical texts (for exports an auditor recomputes).
+pub async fn read_all_canonical<C: GenericClient>(
+    client: &C,
+    after: Checkpoint,
+    filter: &ReadAllFilter,
+    limit: i64,
+) -> Result<Vec<CanonicalEvent>, StoreError> {
+    let rows = query_read_order(client, after, filter, limit, ", payload::text, metadata::text").await?;
+    let events = rows
+        .iter()
+        .map(|row| {
+            Ok(CanonicalEvent {
+                event: to_event(row)?,
+                payload_text: row.try_get(EVENT_COLUMN_COUNT)?,
+                metadata_text: row.try_get(EVENT_COLUMN_COUNT + 1)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut previous = after;
+    for e in &events {
+        check_read_order(previous, std::slice::from_ref(&e.event))?;
+        previous = e.event.checkpoint();
+    }
+    Ok(events)
+}
+
+async fn query_read_order<C: GenericClient>(
+    client: &C,
+    after: Checkpoint,
+    filter: &ReadAllFilter,
+    limit: i64,
+    extra_columns: &str,
+) -> Result<Vec<Row>, StoreError> {
     let limit = limit.clamp(1, READ_MAX_BATCH);
     let tx_text = after.tx_id.to_string();
     // Only the filters given become predicates, so that a tenant's read uses the
@@ -104,16 +152,13 @@ pub async fn read_all<C: GenericClient>(
     // `tx_id::text` and sort the text ('10' before '9'), which reorders transactions across
     // a digit boundary (skipping or repeating events) and cannot use the read-order index.
     let sql = format!(
-        "SELECT {COLUMNS} FROM events
+        "SELECT {COLUMNS}{extra_columns} FROM events
          WHERE (tx_id, global_position) > ($1::text::xid8, $2)
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot()){predicates}
          ORDER BY events.tx_id, events.global_position
          LIMIT $3"
     );
-    let rows = client.query(&sql, &params).await?;
-    let events = rows.iter().map(to_event).collect::<Result<Vec<_>, _>>()?;
-    check_read_order(after, &events)?;
-    Ok(events)
+    Ok(client.query(&sql, &params).await?)
 }
 
 /// Asserts what every reader relies on: events come strictly after `after`, in read order.

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use payledger_service::export::{csv_rows, event_json, ndjson_rows};
+use payledger_service::export::{csv_lines, event_json, ndjson_lines, ExportReader};
 
 use crate::auth::Principal;
 use crate::error::{describe_store_error, ApiCode, ApiError, ApiResult};
@@ -152,50 +152,42 @@ async fn cursor_checkpoint(state: &AppState, tenant_id: Uuid, position: Option<i
         .ok_or_else(|| ApiError::invalid_param("starting_after", ApiCode::CursorInvalid, "no event at that position"))
 }
 
-struct ExportCursor {
-    state: AppState,
-    filter: ReadAllFilter,
-    after: Checkpoint,
-    remaining: u64,
-    first: bool,
-    done: bool,
+enum ExportState {
+    Start { state: AppState, filter: ReadAllFilter, after: Checkpoint, max_events: u64 },
+    Reading { state: AppState, reader: ExportReader, first: bool },
+    Done,
 }
 
-/// Streams the export batch by batch: memory stays flat whatever the history's size.
+/// Streams the export chunk by chunk (events with the seals among them): memory stays flat
+/// whatever the history's size.
 fn export(state: AppState, filter: ReadAllFilter, after: Checkpoint, format: Format, max_events: u64) -> Response {
-    let cursor = ExportCursor { state, filter, after, remaining: max_events, first: true, done: false };
-    let body = stream::unfold(cursor, move |mut c| async move {
-        if c.done {
-            return None;
-        }
-        let batch_size = EXPORT_BATCH.min(c.remaining as i64);
-        let batch = match c.state.pool.get().await {
-            Ok(client) => {
-                read_all(&**client, c.after, &c.filter, batch_size).await.map_err(|e| describe_store_error(&e))
+    let start = ExportState::Start { state, filter, after, max_events };
+    let body = stream::unfold(start, move |export| async move {
+        let (state, mut reader, first) = match export {
+            ExportState::Done => return None,
+            ExportState::Reading { state, reader, first } => (state, reader, first),
+            ExportState::Start { state, filter, after, max_events } => {
+                match start_reader(&state, filter, after, max_events).await {
+                    Ok(reader) => (state, reader, true),
+                    Err(e) => return Some((Err(export_failed(&e)), ExportState::Done)),
+                }
             }
+        };
+        let lines = match state.pool.get().await {
+            Ok(client) => reader.next_chunk(&**client).await.map_err(|e| describe_store_error(&e)),
             Err(e) => Err(e.to_string()),
         };
-        let events = match batch {
-            Ok(events) => events,
-            Err(e) => {
-                // Headers are gone; all that can be done is to end the body early, loudly in the log.
-                tracing::error!(error = %e, "event export failed mid-stream");
-                return Some((Err(std::io::Error::other("export failed")), ExportCursor { done: true, ..c }));
-            }
+        let lines = match lines {
+            Ok(lines) => lines,
+            Err(e) => return Some((Err(export_failed(&e)), ExportState::Done)),
         };
-        if let Some(last) = events.last() {
-            c.after = last.checkpoint();
-        }
-        c.remaining -= events.len() as u64;
-        if (events.len() as i64) < batch_size || c.remaining == 0 {
-            c.done = true;
-        }
         let chunk = match format {
-            Format::Csv => csv_rows(&events, c.first).map_err(std::io::Error::other),
-            Format::Ndjson | Format::Json => Ok(ndjson_rows(&events)),
+            Format::Csv => csv_lines(&lines, first).map_err(std::io::Error::other),
+            Format::Ndjson | Format::Json => Ok(ndjson_lines(&lines)),
         };
-        c.first = false;
-        Some((chunk, c))
+        let next =
+            if reader.is_done() { ExportState::Done } else { ExportState::Reading { state, reader, first: false } };
+        Some((chunk, next))
     });
     let content_type = match format {
         Format::Csv => "text/csv; charset=utf-8",
@@ -204,4 +196,20 @@ fn export(state: AppState, filter: ReadAllFilter, after: Checkpoint, format: For
     let mut response = Body::from_stream(body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+async fn start_reader(
+    state: &AppState,
+    filter: ReadAllFilter,
+    after: Checkpoint,
+    max_events: u64,
+) -> Result<ExportReader, String> {
+    let client = state.pool.get().await.map_err(|e| e.to_string())?;
+    ExportReader::start(&**client, filter, after, EXPORT_BATCH, max_events).await.map_err(|e| describe_store_error(&e))
+}
+
+/// Headers are gone; all that can be done is to end the body early, loudly in the log.
+fn export_failed(error: &str) -> std::io::Error {
+    tracing::error!(error = %error, "event export failed mid-stream");
+    std::io::Error::other("export failed")
 }

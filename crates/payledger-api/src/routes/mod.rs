@@ -10,6 +10,7 @@ pub mod projections;
 pub mod queries;
 pub mod reconciliation;
 pub mod refunds;
+pub mod seals;
 pub mod settlements;
 pub mod webhook_endpoints;
 pub mod webhooks;

@@ -33,7 +33,8 @@ async fn csv_export_parses_as_rfc4180_with_one_row_per_event() {
     let text = r.text().await.unwrap();
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(&headers[0], "position");
+    assert_eq!(&headers[0], "object");
+    assert_eq!(&headers[1], "position");
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len() as i64, expected);
     let payload: Value = serde_json::from_str(&rows[0][headers.iter().position(|h| h == "payload").unwrap()]).unwrap();
@@ -81,4 +82,119 @@ async fn ndjson_export_and_json_pages_cover_every_event_once() {
     assert_eq!(unique.len(), 7);
     let (status, _) = app.get_as("auditor", "/v1/events?limit=101").await;
     assert_eq!(status, 400);
+}
+
+async fn ndjson(app: &common::TestApp, role: &str, query: &str) -> Vec<Value> {
+    let r = app
+        .http
+        .get(format!("{}/v1/events{query}", app.base_url))
+        .bearer_auth(app.key(role))
+        .header("accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Seals of 3 events over two tenants' traffic: the export places each seal after the last
+/// event it covers, with this tenant's part; pages of it concatenate to the whole; a filtered
+/// export carries none; `GET /v1/seals` lists them with the caller's part only.
+#[tokio::test]
+async fn an_export_carries_the_seals_among_its_events_and_pages_concatenate() {
+    let app = common::spawn_app().await;
+    let other = app.other_tenant("other").await;
+    for i in 0..5 {
+        let (s, _) = app.post("/v1/orders", json!({"amount": 100 + i, "currency": "EUR", "reference": "r"})).await;
+        assert_eq!(s, 201);
+        let r = app
+            .request(
+                Method::POST,
+                "/v1/orders",
+                Some(&other["writer"]),
+                Some(&json!({"amount": 7, "currency": "EUR", "reference": "o"})),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    app.settle().await;
+    let mut client = app.db.connect().await;
+    let policy = payledger_store::seal::SealPolicy::now(3);
+    while payledger_store::seal::seal_pending(&mut client, policy).await.unwrap().is_some() {}
+
+    let whole = ndjson(&app, "auditor", "").await;
+    let events: Vec<&Value> = whole.iter().filter(|l| l["object"] == "event").collect();
+    let seals: Vec<&Value> = whole.iter().filter(|l| l["object"] == "seal").collect();
+    assert_eq!(events.len(), 5);
+    assert_eq!(seals.len(), 4, "10 events in seals of 3: {whole:?}");
+    let numbers: Vec<i64> = seals.iter().map(|s| s["seal_number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [1, 2, 3, 4]);
+    let checkpoint =
+        |l: &Value, tx: &str, pos: &str| (l[tx].as_str().unwrap().parse::<u64>().unwrap(), l[pos].as_i64().unwrap());
+    // Each seal comes after the events it covers and before the ones after it.
+    let mut last_event = (0, 0);
+    for line in &whole {
+        if line["object"] == "event" {
+            last_event = checkpoint(line, "tx_id", "position");
+        } else {
+            let to = checkpoint(line, "to_tx_id", "to_position");
+            assert!(to >= last_event, "{line} after an event past it");
+        }
+    }
+    let own: i64 = seals.iter().map(|s| s["tenant"]["event_count"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(own, 5, "the tenant's parts count its 5 events");
+    assert!(seals.iter().all(|s| s["tenant"].is_null() || s["tenant"]["tenant_id"] == json!(app.tenant_id)));
+
+    // Pages of 2 events, continued after the last event's position while a page is full, give
+    // the same lines.
+    let mut paged = Vec::new();
+    let mut after: Option<i64> = None;
+    loop {
+        let query = match after {
+            Some(p) => format!("?limit=2&starting_after={p}"),
+            None => "?limit=2".to_owned(),
+        };
+        let page = ndjson(&app, "auditor", &query).await;
+        after = page.iter().rev().find(|l| l["object"] == "event").and_then(|l| l["position"].as_i64());
+        let full = page.iter().filter(|l| l["object"] == "event").count() == 2;
+        paged.extend(page);
+        if !full {
+            break;
+        }
+    }
+    assert_eq!(paged, whole);
+
+    let filtered = ndjson(&app, "auditor", "?event_type=OrderCreated").await;
+    assert!(filtered.iter().all(|l| l["object"] == "event") && filtered.len() == 5);
+
+    let (status, page) = app.get_as("auditor", "/v1/seals?limit=3").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["has_more"], true);
+    let listed = page["data"].as_array().unwrap();
+    assert_eq!(listed.iter().map(|s| s["seal_number"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(listed[0], *seals[0]);
+    let (_, rest) = app.get_as("auditor", "/v1/seals?starting_after=3").await;
+    assert_eq!(rest["data"][0], *seals[3]);
+    assert_eq!(rest["has_more"], false);
+    // The other tenant sees the same seals with its own part.
+    let r = app.request(Method::GET, "/v1/seals", Some(&other["auditor"]), None, None).await;
+    let theirs: Value = r.json().await.unwrap();
+    let theirs_sum: i64 =
+        theirs["data"].as_array().unwrap().iter().map(|s| s["tenant"]["event_count"].as_i64().unwrap_or(0)).sum();
+    assert_eq!(theirs_sum, 5);
+    assert_eq!(theirs["data"][0]["hash"], seals[0]["hash"]);
+    assert_ne!(theirs["data"][0]["tenant"], seals[0]["tenant"]);
+
+    for (role, query, status) in [
+        ("writer", "", 403),
+        ("auditor", "?limit=0", 400),
+        ("auditor", "?limit=101", 400),
+        ("auditor", "?starting_after=-1", 400),
+        ("auditor", "?nope=1", 400),
+    ] {
+        let (s, body) = app.get_as(role, &format!("/v1/seals{query}")).await;
+        assert_eq!(s, status, "{role} {query}: {body}");
+        assert!(body["error"]["code"].is_string(), "{body}");
+    }
 }

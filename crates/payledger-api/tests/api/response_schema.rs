@@ -541,6 +541,17 @@ async fn every_route_answers_as_openapi_json_documents() {
     let stream = format!("/v1/streams/payment-{pay}/events");
     let (s, events) = c.call(Method::GET, "/v1/streams/{stream_id}/events", &stream, Some("auditor"), None).await;
     assert!(s == 200 && !events["data"].as_array().unwrap().is_empty(), "{events}");
+    // Seals: one over what is there, listed with this tenant's part.
+    let mut sealer = c.app.db.connect().await;
+    let policy = payledger_store::seal::SealPolicy::now(1_000);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // The sealer reads gap-free: another test's open transaction may hold events back a moment.
+    while payledger_store::seal::seal_pending(&mut sealer, policy).await.unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "nothing to seal");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (s, seals) = c.call(Method::GET, "/v1/seals", "/v1/seals?limit=5", Some("auditor"), None).await;
+    assert!(s == 200 && !seals["data"].as_array().unwrap().is_empty(), "{seals}");
 
     // Projections: status, verify (clean), verify while maintenance runs (409), rebuild.
     c.call(Method::GET, "/v1/projections", "/v1/projections", Some("finance"), None).await;

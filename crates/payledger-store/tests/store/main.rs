@@ -8,3 +8,4 @@ mod hash_chain;
 mod idempotency;
 mod notify;
 mod read_all;
+mod seals;
