@@ -47,6 +47,8 @@ async fn migrate_create_keys_serve_pay_and_verify() {
     let mut server = Command::new(env!("CARGO_BIN_EXE_payledger"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", db.url())
+        .env("PAYLEDGER_SEAL_EVERY_EVENTS", "2")
+        .env("PAYLEDGER_SEAL_INTERVAL_S", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -83,6 +85,20 @@ async fn migrate_create_keys_serve_pay_and_verify() {
     let (s, payment) = post(format!("/v1/payments/{}/authorize", payment["id"].as_str().unwrap()), json!({})).await;
     assert_eq!((s, &payment["status"]), (200, &json!("captured")));
 
+    // The server's sealer seals them (every 2 events, or at once: interval 0).
+    let events = 4; // OrderCreated, PaymentCreated, PaymentAuthorized, PaymentCaptured
+    let mut sealed = 0;
+    for _ in 0..200 {
+        let (ok, out, err) = payledger(&db, &["audit", "seals"]);
+        assert!(ok, "{err}");
+        sealed = out.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["event_count"].as_i64().unwrap()).sum();
+        if sealed >= events {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sealed, events, "the server sealed every event once");
+
     // SIGTERM: the server finishes and exits by itself.
     let pid = server.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -102,6 +118,8 @@ async fn migrate_create_keys_serve_pay_and_verify() {
 
     let (ok, out, err) = payledger(&db, &["verify"]);
     assert!(ok, "verify failed: {out} {err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["seals"]["events_sealed"], events, "{report}");
 }
 
 /// `payledger audit export`: one tenant's events in read order, NDJSON or CSV, filtered by
