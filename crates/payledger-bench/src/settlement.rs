@@ -310,7 +310,7 @@ async fn run_in(opts: &SettlementBenchOptions, url: &str) -> Result<Phases, Benc
     let mut seeding =
         ledger::seed(&pool, tenant.id, ledger.clone(), opts.seed_payments_per_batch, opts.seed_writers).await?;
     let started = Instant::now();
-    let seeded = project(url).await?;
+    let seeded = project(url, seeding.events).await?;
     seeding.projected_ms = seconds_since(started) * 1_000.0;
     seeding.projected_events_per_s = seeded as f64 / seconds_since(started);
     if seeded != seeding.events {
@@ -337,7 +337,7 @@ async fn run_in(opts: &SettlementBenchOptions, url: &str) -> Result<Phases, Benc
     copy.push(copy_csv(&control, &generated.csv, "after").await?);
 
     let started = Instant::now();
-    let applied = project(url).await?;
+    let applied = project(url, import.lines + 1).await?;
     let projection = Projection {
         events_applied: applied,
         duration_ms: seconds_since(started) * 1_000.0,
@@ -370,12 +370,26 @@ async fn run_in(opts: &SettlementBenchOptions, url: &str) -> Result<Phases, Benc
 }
 
 /// Every readable event into the live read-models, as the projector's batches do.
-async fn project(url: &str) -> Result<u64, BenchError> {
-    Projector::new(url, ProjectorConfig::default())
-        .run_once()
-        .await
-        .map_err(|e| BenchError::Setup(format!("projector: {e}")))
+/// Projects what is readable until `expected` events are applied or nothing more comes for
+/// [`PROJECT_IDLE_TIMEOUT`]: the reader is gap-free and the snapshot xmin cluster-wide, so
+/// another session's open transaction can hold committed events back for a moment.
+async fn project(url: &str, expected: u64) -> Result<u64, BenchError> {
+    let projector = Projector::new(url, ProjectorConfig::default());
+    let mut applied = 0;
+    let mut idle_since = Instant::now();
+    while applied < expected && idle_since.elapsed() < PROJECT_IDLE_TIMEOUT {
+        let now = projector.run_once().await.map_err(|e| BenchError::Setup(format!("projector: {e}")))?;
+        if now > 0 {
+            idle_since = Instant::now();
+        } else {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        applied += now;
+    }
+    Ok(applied)
 }
+
+const PROJECT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Peak memory of one phase, KiB.
 struct PhaseMemory {
