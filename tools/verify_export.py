@@ -623,12 +623,16 @@ class Context:
 
 def verify(path, fmt, expect_seal):
     records = csv_records if fmt == "csv" else ndjson_records
-    seal_lines = {}
-    # Pass 1: the seal lines (few), so that pass 2 can feed each event to its seal's digest.
+    seal_lines, distinct = {}, {}
+    # Pass 1: the seal lines, so that pass 2 can feed each event to its seal's digest. Exports
+    # concatenated (a continuation after a complete export) repeat seals: an identical line
+    # counts once; a different seal under the same number stays, and is named.
     for number, record in records(path, only_seals=True):
         if record.get("object") == "seal":
             seal_lines[number] = read_seal(number, record)
-    ctx = Context(Seals(list(seal_lines.values())), TenantId())
+            key = json.dumps(record, sort_keys=True)
+            distinct.setdefault((seal_lines[number].number, key), seal_lines[number])
+    ctx = Context(Seals(list(distinct.values())), TenantId())
     # Pass 2: the events, streamed.
     for number, record in records(path):
         kind = record.get("object")

@@ -299,31 +299,16 @@ async fn an_event_inserted_at_the_end_of_a_stream_is_named_by_both() {
 async fn two_swapped_events_are_named_by_both() {
     let history = mixed_history().await;
     let client = history.db.connect().await;
-    // Two of the tenant's events in one seal, of different streams.
-    let pair = client
-        .query_one(
-            "SELECT a.global_position, b.global_position FROM events a JOIN events b
-               ON b.tenant_id = a.tenant_id AND b.stream_id <> a.stream_id AND b.tx_id = a.tx_id + 0
-                  AND b.global_position > a.global_position
-             WHERE a.tenant_id = $1 LIMIT 1",
+    // The tenant's first two events in read order: of streams order-t0 and order-t1.
+    let rows = client
+        .query(
+            "SELECT global_position FROM events WHERE tenant_id = $1 AND stream_id LIKE 'order-t%'
+             ORDER BY tx_id, global_position LIMIT 2",
             &[&history.tenant],
         )
         .await
-        .ok();
-    let (a, b): (i64, i64) = match pair {
-        Some(row) => (row.get(0), row.get(1)),
-        None => {
-            let rows = client
-                .query(
-                    "SELECT global_position FROM events WHERE tenant_id = $1 AND stream_id LIKE 'order-t%'
-                     ORDER BY tx_id, global_position LIMIT 2",
-                    &[&history.tenant],
-                )
-                .await
-                .unwrap();
-            (rows[0].get(0), rows[1].get(0))
-        }
-    };
+        .unwrap();
+    let (a, b): (i64, i64) = (rows[0].get(0), rows[1].get(0));
     let seals = seals_holding(&history, &format!("e.global_position IN ({a}, {b})")).await;
     // Each takes the other's place in the read order: delete both, insert each at the other's position.
     history
@@ -336,6 +321,36 @@ async fn two_swapped_events_are_named_by_both() {
              INSERT INTO events OVERRIDING SYSTEM VALUE SELECT * FROM swapped"
         ))
         .await;
+    assert_both_name(&history, &(BTreeSet::new(), seals));
+}
+
+/// The seals themselves altered: a seal's count (its hash no longer matches) and a tenant's
+/// digest in another (its events no longer match, nor does its leaf give the root).
+#[tokio::test]
+async fn altered_seals_are_named_by_both() {
+    let history = mixed_history().await;
+    let client = history.db.connect().await;
+    let tenant = history.tenant;
+    let with_part: i64 = client
+        .query_one("SELECT min(seal_number) FROM seal_tenants WHERE tenant_id = $1 AND seal_number > 2", &[&tenant])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE seals DISABLE TRIGGER USER; ALTER TABLE seal_tenants DISABLE TRIGGER USER;
+             UPDATE seals SET event_count = event_count + 1 WHERE seal_number = 2;
+             UPDATE seal_tenants SET digest = '\\x{}' WHERE seal_number = {with_part} AND tenant_id = '{tenant}';
+             ALTER TABLE seals ENABLE TRIGGER USER; ALTER TABLE seal_tenants ENABLE TRIGGER USER;",
+            "ab".repeat(32)
+        ))
+        .await
+        .unwrap();
+    let seals = BTreeSet::from([
+        (2, "hash_mismatch".to_owned()),
+        (with_part, "tenant_events_differ".to_owned()),
+        (with_part, "merkle_root_mismatch".to_owned()),
+    ]);
     assert_both_name(&history, &(BTreeSet::new(), seals));
 }
 

@@ -1052,7 +1052,7 @@ fn resolve_dispute() {}
 
 /// The raw event history (auditor, finance, admin): JSON pages by default, or a streamed
 /// export with `Accept: text/csv` / `application/x-ndjson` (or `format`) whose lines are
-/// `ExportEventLine`s and, when the export is not filtered, `Seal`s among them (docs/AUDIT.md §5).
+/// `ExportEventLine`s followed, when the export is not filtered and not cut at `limit`, by every `Seal` (docs/AUDIT.md §5).
 #[utoipa::path(get, path = "/v1/events", params(EventsQuery),
     responses((status = 200, content((List<Event> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson")))))]
 fn list_events() {}

@@ -147,6 +147,9 @@ pub struct RebuildArgs {
     /// Concurrent writers while generating.
     #[arg(long, default_value_t = rebuild::DEFAULT_GENERATE_WRITERS)]
     pub generate_writers: usize,
+    /// Keep the benchmark's database (scripts/bench-audit.sh verifies its history) instead of dropping it.
+    #[arg(long)]
+    pub keep_database: bool,
     #[command(flatten)]
     pub output: Output,
 }
@@ -234,6 +237,7 @@ pub async fn run(database_url: &str, command: BenchCommand) -> anyhow::Result<Ex
             opts.events = args.events;
             opts.lifecycles_per_batch = args.lifecycles_per_batch;
             opts.generate_writers = args.generate_writers;
+            opts.keep_database = args.keep_database;
             let report = rebuild::run(opts).await?;
             emit(&args.output, &report)?;
             Ok(ExitCode::SUCCESS)

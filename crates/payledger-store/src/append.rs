@@ -346,7 +346,7 @@ pub(crate) fn parse_xid8(text: String) -> Result<u64, StoreError> {
 }
 
 /// PostgreSQL keeps microseconds; hash exactly what will be stored.
-pub(crate) fn now_micros() -> DateTime<Utc> {
+fn now_micros() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 

@@ -158,7 +158,7 @@ enum ExportState {
     Done,
 }
 
-/// Streams the export chunk by chunk (events with the seals among them): memory stays flat
+/// Streams the export chunk by chunk (the events, then the seals): memory stays flat
 /// whatever the history's size.
 fn export(state: AppState, filter: ReadAllFilter, after: Checkpoint, format: Format, max_events: u64) -> Response {
     let start = ExportState::Start { state, filter, after, max_events };

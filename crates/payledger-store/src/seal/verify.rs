@@ -78,11 +78,15 @@ struct Loaded {
     parts: Vec<TenantPart>,
 }
 
-/// Walks the events in read order beside the seals, streaming both (memory: one seal's
-/// tenants). `tenant_id` checks only that tenant's part of each seal, as an export can.
+/// Walks the events in read order beside the seals that existed when it began, streaming
+/// both (memory: one seal's tenants, or a page of seals with one tenant's rows). `tenant_id` checks only that tenant's part of each seal, as an export can.
 pub async fn verify_seals(pool: &Pool, tenant_id: Option<Uuid>) -> Result<SealReport, StoreError> {
     let events_client = pool.get().await?;
     let seals_client = pool.get().await?;
+    // Only seals that exist before the events are read: every event they cover committed
+    // before that, so the events' read sees them all (a seal written meanwhile is left out).
+    let up_to: i64 =
+        seals_client.query_one("SELECT coalesce(max(seal_number), 0) FROM seals", &[]).await?.try_get(0)?;
     let rows = events_client
         .query_raw(
             "SELECT tx_id::text, global_position, tenant_id, hash FROM events
@@ -92,7 +96,9 @@ pub async fn verify_seals(pool: &Pool, tenant_id: Option<Uuid>) -> Result<SealRe
         .await?;
     pin_mut!(rows);
     let mut walk = Walk { report: SealReport::default(), tenant_id, prev: None, from: Checkpoint::START };
-    let mut seals = SealPages { after: 0, page: Vec::new().into_iter(), done: false };
+    // Global: one seal's tenants at a time (a seal may have thousands); one tenant: pages.
+    let page_size = if tenant_id.is_some() { SEAL_PAGE } else { 1 };
+    let mut seals = SealPages { after: 0, up_to, page_size, page: Vec::new().into_iter(), done: false };
     let mut current = seals.next(&**seals_client, tenant_id).await?;
     let mut digests: BTreeMap<Uuid, TenantDigest> = BTreeMap::new();
     while let Some(row) = rows.try_next().await? {
@@ -117,6 +123,8 @@ pub async fn verify_seals(pool: &Pool, tenant_id: Option<Uuid>) -> Result<SealRe
 
 struct SealPages {
     after: i64,
+    up_to: i64,
+    page_size: i64,
     page: std::vec::IntoIter<Loaded>,
     done: bool,
 }
@@ -133,8 +141,8 @@ impl SealPages {
         if self.done {
             return Ok(None);
         }
-        let page = load_page(client, self.after, tenant_id).await?;
-        self.done = (page.len() as i64) < SEAL_PAGE;
+        let page = load_page(client, (self.after, self.up_to), self.page_size, tenant_id).await?;
+        self.done = (page.len() as i64) < self.page_size;
         if let Some(last) = page.last() {
             self.after = last.seal.seal_number;
         }
@@ -143,17 +151,19 @@ impl SealPages {
     }
 }
 
+/// Seals in `(after, up_to]`, at most `page_size`, each with its stored tenant rows.
 async fn load_page<C: tokio_postgres::GenericClient>(
     client: &C,
-    after: i64,
+    (after, up_to): (i64, i64),
+    page_size: i64,
     tenant_id: Option<Uuid>,
 ) -> Result<Vec<Loaded>, StoreError> {
     let rows = client
         .query(
             "SELECT s.seal_number, s.prev_hash, s.hash, s.to_tx_id::text, s.to_position, s.event_count,
                     s.tenant_count, s.merkle_root, s.sealed_at FROM seals s
-             WHERE s.seal_number > $1 ORDER BY s.seal_number LIMIT $2",
-            &[&after, &SEAL_PAGE],
+             WHERE s.seal_number > $1 AND s.seal_number <= $2 ORDER BY s.seal_number LIMIT $3",
+            &[&after, &up_to, &page_size],
         )
         .await?;
     let mut loaded: Vec<Loaded> =

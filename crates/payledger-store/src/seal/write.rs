@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 use uuid::Uuid;
 
@@ -48,6 +48,9 @@ pub async fn seal_pending(client: &mut Client, policy: SealPolicy) -> Result<Opt
     let every_events = policy.every_events.clamp(1, SEAL_MAX_EVENTS);
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEALER_LOCK_KEY]).await?;
+    // The database's clock, not this process's: sealers of several hosts agree on ages.
+    let now: DateTime<Utc> =
+        tx.query_one("SELECT date_trunc('microseconds', clock_timestamp())", &[]).await?.try_get(0)?;
     let newest = latest_seal(&tx).await?;
     let from = newest.as_ref().map_or(Checkpoint::START, |s| s.to);
     let events = read_unsealed(&tx, from, every_events).await?;
@@ -60,7 +63,7 @@ pub async fn seal_pending(client: &mut Client, policy: SealPolicy) -> Result<Opt
         Some(s) => (s.seal_number + 1, to_hash(&s.hash)?),
         None => (1, GENESIS_SEAL_HASH),
     };
-    let seal = write_seal(&tx, number, prev_hash, &events).await?;
+    let seal = write_seal(&tx, (number, prev_hash, now), &events).await?;
     tx.commit().await?;
     Ok(Some(seal))
 }
@@ -98,8 +101,7 @@ fn to_hash(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
 
 async fn write_seal(
     tx: &tokio_postgres::Transaction<'_>,
-    seal_number: i64,
-    prev_hash: [u8; 32],
+    (seal_number, prev_hash, sealed_at): (i64, [u8; 32], DateTime<Utc>),
     events: &[Unsealed],
 ) -> Result<Seal, StoreError> {
     // BTreeMap: tenants in the order of their ids' bytes, the leaves' order.
@@ -121,7 +123,6 @@ async fn write_seal(
         merkle_root: root,
     };
     let hash = seal_hash(&fields);
-    let sealed_at = crate::append::now_micros();
     tx.execute(
         "INSERT INTO seals (seal_number, prev_hash, hash, to_tx_id, to_position, event_count, tenant_count,
                             merkle_root, sealed_at)
