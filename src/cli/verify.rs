@@ -31,7 +31,10 @@ pub struct VerifyArgs {
 /// Walks every hash chain and compares the read-models with a fresh fold; prints a JSON
 /// report on stdout and each difference on stderr.
 pub async fn run(database_url: &str, args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let pool = payledger_store::connect_pool(database_url, &Default::default())?;
+    // The chain and seal walks are one scan each over the whole history: no statement timeout
+    // (a 5 M-event history took longer than the default 30 s; stop a run with Ctrl-C).
+    let options = payledger_store::PoolOptions { statement_timeout_ms: 0, ..Default::default() };
+    let pool = payledger_store::connect_pool(database_url, &options)?;
     let (tenant_id, chains) = {
         let client = pool.get().await?;
         let tenant_id = match &args.tenant {
