@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use payledger_projector::checkpoint_of_position;
 use payledger_service::export::{csv_lines, ndjson_lines, seal_json, ExportLine, ExportReader};
-use payledger_store::seal::{latest_seal, list_seals, seal_pending, SealPolicy};
+use payledger_service::sealer::seal_round;
+use payledger_store::seal::{latest_seal, list_seals, SealPolicy};
 use payledger_store::{Checkpoint, ReadAllFilter, READ_MAX_BATCH};
 use serde_json::json;
 
@@ -136,9 +137,6 @@ async fn export(database_url: &str, args: ExportArgs) -> anyhow::Result<ExitCode
             }
         }
     }
-    if first && matches!(args.format, ExportFormat::Csv) {
-        out.write_all(&csv_lines(&[], true)?)?;
-    }
     out.flush()?;
     eprintln!(
         "{}",
@@ -150,13 +148,16 @@ async fn export(database_url: &str, args: ExportArgs) -> anyhow::Result<ExitCode
 async fn seal(database_url: &str, args: SealArgs) -> anyhow::Result<ExitCode> {
     super::require_migrated(database_url).await?;
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
-    let mut client = pool.get().await?;
-    let mut written = 0u64;
-    // Full seals while that many wait, then one for the rest: under steady traffic it ends.
-    while let Some(seal) = seal_pending(&mut client, SealPolicy::now(args.every_events)).await? {
-        println!("{}", seal_json(&seal));
-        written += 1;
-        if seal.event_count < args.every_events {
+    let policy = SealPolicy::now(args.every_events);
+    let mut written = 0usize;
+    // The sealer's rounds until one ends with a partial seal: under steady traffic it ends.
+    loop {
+        let seals = seal_round(&pool, policy).await?;
+        for seal in &seals {
+            println!("{}", seal_json(seal));
+        }
+        written += seals.len();
+        if !seals.last().is_some_and(|s| policy.is_full(s)) {
             break;
         }
     }

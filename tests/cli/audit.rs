@@ -119,39 +119,26 @@ impl Drop for History {
 
 type Faults = (BTreeSet<(String, i64, String)>, BTreeSet<(i64, String)>);
 
-/// (stream, version, fault) of each broken link and (seal, fault) of each broken seal.
+/// (stream, version, fault) of each broken link and (seal, fault) of each broken seal, from
+/// the two lists of a report (payledger's and the script's name them differently).
+fn faults_of(links: &Value, seals: &Value) -> Faults {
+    let link = |b: &Value| {
+        (
+            b["stream_id"].as_str().unwrap().into(),
+            b["stream_version"].as_i64().unwrap(),
+            b["fault"].as_str().unwrap().into(),
+        )
+    };
+    let seal = |b: &Value| (b["seal_number"].as_i64().unwrap(), b["fault"].as_str().unwrap().into());
+    (links.as_array().unwrap().iter().map(link).collect(), seals.as_array().unwrap().iter().map(seal).collect())
+}
+
 fn faults_of_payledger(report: &Value) -> Faults {
-    let links = report["chains"]["broken"].as_array().unwrap().iter();
-    let seals = report["seals"]["broken"].as_array().unwrap().iter();
-    (
-        links
-            .map(|b| {
-                (
-                    b["stream_id"].as_str().unwrap().into(),
-                    b["stream_version"].as_i64().unwrap(),
-                    b["fault"].as_str().unwrap().into(),
-                )
-            })
-            .collect(),
-        seals.map(|b| (b["seal_number"].as_i64().unwrap(), b["fault"].as_str().unwrap().into())).collect(),
-    )
+    faults_of(&report["chains"]["broken"], &report["seals"]["broken"])
 }
 
 fn faults_of_script(report: &Value) -> Faults {
-    let links = report["broken_links"].as_array().unwrap().iter();
-    let seals = report["broken_seals"].as_array().unwrap().iter();
-    (
-        links
-            .map(|b| {
-                (
-                    b["stream_id"].as_str().unwrap().into(),
-                    b["stream_version"].as_i64().unwrap(),
-                    b["fault"].as_str().unwrap().into(),
-                )
-            })
-            .collect(),
-        seals.map(|b| (b["seal_number"].as_i64().unwrap(), b["fault"].as_str().unwrap().into())).collect(),
-    )
+    faults_of(&report["broken_links"], &report["broken_seals"])
 }
 
 /// Both verifiers find exactly `expected`, and payledger names the first broken thing.

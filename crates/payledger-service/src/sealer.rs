@@ -45,7 +45,7 @@ pub async fn seal_round(pool: &Pool, policy: SealPolicy) -> ServiceResult<Vec<Se
         let Some(seal) = seal_pending(&mut client, policy).await? else { break };
         metrics::counter!("payledger_seals_written_total").increment(1);
         metrics::counter!("payledger_events_sealed_total").increment(seal.event_count.max(0) as u64);
-        let full = seal.event_count >= policy.every_events.clamp(1, payledger_store::seal::SEAL_MAX_EVENTS);
+        let full = policy.is_full(&seal);
         written.push(seal);
         if !full {
             break;

@@ -82,7 +82,7 @@ pub async fn read_all<C: GenericClient>(
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let rows = query_read_order(client, after, filter, limit, "").await?;
     let events = rows.iter().map(to_event).collect::<Result<Vec<_>, _>>()?;
-    check_read_order(after, &events)?;
+    check_read_order(after, events.iter().map(RecordedEvent::checkpoint))?;
     Ok(events)
 }
 
@@ -113,11 +113,7 @@ pub async fn read_all_canonical<C: GenericClient>(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let mut previous = after;
-    for e in &events {
-        check_read_order(previous, std::slice::from_ref(&e.event))?;
-        previous = e.event.checkpoint();
-    }
+    check_read_order(after, events.iter().map(|e| e.event.checkpoint()))?;
     Ok(events)
 }
 
@@ -162,10 +158,9 @@ async fn query_read_order<C: GenericClient>(
 }
 
 /// Asserts what every reader relies on: events come strictly after `after`, in read order.
-fn check_read_order(after: Checkpoint, events: &[RecordedEvent]) -> Result<(), StoreError> {
+fn check_read_order(after: Checkpoint, read: impl Iterator<Item = Checkpoint>) -> Result<(), StoreError> {
     let mut previous = after;
-    for event in events {
-        let checkpoint = event.checkpoint();
+    for checkpoint in read {
         if checkpoint <= previous {
             return Err(StoreError::InvalidData(format!(
                 "read order broken: {checkpoint:?} returned after {previous:?}"

@@ -38,26 +38,21 @@ fn micros_text(at: &chrono::DateTime<chrono::Utc>) -> String {
 /// An event line: the API's shape plus what the hash covers.
 pub fn export_event_json(c: &CanonicalEvent) -> Value {
     let e = &c.event;
-    json!({
-        "object": "event",
-        "tenant_id": e.tenant_id,
-        "event_id": e.event_id,
-        "position": e.global_position,
-        "tx_id": e.tx_id.to_string(),
-        "stream_id": e.stream_id,
-        "stream_version": e.stream_version,
-        "event_type": e.event_type,
-        "schema_version": e.schema_version,
-        "recorded_at": micros_text(&e.recorded_at),
-        "recorded_at_unix_micros": e.recorded_at.timestamp_micros(),
-        "dedupe_key": e.dedupe_key,
-        "payload": e.payload,
-        "metadata": e.metadata,
-        "payload_text": c.payload_text,
-        "metadata_text": c.metadata_text,
-        "prev_hash": hex::encode(&e.prev_hash),
-        "hash": hex::encode(&e.hash),
-    })
+    let mut value = event_json(e);
+    if let Value::Object(map) = &mut value {
+        let extra = [
+            ("object", json!("event")),
+            ("tenant_id", json!(e.tenant_id)),
+            ("tx_id", json!(e.tx_id.to_string())),
+            // Always six digits, as the canonical form's microseconds.
+            ("recorded_at", json!(micros_text(&e.recorded_at))),
+            ("recorded_at_unix_micros", json!(e.recorded_at.timestamp_micros())),
+            ("payload_text", json!(c.payload_text)),
+            ("metadata_text", json!(c.metadata_text)),
+        ];
+        map.extend(extra.map(|(k, v)| (k.to_owned(), v)));
+    }
+    value
 }
 
 /// A seal as the API and the CLI show it.

@@ -66,11 +66,6 @@ impl ExportReader {
         self.done
     }
 
-    /// The last event's checkpoint so far.
-    pub fn checkpoint(&self) -> Checkpoint {
-        self.after
-    }
-
     /// The next lines (possibly none while not done).
     pub async fn next_chunk<C: GenericClient>(&mut self, client: &C) -> Result<Vec<ExportLine>, StoreError> {
         if self.done {

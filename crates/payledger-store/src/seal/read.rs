@@ -40,7 +40,8 @@ pub struct TenantSeal {
     pub part: Option<TenantPart>,
 }
 
-const SEAL_COLUMNS: &str = "s.seal_number, s.prev_hash, s.hash, s.to_tx_id::text, s.to_position, s.event_count, \
+pub(crate) const SEAL_COLUMNS: &str =
+    "s.seal_number, s.prev_hash, s.hash, s.to_tx_id::text, s.to_position, s.event_count, \
                             s.tenant_count, s.merkle_root, s.sealed_at";
 
 pub(crate) fn to_seal(row: &Row) -> Result<Seal, StoreError> {
@@ -57,7 +58,7 @@ pub(crate) fn to_seal(row: &Row) -> Result<Seal, StoreError> {
 }
 
 /// Splits a stored audit path into its 32-byte hashes.
-pub(crate) fn split_path(bytes: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
+fn split_path(bytes: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
     bytes
         .chunks(32)
         .map(|c| <[u8; 32]>::try_from(c).map_err(|_| StoreError::Corrupt("an audit path is not 32-byte hashes".into())))

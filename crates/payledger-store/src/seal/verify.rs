@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::hash::{leaf_hash, merkle_root, path_gives_root, seal_hash, SealFields, TenantDigest, GENESIS_SEAL_HASH};
-use super::read::{to_part, to_seal, Seal, TenantPart};
+use super::read::{to_part, to_seal, Seal, TenantPart, SEAL_COLUMNS};
 use crate::append::parse_xid8;
 use crate::error::StoreError;
 use crate::types::Checkpoint;
@@ -158,14 +158,11 @@ async fn load_page<C: tokio_postgres::GenericClient>(
     page_size: i64,
     tenant_id: Option<Uuid>,
 ) -> Result<Vec<Loaded>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT s.seal_number, s.prev_hash, s.hash, s.to_tx_id::text, s.to_position, s.event_count,
-                    s.tenant_count, s.merkle_root, s.sealed_at FROM seals s
-             WHERE s.seal_number > $1 AND s.seal_number <= $2 ORDER BY s.seal_number LIMIT $3",
-            &[&after, &up_to, &page_size],
-        )
-        .await?;
+    let sql = format!(
+        "SELECT {SEAL_COLUMNS} FROM seals s
+         WHERE s.seal_number > $1 AND s.seal_number <= $2 ORDER BY s.seal_number LIMIT $3"
+    );
+    let rows = client.query(&sql, &[&after, &up_to, &page_size]).await?;
     let mut loaded: Vec<Loaded> =
         rows.iter().map(|r| Ok(Loaded { seal: to_seal(r)?, parts: Vec::new() })).collect::<Result<_, StoreError>>()?;
     let (Some(first), Some(last)) = (loaded.first(), loaded.last()) else { return Ok(loaded) };

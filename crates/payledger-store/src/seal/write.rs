@@ -33,6 +33,16 @@ impl SealPolicy {
     pub fn now(every_events: i64) -> SealPolicy {
         SealPolicy { every_events, max_age: Duration::ZERO }
     }
+
+    /// The most events one seal covers: `every_events` within 1..=[`SEAL_MAX_EVENTS`].
+    pub fn events_per_seal(&self) -> i64 {
+        self.every_events.clamp(1, SEAL_MAX_EVENTS)
+    }
+
+    /// Whether `seal` is full, so that more events may be waiting behind it.
+    pub fn is_full(&self, seal: &Seal) -> bool {
+        seal.event_count >= self.events_per_seal()
+    }
 }
 
 struct Unsealed {
@@ -45,7 +55,7 @@ struct Unsealed {
 /// Writes the next seal if the policy says so; `None` when nothing was sealed. Concurrent
 /// callers (other processes) are serialised by an advisory lock, each extending the newest seal.
 pub async fn seal_pending(client: &mut Client, policy: SealPolicy) -> Result<Option<Seal>, StoreError> {
-    let every_events = policy.every_events.clamp(1, SEAL_MAX_EVENTS);
+    let every_events = policy.events_per_seal();
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEALER_LOCK_KEY]).await?;
     // The database's clock, not this process's: sealers of several hosts agree on ages.
