@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use payledger_api::{ApiConfig, AppState};
+use payledger_api::{ApiConfig, AppState, LiveConfig};
+use payledger_service::jobs::JobRunnerConfig;
 use payledger_service::runtime::{Ledger, LedgerConfig};
 use payledger_service::sealer::SealerConfig;
 use payledger_service::tenants as keys;
@@ -75,6 +76,28 @@ pub struct ServeArgs {
     pub seal_interval_s: u64,
 
     /// Where --dev keeps the dev tenant's keys.
+    /// Jobs this process runs at once.
+    #[arg(long, env = "PAYLEDGER_JOBS_MAX_RUNNING", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs_max_running: u64,
+
+    /// How long a job's claim holds without renewal before another process may take it over.
+    #[arg(long, env = "PAYLEDGER_JOB_LEASE_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
+    pub job_lease_ms: u64,
+
+    /// Settlement reports larger than this are imported by a job (202).
+    #[arg(long, env = "PAYLEDGER_SETTLEMENT_JOB_MIN_BYTES", default_value_t = payledger_api::SETTLEMENT_JOB_MIN_BYTES_DEFAULT)]
+    pub settlement_job_min_bytes: usize,
+
+    /// Live streams (event feeds, job progress) one API key may hold open.
+    #[arg(long, env = "PAYLEDGER_FEEDS_PER_KEY", default_value_t = 8)]
+    pub feeds_per_key: usize,
+
+    /// Live streams this process serves at once.
+    #[arg(long, env = "PAYLEDGER_FEEDS_MAX", default_value_t = 512)]
+    pub feeds_max: usize,
+
     #[arg(long, default_value = "target/dev-keys.json")]
     pub dev_keys_file: PathBuf,
 }
@@ -93,6 +116,11 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
             },
             ..SealerConfig::default()
         }),
+        jobs: Some(JobRunnerConfig {
+            max_running: args.jobs_max_running as usize,
+            lease_ms: args.job_lease_ms,
+            ..JobRunnerConfig::default()
+        }),
         ..LedgerConfig::new(database_url)
     })
     .await?;
@@ -107,6 +135,8 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         webhook_body_timeout_ms: args.webhook_body_timeout_ms,
         webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
         reconciliation_lag_days: args.reconciliation_lag_days,
+        settlement_job_min_bytes: args.settlement_job_min_bytes,
+        live: LiveConfig { max_per_key: args.feeds_per_key, max_per_process: args.feeds_max, ..LiveConfig::default() },
         ..ApiConfig::default()
     };
     let state = AppState::of(&ledger, config);

@@ -27,6 +27,7 @@ pub enum ErrorType {
     Conflict,
     RuleViolation,
     Overloaded,
+    RateLimit,
     Internal,
 }
 
@@ -40,6 +41,7 @@ impl ErrorType {
             ErrorType::Conflict => "conflict_error",
             ErrorType::RuleViolation => "rule_violation_error",
             ErrorType::Overloaded => "overloaded_error",
+            ErrorType::RateLimit => "rate_limit_error",
             ErrorType::Internal => "api_error",
         }
     }
@@ -202,6 +204,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::PeriodInvalid(_) => ApiError::invalid_param("from", ApiCode::InvalidParameter, message),
             ServiceError::SettlementReportRefused { problems } => refused_report(message, &problems),
             ServiceError::CursorNotFound { param } => ApiError::invalid_param(param, ApiCode::CursorInvalid, message),
+            ServiceError::RebuildInProgress { job_id } => {
+                let mut err = ApiError::of(ApiCode::RebuildInProgress, message);
+                err.details = job_id.map(|id| serde_json::json!({ "job_id": id }));
+                err
+            }
+            ServiceError::JobFinished { .. } => ApiError::of(ApiCode::JobNotCancellable, message),
             ServiceError::Internal(detail) => ApiError::internal(detail),
         }
     }

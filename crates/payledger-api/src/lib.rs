@@ -8,6 +8,7 @@ mod auth;
 mod command;
 pub mod error;
 mod extract;
+pub mod live;
 mod metrics;
 pub mod openapi;
 mod params;
@@ -29,7 +30,8 @@ use axum::Router;
 use tower::ServiceBuilder;
 
 use crate::error::{ApiCode, ApiError};
-pub use crate::state::{ApiConfig, AppState, SETTLEMENT_MAX_BYTES_DEFAULT};
+pub use crate::live::LiveConfig;
+pub use crate::state::{ApiConfig, AppState, SETTLEMENT_JOB_MIN_BYTES_DEFAULT, SETTLEMENT_MAX_BYTES_DEFAULT};
 
 /// Every route of the API, grouped by the roles admitted (checked before a handler runs).
 pub fn router(state: AppState) -> Router {
@@ -75,6 +77,13 @@ pub fn router(state: AppState) -> Router {
                 .route("/v1/settlement-reports/{id}/file", get(settlements::file))
                 .route_layer(roles(EVENT_READ_ROLES)),
         );
+    let job_routes = Router::new()
+        .route("/v1/jobs", get(jobs::list))
+        .route("/v1/jobs/{id}", get(jobs::get))
+        .route_layer(roles(jobs::JOB_READ_ROLES))
+        .merge(
+            Router::new().route("/v1/jobs/{id}/cancel", post(jobs::cancel)).route_layer(roles(jobs::JOB_CANCEL_ROLES)),
+        );
     let events = Router::new()
         .route("/v1/events", get(events::list_events))
         .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
@@ -88,6 +97,7 @@ pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/v1/admin/webhook-endpoints", post(webhook_endpoints::create).get(webhook_endpoints::list))
         .route("/v1/admin/webhook-endpoints/{id}/secrets", post(webhook_endpoints::add_secret))
+        .route("/v1/admin/webhook-endpoints/{id}/reprocess", post(webhook_endpoints::reprocess))
         .route("/v1/admin/webhook-endpoints/{id}/secrets/{secret_id}/retire", post(webhook_endpoints::retire_secret))
         .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
@@ -105,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events)
         .merge(settlements)
         .merge(projections)
+        .merge(job_routes)
         .merge(admin)
         .fallback(not_found);
 
@@ -163,5 +174,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let _ = metrics::handle();
+    let live = state.live.clone();
+    // Live streams never end by themselves: end them first, so the graceful shutdown can.
+    let shutdown = async move {
+        shutdown.await;
+        live.close();
+    };
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

@@ -5,8 +5,13 @@ use deadpool_postgres::Pool;
 use payledger_service::aggregate::StateCache;
 use payledger_service::runtime::Running;
 
+use crate::live::{Live, LiveConfig};
+
 /// `PAYLEDGER_SETTLEMENT_MAX_BYTES` when not set: 32 MiB.
 pub const SETTLEMENT_MAX_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
+
+/// `PAYLEDGER_SETTLEMENT_JOB_MIN_BYTES` when not set: 1 MiB.
+pub const SETTLEMENT_JOB_MIN_BYTES_DEFAULT: usize = 1024 * 1024;
 
 /// Limits and settings of the HTTP server. Every one has a bound.
 #[derive(Debug, Clone)]
@@ -40,6 +45,11 @@ pub struct ApiConfig {
     /// Days after a ledger fact by which the gateway's reports must have settled it before
     /// the reconciliation calls it `missing_in_report`.
     pub reconciliation_lag_days: u32,
+    /// Settlement reports larger than this are imported by a job (202) instead of within
+    /// the request (201).
+    pub settlement_job_min_bytes: usize,
+    /// Live streams: the event feed and job progress.
+    pub live: LiveConfig,
 }
 
 impl Default for ApiConfig {
@@ -58,6 +68,8 @@ impl Default for ApiConfig {
             webhook_max_in_flight_per_endpoint: 16,
             webhook_max_unknown_lookups: 16,
             reconciliation_lag_days: payledger_service::reconciliation::LAG_DAYS_DEFAULT,
+            settlement_job_min_bytes: SETTLEMENT_JOB_MIN_BYTES_DEFAULT,
+            live: LiveConfig::default(),
         }
     }
 }
@@ -69,6 +81,7 @@ pub struct AppState {
     pub database_url: Arc<str>,
     pub config: Arc<ApiConfig>,
     pub states: StateCache,
+    pub live: Arc<Live>,
 }
 
 impl AppState {
@@ -77,8 +90,9 @@ impl AppState {
         AppState {
             pool: ledger.pool.clone(),
             database_url: ledger.database_url.clone(),
-            config: Arc::new(config),
             states: ledger.states.clone(),
+            live: Live::new(ledger.database_url.clone(), config.live.clone()),
+            config: Arc::new(config),
         }
     }
 }

@@ -476,6 +476,7 @@ names_schema!(
 );
 
 /// Settlement reports and their lines.
+pub mod job;
 pub mod settlement;
 
 names_schema!(

@@ -8,6 +8,7 @@
 
 pub(crate) mod codec;
 
+use crate::job::JobEvent;
 use crate::order::OrderEvent;
 use crate::payment::PaymentEvent;
 use crate::settlement::SettlementEvent;
@@ -31,6 +32,7 @@ pub enum DomainEvent {
     Order(OrderEvent),
     Payment(PaymentEvent),
     Settlement(SettlementEvent),
+    Job(JobEvent),
 }
 
 impl DomainEvent {
@@ -39,6 +41,7 @@ impl DomainEvent {
             DomainEvent::Order(event) => event.event_type(),
             DomainEvent::Payment(event) => event.event_type(),
             DomainEvent::Settlement(event) => event.event_type(),
+            DomainEvent::Job(event) => event.event_type(),
         }
     }
 
@@ -48,6 +51,7 @@ impl DomainEvent {
             DomainEvent::Order(event) => event.schema_version(),
             DomainEvent::Payment(event) => event.schema_version(),
             DomainEvent::Settlement(event) => event.schema_version(),
+            DomainEvent::Job(event) => event.schema_version(),
         }
     }
 
@@ -56,6 +60,7 @@ impl DomainEvent {
             DomainEvent::Order(event) => event.to_payload(),
             DomainEvent::Payment(event) => event.to_payload(),
             DomainEvent::Settlement(event) => event.to_payload(),
+            DomainEvent::Job(event) => event.to_payload(),
         }
     }
 
@@ -70,6 +75,8 @@ impl DomainEvent {
             PaymentEvent::decode(event_type, schema_version, payload).map(DomainEvent::Payment)
         } else if SettlementEvent::EVENT_TYPES.contains(&event_type) {
             SettlementEvent::decode(event_type, schema_version, payload).map(DomainEvent::Settlement)
+        } else if JobEvent::EVENT_TYPES.contains(&event_type) {
+            JobEvent::decode(event_type, schema_version, payload).map(DomainEvent::Job)
         } else {
             Err(DecodeError::UnknownEventType { event_type: event_type.to_owned() })
         }
@@ -91,5 +98,11 @@ impl From<PaymentEvent> for DomainEvent {
 impl From<SettlementEvent> for DomainEvent {
     fn from(event: SettlementEvent) -> Self {
         DomainEvent::Settlement(event)
+    }
+}
+
+impl From<JobEvent> for DomainEvent {
+    fn from(event: JobEvent) -> Self {
+        DomainEvent::Job(event)
     }
 }

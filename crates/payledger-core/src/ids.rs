@@ -109,9 +109,15 @@ uuid_id!(
     SettlementReportId
 );
 
+uuid_id!(
+    /// A job (long work off the request thread); its stream is `job-<id>`.
+    JobId
+);
+
 stream_named!(OrderId, "order-");
 stream_named!(PaymentId, "payment-");
 stream_named!(SettlementReportId, "settlement-");
+stream_named!(JobId, "job-");
 
 impl RefundId {
     /// The id of a refund first learnt from a gateway report: derived from the

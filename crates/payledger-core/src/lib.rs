@@ -17,6 +17,7 @@ pub mod aggregate;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod job;
 pub mod ledger;
 pub mod money;
 pub mod order;
@@ -29,7 +30,7 @@ mod text;
 
 pub use error::{DomainError, ErrorKind};
 pub use event::{DecodeError, DomainEvent};
-pub use ids::{DisputeId, IdError, OrderId, PaymentId, RefundId, SettlementReportId, StreamRef, TenantId};
+pub use ids::{DisputeId, IdError, JobId, OrderId, PaymentId, RefundId, SettlementReportId, StreamRef, TenantId};
 pub use ledger::{Account, AccountBalances, JournalTransaction, PostingLine, Side};
 pub use money::{AmountMinor, Currency, MinorUnits, Money, MoneyError};
 pub use text::{LABEL_MAX_CHARS, LONG_TEXT_MAX_CHARS, SHORT_TEXT_MAX_CHARS};

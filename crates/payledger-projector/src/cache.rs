@@ -89,6 +89,7 @@ pub(crate) fn decode(
             Err(undecodable("an order event in a payment stream".into()))
         }
         (_, Ok(DomainEvent::Settlement(_))) => Err(undecodable("a settlement event in an aggregate's stream".into())),
+        (_, Ok(DomainEvent::Job(_))) => Err(undecodable("a job event in an aggregate's stream".into())),
         (_, Err(err)) => Err(undecodable(err.to_string())),
     }
 }

@@ -127,5 +127,5 @@ pub use rows::{
 };
 pub use session::projector_leader;
 pub use status::{projection_status, tenant_projection_status, BuildStatus, Leader, ProjectionStatus, LAG_COUNT_MAX};
-pub use verify::{verify, VerifyOptions, VerifyReport};
+pub use verify::{verify, verify_with_progress, VerifyOptions, VerifyProgress, VerifyReport};
 pub use wait::{checkpoint_of_position, wait_for_checkpoint, wait_for_position, WaitOutcome};

@@ -70,6 +70,13 @@ impl VerifyReport {
     }
 }
 
+/// How far the fresh fold is: events folded, and of about how many (the log grows meanwhile).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyProgress {
+    pub events_done: u64,
+    pub events_total: u64,
+}
+
 /// Attempts at the comparison when it meets a transient database condition (a lock or
 /// statement timeout, a deadlock, a serialization failure) before that error is returned.
 const VERIFY_ATTEMPTS: u32 = 3;
@@ -79,26 +86,39 @@ const VERIFY_ATTEMPTS: u32 = 3;
 /// retried a few times (the scratch version keeps what it folded); if it persists it is
 /// returned, and [`ProjectorError::is_transient`] tells it apart.
 pub async fn verify(database_url: &str, options: &VerifyOptions) -> Result<VerifyReport, ProjectorError> {
+    verify_with_progress(database_url, options, |_| {}).await
+}
+
+/// [`verify`], calling `progress` after every batch of the fresh fold.
+pub async fn verify_with_progress<F: FnMut(&VerifyProgress) + Send>(
+    database_url: &str,
+    options: &VerifyOptions,
+    mut progress: F,
+) -> Result<VerifyReport, ProjectorError> {
     let mut session = Session::connect(database_url, options.statement_timeout_ms).await?;
     if !session.try_lock(Lock::Maintenance).await? {
         return Err(ProjectorError::MaintenanceBusy { projection: PROJECTION.to_owned() });
     }
-    let result = verify_locked(&mut session, database_url, options).await;
+    let result = verify_locked(&mut session, database_url, options, &mut progress).await;
     session.unlock(Lock::Maintenance).await?;
     result
 }
 
-async fn verify_locked(
+async fn verify_locked<F: FnMut(&VerifyProgress) + Send>(
     session: &mut Session,
     database_url: &str,
     options: &VerifyOptions,
+    progress: &mut F,
 ) -> Result<VerifyReport, ProjectorError> {
     registry::ensure_initialized(&mut session.client).await?;
     registry::drop_unused_versions(&mut session.client).await?;
     let scratch = registry::create_building_version(&mut session.client, Purpose::Verify).await?;
+    let total = count_events(&session.client, options.tenant_id).await?;
+    let mut counter = Counter { progress, done: VerifyProgress { events_done: 0, events_total: total.max(0) as u64 } };
+    (counter.progress)(&counter.done);
     let mut attempt = 1;
     let result = loop {
-        match compare_with_fresh_fold(session, database_url, scratch, options).await {
+        match compare_with_fresh_fold(session, database_url, scratch, options, &mut counter).await {
             Err(err) if err.is_transient() && attempt < VERIFY_ATTEMPTS => {
                 tracing::warn!(attempt, error = %err, "verify met a transient database error; retrying");
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
@@ -113,11 +133,28 @@ async fn verify_locked(
     result
 }
 
-async fn compare_with_fresh_fold(
+/// The progress reported so far, and to whom.
+struct Counter<'a, F> {
+    progress: &'a mut F,
+    done: VerifyProgress,
+}
+
+impl<F: FnMut(&VerifyProgress)> Counter<'_, F> {
+    fn folded(&mut self, step: &Step) {
+        if let Step::Applied { events, .. } = step {
+            self.done.events_done += events;
+            self.done.events_total = self.done.events_total.max(self.done.events_done);
+            (self.progress)(&self.done);
+        }
+    }
+}
+
+async fn compare_with_fresh_fold<F: FnMut(&VerifyProgress) + Send>(
     session: &mut Session,
     database_url: &str,
     scratch: i32,
     options: &VerifyOptions,
+    counter: &mut Counter<'_, F>,
 ) -> Result<VerifyReport, ProjectorError> {
     let mut cache = StateCache::new(options.cache_max_streams);
     let mut limits = Limits {
@@ -130,9 +167,9 @@ async fn compare_with_fresh_fold(
     loop {
         let (_, live) = registry::live_checkpoint(&session.client).await?.ok_or_else(not_initialized)?;
         limits.upper_bound = Some(live);
-        if let Step::CaughtUp { .. } | Step::NoLiveVersion =
-            run_batch(&mut session.client, &mut cache, Target::Building(scratch), &limits).await?
-        {
+        let step = run_batch(&mut session.client, &mut cache, Target::Building(scratch), &limits).await?;
+        counter.folded(&step);
+        if let Step::CaughtUp { .. } | Step::NoLiveVersion = step {
             break;
         }
     }
@@ -147,7 +184,7 @@ async fn compare_with_fresh_fold(
         .ok_or_else(not_initialized)?;
     let (checkpoint, _) = registry::lock_checkpoint(&hold, live_version).await?.ok_or_else(not_initialized)?;
     limits.upper_bound = Some(checkpoint);
-    catch_up_exactly(session, &mut cache, scratch, &limits, checkpoint).await?;
+    catch_up_exactly(session, &mut cache, scratch, &limits, checkpoint, counter).await?;
 
     // One snapshot of both sides, then let the projector go.
     let snapshot = session
@@ -252,16 +289,19 @@ const CATCH_UP_MAX_WAIT: Duration = Duration::from_secs(30);
 /// checkpoint is readable (the live projector read them), so this normally never waits; if
 /// one is not yet (held back), it waits rather than jump over it. With a tenant filter the
 /// scratch jumps to `target` once none of the tenant's events lies in between.
-async fn catch_up_exactly(
+async fn catch_up_exactly<F: FnMut(&VerifyProgress) + Send>(
     session: &mut Session,
     cache: &mut StateCache,
     scratch: i32,
     limits: &Limits,
     target: Checkpoint,
+    counter: &mut Counter<'_, F>,
 ) -> Result<(), ProjectorError> {
     let deadline = Instant::now() + CATCH_UP_MAX_WAIT;
     loop {
-        match run_batch(&mut session.client, cache, Target::Building(scratch), limits).await? {
+        let step = run_batch(&mut session.client, cache, Target::Building(scratch), limits).await?;
+        counter.folded(&step);
+        match step {
             Step::Applied { .. } => continue,
             Step::CaughtUp { checkpoint, .. } if checkpoint == target => return Ok(()),
             Step::CaughtUp { checkpoint, .. } => {
@@ -330,6 +370,17 @@ async fn count_events_up_to<C: tokio_postgres::GenericClient>(
                 AND ($3::uuid IS NULL OR tenant_id = $3)",
             &[&up_to.tx_id.to_string(), &up_to.position, &tenant_id],
         )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The events (of the tenant) there are now: the progress total's estimate.
+async fn count_events<C: tokio_postgres::GenericClient>(
+    client: &C,
+    tenant_id: Option<Uuid>,
+) -> Result<i64, ProjectorError> {
+    let row = client
+        .query_one("SELECT count(*) FROM events WHERE ($1::uuid IS NULL OR tenant_id = $1)", &[&tenant_id])
         .await?;
     Ok(row.try_get(0)?)
 }

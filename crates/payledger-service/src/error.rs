@@ -41,6 +41,12 @@ pub enum ServiceError {
     /// A list cursor naming nothing of this tenant's.
     #[error("{param} names no item of this list")]
     CursorNotFound { param: &'static str },
+    /// A tenant's rebuild is queued or running already (the one named, if it is known).
+    #[error("a rebuild of the read-models is already queued or running (rebuild_in_progress)")]
+    RebuildInProgress { job_id: Option<payledger_core::JobId> },
+    /// A job that ended cannot be cancelled.
+    #[error("the job has finished ({status}); it cannot be cancelled")]
+    JobFinished { status: &'static str },
     /// Should never happen (a broken invariant, unreadable stored data); the detail is for the log.
     #[error("internal error: {0}")]
     Internal(String),

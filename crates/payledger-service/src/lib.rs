@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod command;
 pub mod error;
 pub mod export;
+pub mod jobs;
 pub mod lookup;
 pub mod order_payments;
 pub mod reconciliation;

@@ -1,5 +1,5 @@
 //! The one composition root: the pool and the background workers (projector, webhook sweep,
-//! idempotency pruner, sealer), started together and stopped in order. `payledger serve`, the
+//! idempotency pruner, sealer, job runner), started together and stopped in order. `payledger serve`, the
 //! benchmark's server and the API tests all start the ledger here; the HTTP listener is
 //! theirs (this crate knows no HTTP).
 
@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::aggregate::{StateCache, STATE_CACHE_ENTRIES_DEFAULT};
 use crate::error::ServiceResult;
+use crate::jobs::{spawn_job_runner, JobRunner, JobRunnerConfig};
 use crate::sealer::{spawn_sealer, SealerConfig};
 use crate::webhooks::{spawn_processor, ProcessorConfig};
 
@@ -32,6 +33,8 @@ pub struct LedgerConfig {
     pub prune_idempotency: bool,
     /// Seals over the read order (docs/AUDIT.md).
     pub sealer: Option<SealerConfig>,
+    /// Jobs (docs/JOBS.md).
+    pub jobs: Option<JobRunnerConfig>,
     /// Longest the projector may take to finish its batch when stopped.
     pub projector_stop_timeout: Duration,
     /// Streams whose decided state commands keep in memory (0: none).
@@ -48,6 +51,7 @@ impl LedgerConfig {
             webhook_sweep: Some(ProcessorConfig::default()),
             prune_idempotency: true,
             sealer: Some(SealerConfig::default()),
+            jobs: Some(JobRunnerConfig::default()),
             projector_stop_timeout: Duration::from_secs(10),
             state_cache_entries: STATE_CACHE_ENTRIES_DEFAULT,
         }
@@ -59,6 +63,7 @@ impl LedgerConfig {
         self.webhook_sweep = None;
         self.prune_idempotency = false;
         self.sealer = None;
+        self.jobs = None;
         self
     }
 }
@@ -78,9 +83,12 @@ impl Ledger {
         let sweep = config.webhook_sweep.map(|c| spawn_processor(pool.clone(), c));
         let pruner = config.prune_idempotency.then(|| tokio::spawn(prune_idempotency_keys(pool.clone())));
         let sealer = config.sealer.map(|c| spawn_sealer(pool.clone(), c));
+        let database_url: Arc<str> = Arc::from(config.database_url);
+        let jobs = config.jobs.map(|c| spawn_job_runner(pool.clone(), database_url.clone(), c));
         Running {
             pool,
-            database_url: Arc::from(config.database_url),
+            database_url,
+            jobs,
             states: StateCache::new(config.state_cache_entries),
             projector,
             sweep,
@@ -101,15 +109,20 @@ pub struct Running {
     sweep: Option<JoinHandle<()>>,
     pruner: Option<JoinHandle<()>>,
     sealer: Option<JoinHandle<()>>,
+    jobs: Option<JobRunner>,
     projector_stop_timeout: Duration,
 }
 
 impl Running {
-    /// Stops the pruner and the sweep (each run is one transaction: nothing is lost), then lets
-    /// the projector finish its batch, then closes the pool.
+    /// Stops the pruner and the sweep (each run is one transaction: nothing is lost), gives
+    /// running jobs back to the queue, then lets the projector finish its batch, then closes
+    /// the pool.
     pub async fn stop(mut self) {
         for task in [self.pruner.take(), self.sweep.take(), self.sealer.take()].into_iter().flatten() {
             task.abort();
+        }
+        if let Some(jobs) = self.jobs.take() {
+            jobs.stop().await;
         }
         if let Some(projector) = self.projector.take() {
             projector.stop(self.projector_stop_timeout).await;
@@ -122,6 +135,9 @@ impl Drop for Running {
     fn drop(&mut self) {
         for task in [self.pruner.take(), self.sweep.take(), self.sealer.take()].into_iter().flatten() {
             task.abort();
+        }
+        if let Some(jobs) = &self.jobs {
+            jobs.abort();
         }
         if let Some(projector) = &self.projector {
             projector.abort();

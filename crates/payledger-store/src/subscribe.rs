@@ -72,6 +72,11 @@ impl ChangeListener {
         let _ = tokio::time::timeout(poll_interval, self.notify.notified()).await;
     }
 
+    /// Waits for a notification (also one that arrived since the last wait), however long.
+    pub async fn notified(&self) {
+        self.notify.notified().await;
+    }
+
     /// Whether the LISTEN connection still runs (else waits end only on the poll interval).
     pub fn is_alive(&self) -> bool {
         !self.task.is_finished()

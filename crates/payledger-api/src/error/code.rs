@@ -31,6 +31,7 @@ pub enum ApiCode {
     InvalidParameter,
     InvalidRequest,
     InvalidSettlementReport,
+    JobNotCancellable,
     LabelInvalid,
     LastActiveSecret,
     LimitInvalid,
@@ -48,6 +49,7 @@ pub enum ApiCode {
     ProjectionVerifyInterrupted,
     ProviderInvalid,
     ReadModelsBehind,
+    RebuildInProgress,
     ResourceBusy,
     ResourceMissing,
     RoleInvalid,
@@ -60,6 +62,7 @@ pub enum ApiCode {
     Timeout,
     TooManyActiveSecrets,
     TooManyEndpoints,
+    TooManyFeeds,
     UnknownField,
     UnknownParameter,
     Unprocessable,
@@ -68,7 +71,7 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 58] = [
+    pub const ALL: [ApiCode; 61] = [
         ApiCode::AmountInvalid,
         ApiCode::BodyIncomplete,
         ApiCode::BodyTimeout,
@@ -93,6 +96,7 @@ impl ApiCode {
         ApiCode::InvalidParameter,
         ApiCode::InvalidRequest,
         ApiCode::InvalidSettlementReport,
+        ApiCode::JobNotCancellable,
         ApiCode::LabelInvalid,
         ApiCode::LastActiveSecret,
         ApiCode::LimitInvalid,
@@ -110,6 +114,7 @@ impl ApiCode {
         ApiCode::ProjectionVerifyInterrupted,
         ApiCode::ProviderInvalid,
         ApiCode::ReadModelsBehind,
+        ApiCode::RebuildInProgress,
         ApiCode::ResourceBusy,
         ApiCode::ResourceMissing,
         ApiCode::RoleInvalid,
@@ -122,6 +127,7 @@ impl ApiCode {
         ApiCode::Timeout,
         ApiCode::TooManyActiveSecrets,
         ApiCode::TooManyEndpoints,
+        ApiCode::TooManyFeeds,
         ApiCode::UnknownField,
         ApiCode::UnknownParameter,
         ApiCode::Unprocessable,
@@ -155,6 +161,7 @@ impl ApiCode {
             ApiCode::InvalidParameter => "invalid_parameter",
             ApiCode::InvalidRequest => "invalid_request",
             ApiCode::InvalidSettlementReport => "invalid_settlement_report",
+            ApiCode::JobNotCancellable => "job_not_cancellable",
             ApiCode::LabelInvalid => "label_invalid",
             ApiCode::LastActiveSecret => "last_active_secret",
             ApiCode::LimitInvalid => "limit_invalid",
@@ -172,6 +179,7 @@ impl ApiCode {
             ApiCode::ProjectionVerifyInterrupted => "projection_verify_interrupted",
             ApiCode::ProviderInvalid => "provider_invalid",
             ApiCode::ReadModelsBehind => "read_models_behind",
+            ApiCode::RebuildInProgress => "rebuild_in_progress",
             ApiCode::ResourceBusy => "resource_busy",
             ApiCode::ResourceMissing => "resource_missing",
             ApiCode::RoleInvalid => "role_invalid",
@@ -184,6 +192,7 @@ impl ApiCode {
             ApiCode::Timeout => "timeout",
             ApiCode::TooManyActiveSecrets => "too_many_active_secrets",
             ApiCode::TooManyEndpoints => "too_many_endpoints",
+            ApiCode::TooManyFeeds => "too_many_feeds",
             ApiCode::UnknownField => "unknown_field",
             ApiCode::UnknownParameter => "unknown_parameter",
             ApiCode::Unprocessable => "unprocessable",
@@ -230,7 +239,9 @@ impl ApiCode {
             ApiCode::ConcurrentUpdate
             | ApiCode::Duplicate
             | ApiCode::IdempotencyKeyInUse
+            | ApiCode::JobNotCancellable
             | ApiCode::ProjectionMaintenanceInProgress
+            | ApiCode::RebuildInProgress
             | ApiCode::ResourceBusy
             | ApiCode::TenantExists => (StatusCode::CONFLICT, ErrorType::Conflict),
             ApiCode::InsufficientRole => (StatusCode::FORBIDDEN, ErrorType::Permission),
@@ -252,6 +263,7 @@ impl ApiCode {
             | ApiCode::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, ErrorType::RuleViolation),
             ApiCode::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorType::InvalidRequest),
             ApiCode::UriTooLong => (StatusCode::URI_TOO_LONG, ErrorType::InvalidRequest),
+            ApiCode::TooManyFeeds => (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimit),
         }
     }
 }

@@ -82,7 +82,33 @@ pub async fn list_events(
         recorded_from: query.recorded_from,
         recorded_before: query.recorded_before,
     };
+    if query.format.is_none() && crate::live::wants_event_stream(&headers) {
+        return live_feed(&state, &principal, &headers, &query, filter).await;
+    }
     respond(&state, principal.tenant_id, &headers, &query, filter).await
+}
+
+/// The live feed (`Accept: text/event-stream`), from `Last-Event-ID` or else `starting_after`.
+async fn live_feed(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    query: &EventsQuery,
+    filter: ReadAllFilter,
+) -> ApiResult<Response> {
+    if query.limit.is_some() {
+        return Err(ApiError::invalid_param("limit", ApiCode::LimitInvalid, "a live feed has no limit"));
+    }
+    let position =
+        match headers.get("last-event-id") {
+            Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
+                ApiError::invalid_param("Last-Event-ID", ApiCode::CursorInvalid, "an event position")
+            })?),
+            None => query.starting_after,
+        };
+    let after = cursor_checkpoint(state, principal.tenant_id, position).await?;
+    let slot = state.live.admit(principal.key_id)?;
+    Ok(crate::live::feed::respond(state.pool.clone(), state.live.clone(), slot, filter, after))
 }
 
 pub async fn list_stream_events(

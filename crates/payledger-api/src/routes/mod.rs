@@ -4,6 +4,7 @@ pub mod admin;
 pub mod disputes;
 pub mod events;
 pub mod health;
+pub mod jobs;
 pub mod orders;
 pub mod payments;
 pub mod projections;

@@ -61,6 +61,11 @@ pub async fn import(
         return Err(ApiError::of(ApiCode::UnsupportedMediaType, "a settlement report must be sent as text/csv"));
     }
     let bytes = read_body(body, &headers, state.config.settlement_max_bytes).await?;
+    if bytes.len() > state.config.settlement_job_min_bytes {
+        let params = serde_json::json!({ "provider": provider.as_str(), "size_bytes": bytes.len() });
+        let kind = payledger_core::job::JobKind::SettlementImport;
+        return crate::routes::jobs::accept(&state, &principal, kind, params, Some(bytes.to_vec())).await;
+    }
     let origin = Origin {
         source: "api",
         actor: format!("api_key:{}", principal.key_id),

@@ -113,3 +113,35 @@ pub async fn retire_secret(
     let retired = endpoints::retire_secret(&state.pool, principal.tenant_id, endpoint_id, secret_id).await?;
     Ok(Json(retired).into_response())
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reprocess {
+    /// `pending` (the default: deliveries not applied) or `all`.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// `POST /v1/admin/webhook-endpoints/{id}/reprocess {"scope"?}` → 202 with the job that
+/// interprets the endpoint's stored deliveries again (docs/JOBS.md).
+pub async fn reprocess(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(endpoint_id): PathId,
+    body: JsonBody<Reprocess>,
+) -> ApiResult<Response> {
+    let scope = match body.value.scope.as_deref() {
+        None | Some("pending") => "pending",
+        Some("all") => "all",
+        Some(_) => return Err(ApiError::invalid_param("scope", ApiCode::InvalidField, "scope is pending or all")),
+    };
+    let owner = {
+        let client = state.pool.get().await?;
+        endpoints::endpoint_tenant(&**client, endpoint_id).await?
+    };
+    if owner != principal.tenant_id {
+        return Err(WebhookError::EndpointNotFound.into());
+    }
+    let params = json!({ "endpoint_id": endpoint_id, "scope": scope });
+    crate::routes::jobs::accept(&state, &principal, payledger_core::job::JobKind::WebhookReprocess, params, None).await
+}

@@ -5,6 +5,7 @@
 
 mod codec;
 mod gateway_reports;
+mod job_table;
 mod late_reports;
 mod ledger;
 mod order_payments;
