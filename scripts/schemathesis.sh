@@ -53,7 +53,7 @@ mkdir -p "$ROOT/target/schemathesis-run" && cd "$ROOT/target/schemathesis-run"
 status=0
 run_group public '^/(healthz|readyz|metrics|openapi\.json|v1/webhooks/)' "" || status=1
 run_group writer '^/v1/(orders|payments|refunds|disputes)' "${PL_KEY_WRITER:?}" || status=1
-run_group finance '^/v1/(ledger|projections|settlement-reports|reconciliation)' "${PL_KEY_FINANCE:?}" || status=1
+run_group finance '^/v1/(ledger|projections|settlement-reports|reconciliation|jobs)' "${PL_KEY_FINANCE:?}" || status=1
 run_group auditor '^/v1/(events|streams|seals)' "${PL_KEY_AUDITOR:?}" || status=1
 run_group admin '^/v1/admin/' "${PL_KEY_ADMIN:?}" || status=1
 exit "$status"

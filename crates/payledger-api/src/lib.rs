@@ -80,10 +80,9 @@ pub fn router(state: AppState) -> Router {
     let job_routes = Router::new()
         .route("/v1/jobs", get(jobs::list))
         .route("/v1/jobs/{id}", get(jobs::get))
-        .route_layer(roles(jobs::JOB_READ_ROLES))
-        .merge(
-            Router::new().route("/v1/jobs/{id}/cancel", post(jobs::cancel)).route_layer(roles(jobs::JOB_CANCEL_ROLES)),
-        );
+        .route_layer(roles(jobs::JOB_READ_ROLES));
+    let job_cancel =
+        Router::new().route("/v1/jobs/{id}/cancel", post(jobs::cancel)).route_layer(roles(jobs::JOB_CANCEL_ROLES));
     let events = Router::new()
         .route("/v1/events", get(events::list_events))
         .route("/v1/streams/{stream_id}/events", get(events::list_stream_events))
@@ -116,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settlements)
         .merge(projections)
         .merge(job_routes)
+        .merge(job_cancel)
         .merge(admin)
         .fallback(not_found);
 

@@ -9,6 +9,8 @@
 //! operation can forget one.
 #![allow(dead_code)]
 
+mod jobs;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use payledger_core::AmountMinor;
 use serde::{Deserialize, Serialize};
@@ -39,10 +41,12 @@ use crate::views::{
         list_ledger_accounts, list_ledger_entries, trial_balance,
         reconciliation_days, reconciliation_items,
         list_projections, rebuild_projections, verify_projections,
+        jobs::list_jobs, jobs::get_job, jobs::cancel_job,
         receive_webhook,
         import_settlement_report, list_settlement_reports, get_settlement_report, list_settlement_lines,
         get_settlement_file,
         create_webhook_endpoint, list_webhook_endpoints, add_webhook_secret, retire_webhook_secret,
+        jobs::reprocess_webhook_endpoint,
         create_api_key, list_api_keys, revoke_api_key,
     ),
     components(schemas(ErrorBody, ErrorDetail, ReportProblem, ExportEventLine, Seal)),
@@ -149,10 +153,23 @@ pub struct ErrorDetail {
     /// The request field, parameter or header at fault, if any.
     pub param: Option<String>,
     pub request_id: Option<String>,
-    /// `invalid_settlement_report` only: every problem of the file (at most 1000; the message
-    /// gives the count).
+    /// `invalid_settlement_report`: every problem of the file (at most 1000; the message
+    /// gives the count); `rebuild_in_progress`: the job in the way.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<Vec<ReportProblem>>,
+    pub details: Option<ErrorDetails>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ErrorDetails {
+    Problems(Vec<ReportProblem>),
+    Job(JobInTheWay),
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobInTheWay {
+    pub job_id: Uuid,
 }
 
 /// One problem of a refused settlement report.
@@ -553,15 +570,6 @@ pub struct Difference {
     pub actual: Value,
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct ProjectionRebuild {
-    #[schema(pattern = "^projection_rebuild$")]
-    pub object: String,
-    pub projection: String,
-    pub version: i32,
-    pub status: String,
-}
-
 /// The differences between the live read-models and a fresh fold of the events, as
 /// `payledger_projector::VerifyReport` serializes it, with what the route adds.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -582,8 +590,8 @@ pub struct ProjectionVerification {
     pub truncated: bool,
     /// Streams parked in the live version (each also counts as a difference).
     pub parked_streams: Vec<ParkedStream>,
-    /// The rebuild started by `repair`, if any.
-    pub repair: Option<ProjectionRebuild>,
+    /// The rebuild job queued by `repair`, if any.
+    pub repair: Option<jobs::JobRef>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -1053,8 +1061,16 @@ fn resolve_dispute() {}
 /// The raw event history (auditor, finance, admin): JSON pages by default, or a streamed
 /// export with `Accept: text/csv` / `application/x-ndjson` (or `format`) whose lines are
 /// `ExportEventLine`s followed, when the export is not filtered and not cut at `limit`, by every `Seal` (docs/AUDIT.md §5).
-#[utoipa::path(get, path = "/v1/events", params(EventsQuery),
-    responses((status = 200, content((List<Event> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson")))))]
+///
+/// With `Accept: text/event-stream` (and no `format`, no `limit`): the live feed, every event
+/// of the tenant in read order as it commits, one frame each: `id: <position>`,
+/// `event: <event_type>`, `data: <the Event as a JSON page shows it>`; `: heartbeat` comments
+/// every 15 s. Resume with `Last-Event-ID` (or `starting_after`): nothing is missed or repeated.
+/// A client that stops reading is sent `event: error` with `{"error": {"code":
+/// "consumer_too_slow", "last_event_id"}}` and closed; it resumes from that id.
+#[utoipa::path(get, path = "/v1/events", params(EventsQuery, jobs::FeedHeaders),
+    responses((status = 200, content((List<Event> = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"), (String = "text/event-stream"))),
+        (status = 429, body = ErrorBody, description = "too_many_feeds: the key or the server holds as many live streams as it may")))]
 fn list_events() {}
 /// One stream's events, like `/v1/events`.
 #[utoipa::path(get, path = "/v1/streams/{stream_id}/events", params(("stream_id" = String, Path), StreamEventsQuery),
@@ -1084,13 +1100,16 @@ fn list_ledger_entries() {}
 /// Each projection's checkpoint, lag in events and seconds, and state.
 #[utoipa::path(get, path = "/v1/projections", responses((status = 200, body = List<Projection>)))]
 fn list_projections() {}
-/// Start a rebuild into fresh tables; the API serves the old ones until the swap.
+/// Queue a rebuild into fresh tables (the API serves the old ones until the swap); the job's
+/// result is the rebuild's report (`version`, `events_applied`, ...).
 #[utoipa::path(post, path = "/v1/projections/rebuild", request_body = Option<Empty>,
-    responses((status = 202, body = ProjectionRebuild), (status = 409, body = ErrorBody, description = "projection_maintenance_in_progress")))]
+    responses((status = 202, body = jobs::Job, description = "queued as a job; follow it at Location: /v1/jobs/{id}"),
+        (status = 409, body = ErrorBody, description = "rebuild_in_progress: this tenant has a rebuild queued or running (error.details.job_id)")))]
 fn rebuild_projections() {}
-/// Fold the events afresh and list every difference with the live read-models.
+/// Queue a verify: fold the tenant's events afresh and list every difference with the live
+/// read-models; the job's result is a `ProjectionVerification`.
 #[utoipa::path(post, path = "/v1/projections/verify", request_body = Option<Verify>,
-    responses((status = 200, body = ProjectionVerification), (status = 409, body = ErrorBody, description = "projection_maintenance_in_progress")))]
+    responses((status = 202, body = jobs::Job, description = "queued as a job; follow it at Location: /v1/jobs/{id}")))]
 fn verify_projections() {}
 
 /// A gateway's webhook delivery, authenticated by its signature (no API key).
@@ -1108,6 +1127,7 @@ fn receive_webhook() {}
 #[utoipa::path(post, path = "/v1/settlement-reports", params(SettlementImportQuery),
     request_body(content = String, content_type = "text/csv", description = "the report file, as the gateway produced it"),
     responses((status = 201, body = SettlementReportView), (status = 200, body = SettlementReportView, description = "already imported"),
+        (status = 202, body = jobs::Job, description = "a file above PAYLEDGER_SETTLEMENT_JOB_MIN_BYTES (default 1 MiB) is imported by a job; its result names the report"),
         (status = 400, body = ErrorBody, description = "invalid_settlement_report (error.details lists every problem), provider_invalid, missing_parameter"),
         (status = 409, body = ErrorBody, description = "resource_busy: another import of this tenant held the lock too long")))]
 fn import_settlement_report() {}

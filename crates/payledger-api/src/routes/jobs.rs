@@ -45,7 +45,7 @@ pub async fn list(
     let after = query.starting_after.map(JobId::from);
     let (jobs, has_more) = list_jobs(&**client, principal.tenant_id, limit, after).await?;
     let data: Vec<Value> = jobs.iter().map(job_json).collect();
-    Ok(Json(json!({ "object": "list", "data": data, "has_more": has_more })))
+    Ok(Json(json!({ "data": data, "has_more": has_more })))
 }
 
 pub async fn get(

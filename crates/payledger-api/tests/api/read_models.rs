@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{spawn_app, spawn_app_with, start_projector, TestApp};
+use common::{spawn_app, spawn_app_with, start_job_runner, start_projector, TestApp};
 use payledger_api::ApiConfig;
 use payledger_testkit::eventually;
 use reqwest::Method;
@@ -273,8 +273,8 @@ async fn projections_status_verify_and_repair_over_http() {
     assert_eq!(status["checkpoint"]["position"], json!(at));
     let version = status["live_version"].as_i64().unwrap();
 
-    let (code, report) = post_as(&app, "finance", "/v1/projections/verify", json!({})).await;
-    assert_eq!(code, 200, "{report}");
+    let jobs = start_job_runner(&app);
+    let report = verify_job(&app, "finance", json!({})).await;
     assert_eq!((&report["clean"], &report["differences_total"]), (&json!(true), &json!(0)));
 
     // Tamper with this tenant's payment row; verify names it; repair rebuilds.
@@ -287,7 +287,7 @@ async fn projections_status_verify_and_repair_over_http() {
         .await
         .unwrap();
     drop(client);
-    let (_, report) = post_as(&app, "finance", "/v1/projections/verify", json!({})).await;
+    let report = verify_job(&app, "finance", json!({})).await;
     assert_eq!(report["clean"], json!(false));
     let difference = &report["differences"][0];
     assert_eq!(
@@ -296,20 +296,30 @@ async fn projections_status_verify_and_repair_over_http() {
     );
     assert_eq!(difference["key"], json!(format!("payment_id={}", payment["id"].as_str().unwrap())));
 
-    let (code, report) = post_as(&app, "admin", "/v1/projections/verify", json!({"repair": true})).await;
-    assert_eq!(code, 200, "{report}");
-    let rebuilt = report["repair"]["version"].as_i64().unwrap();
+    let report = verify_job(&app, "admin", json!({"repair": true})).await;
+    let repair = app.wait_job("admin", report["repair"]["id"].as_str().unwrap()).await;
+    assert_eq!(repair["kind"], json!("projection_rebuild"), "{repair}");
+    assert_eq!(repair["status"], json!("succeeded"), "{repair}");
+    let rebuilt = repair["result"]["version"].as_i64().unwrap();
     assert!(rebuilt > version);
     let status = wait_status(&app, |p| p["live_version"] == json!(rebuilt)).await;
     assert_eq!(status["state"], json!("live"));
-    let (_, report) = post_as(&app, "finance", "/v1/projections/verify", json!({})).await;
+    let report = verify_job(&app, "finance", json!({})).await;
     assert_eq!(report["clean"], json!(true), "{report}");
     let read = get_ok(&app, "auditor", &format!("/v1/payments/{}", payment["id"].as_str().unwrap())).await;
     assert_eq!(read["amount_captured"], json!(4200));
 
     let (code, body) = post_as(&app, "finance", "/v1/projections/rebuild", json!({"fast": true})).await;
     assert_eq!((code, body["error"]["code"].as_str()), (400, Some("unknown_field")));
+    jobs.stop().await;
     projector.abort();
+}
+
+/// Runs a verify job to its end and returns its result (the verification).
+async fn verify_job(app: &TestApp, role: &str, body: Value) -> Value {
+    let job = app.run_job(role, "/v1/projections/verify", body).await;
+    assert_eq!(job["status"], json!("succeeded"), "{job}");
+    job["result"].clone()
 }
 
 /// Commands keep arriving over HTTP while the read-models are rebuilt and swapped: no request
@@ -366,10 +376,15 @@ async fn rebuild_while_commands_keep_arriving_loses_nothing() {
     let (code, started) = post_as(&app, "finance", "/v1/projections/rebuild", json!({})).await;
     let before_swap = done.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(code, 202, "{started}");
-    let version = started["version"].as_i64().unwrap();
     let (code, busy) = post_as(&app, "finance", "/v1/projections/rebuild", json!({})).await;
-    assert_eq!((code, busy["error"]["code"].as_str()), (409, Some("projection_maintenance_in_progress")));
+    assert_eq!((code, busy["error"]["code"].as_str()), (409, Some("rebuild_in_progress")), "{busy}");
+    assert_eq!(busy["error"]["details"]["job_id"], started["id"]);
+    let jobs = start_job_runner(&app);
+    let rebuilt = app.wait_job("finance", started["id"].as_str().unwrap()).await;
+    assert_eq!(rebuilt["status"], json!("succeeded"), "{rebuilt}");
+    let version = rebuilt["result"]["version"].as_i64().unwrap();
     wait_status(&app, |p| p["live_version"] == json!(version)).await;
+    jobs.stop().await;
     let after_swap = done.load(std::sync::atomic::Ordering::Relaxed);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
 
@@ -471,8 +486,10 @@ async fn gateway_webhooks_out_of_order_land_in_the_read_models() {
     drop(client);
     let accounts = get_ok(&app, "finance", "/v1/ledger/accounts?account=sales_revenue").await;
     assert_eq!(accounts["data"][0]["balance"], json!(captured_total));
-    let (_, report) = post_as(&app, "finance", "/v1/projections/verify", json!({})).await;
+    let jobs = start_job_runner(&app);
+    let report = verify_job(&app, "finance", json!({})).await;
     assert_eq!(report["clean"], json!(true), "{report}");
+    jobs.stop().await;
     projector.abort();
 }
 

@@ -553,24 +553,39 @@ async fn every_route_answers_as_openapi_json_documents() {
     let (s, seals) = c.call(Method::GET, "/v1/seals", "/v1/seals?limit=5", Some("auditor"), None).await;
     assert!(s == 200 && !seals["data"].as_array().unwrap().is_empty(), "{seals}");
 
-    // Projections: status, verify (clean), verify while maintenance runs (409), rebuild.
+    // Projections and jobs: a rebuild queued (202), a second refused (409), cancelled (and
+    // again: 409), a verify queued and run to its end, its job listed and shown.
     c.call(Method::GET, "/v1/projections", "/v1/projections", Some("finance"), None).await;
-    let (s, v) = c
-        .call(Method::POST, "/v1/projections/verify", "/v1/projections/verify", Some("finance"), Some(json!({})))
-        .await;
-    assert_eq!(s, 200, "{v}");
-    {
-        let holder = app.pool.get().await.unwrap();
-        let lock = format!("payledger/maintenance/{}", payledger_projector::PROJECTION);
-        holder.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", &[&lock]).await.unwrap();
-        let (s, busy) =
-            c.call(Method::POST, "/v1/projections/verify", "/v1/projections/verify", Some("finance"), None).await;
-        assert_eq!(s, 409, "{busy}");
-        holder.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", &[&lock]).await.unwrap();
-    }
     let (s, rebuild) =
         c.call(Method::POST, "/v1/projections/rebuild", "/v1/projections/rebuild", Some("admin"), None).await;
     assert_eq!(s, 202, "{rebuild}");
+    let (s, busy) =
+        c.call(Method::POST, "/v1/projections/rebuild", "/v1/projections/rebuild", Some("admin"), None).await;
+    assert_eq!(s, 409, "{busy}");
+    let cancel = format!("/v1/jobs/{}/cancel", id(&rebuild));
+    let (s, cancelled) = c.call(Method::POST, "/v1/jobs/{id}/cancel", &cancel, Some("admin"), None).await;
+    assert_eq!((s, &cancelled["status"]), (200, &json!("cancelled")), "{cancelled}");
+    let (s, _) = c.call(Method::POST, "/v1/jobs/{id}/cancel", &cancel, Some("admin"), None).await;
+    assert_eq!(s, 409);
+    let (s, queued) = c
+        .call(Method::POST, "/v1/projections/verify", "/v1/projections/verify", Some("finance"), Some(json!({})))
+        .await;
+    assert_eq!(s, 202, "{queued}");
+    let runner = common::start_job_runner(&app);
+    let finished = app.wait_job("finance", &id(&queued)).await;
+    assert_eq!(finished["status"], json!("succeeded"), "{finished}");
+    let job = format!("/v1/jobs/{}", id(&queued));
+    let (s, shown) = c.call(Method::GET, "/v1/jobs/{id}", &job, Some("auditor"), None).await;
+    assert_eq!((s, &shown["result"]["clean"]), (200, &json!(true)), "{shown}");
+    let (s, listed) = c.call(Method::GET, "/v1/jobs", "/v1/jobs?limit=10", Some("auditor"), None).await;
+    assert_eq!((s, listed["data"].as_array().map(Vec::len)), (200, Some(2)), "{listed}");
+    let reprocess = format!("/v1/admin/webhook-endpoints/{}/reprocess", id(&endpoint));
+    let (s, queued) =
+        c.call(Method::POST, "/v1/admin/webhook-endpoints/{id}/reprocess", &reprocess, Some("admin"), None).await;
+    assert_eq!(s, 202, "{queued}");
+    let finished = app.wait_job("admin", &id(&queued)).await;
+    assert_eq!(finished["status"], json!("succeeded"), "{finished}");
+    runner.stop().await;
     c.call(Method::GET, "/v1/projections", "/v1/projections", Some("admin"), None).await;
 
     // The error answers.

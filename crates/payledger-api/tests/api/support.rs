@@ -183,3 +183,41 @@ pub fn start_projector(app: &TestApp) -> ProjectorTask {
     };
     ProjectorTask::spawn(app.db.url(), config)
 }
+
+/// The job runner's settings in tests: short leases and polls.
+pub fn test_job_config() -> payledger_service::jobs::JobRunnerConfig {
+    payledger_service::jobs::JobRunnerConfig {
+        lease_ms: 2_000,
+        heartbeat_ms: 50,
+        poll_interval_ms: 50,
+        busy_retry_ms: 100,
+        ..payledger_service::jobs::JobRunnerConfig::default()
+    }
+}
+
+/// A job runner against the app's database (the tests start it themselves).
+pub fn start_job_runner(app: &TestApp) -> payledger_service::jobs::JobRunner {
+    payledger_service::jobs::spawn_job_runner(app.pool.clone(), app.db.url().into(), test_job_config())
+}
+
+impl TestApp {
+    /// POSTs a request that queues a job (202 with `Location`), and waits for the job's end.
+    pub async fn run_job(&self, role: &str, path: &str, body: Value) -> Value {
+        let r = self.request(Method::POST, path, Some(self.key(role)), Some(&body), None).await;
+        assert_eq!(r.status(), 202, "{path}");
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let job: Value = r.json().await.unwrap();
+        assert_eq!(location, format!("/v1/jobs/{}", job["id"].as_str().unwrap()));
+        self.wait_job(role, job["id"].as_str().unwrap()).await
+    }
+
+    /// Polls `GET /v1/jobs/{id}` until the job has finished.
+    pub async fn wait_job(&self, role: &str, id: &str) -> Value {
+        eventually(Duration::from_secs(60), "the job to finish", || async {
+            let (status, job) = self.get_as(role, &format!("/v1/jobs/{id}")).await;
+            assert_eq!(status, 200, "{job}");
+            matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")).then_some(job)
+        })
+        .await
+    }
+}
