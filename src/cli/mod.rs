@@ -2,6 +2,7 @@
 
 mod audit;
 mod database;
+mod jobs;
 mod project;
 mod projections;
 mod rebuild;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Read the raw event history: export a tenant's events as NDJSON or CSV.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// List and follow the jobs servers run (rebuilds, verifies, large imports).
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
 }
 
 /// Refuses to work on a database whose migrations lag this binary.
@@ -118,6 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify(args) => verify::run(&database_url()?, args).await,
         Command::Settlements(command) => settlements::run(&database_url()?, command).await,
+        Command::Jobs(command) => jobs::run(&database_url()?, command).await,
         Command::Audit(command) => audit::run(&database_url()?, command).await,
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,

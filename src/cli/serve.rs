@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 use payledger_api::{ApiConfig, AppState, LiveConfig};
-use payledger_service::jobs::JobRunnerConfig;
+use payledger_service::jobs::{JobRunnerConfig, WorkConfig};
 use payledger_service::runtime::{Ledger, LedgerConfig};
 use payledger_service::sealer::SealerConfig;
 use payledger_service::tenants as keys;
@@ -86,6 +86,17 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1_000..=3_600_000))]
     pub job_lease_ms: u64,
 
+    /// Events per transaction of a verify job's fresh fold.
+    #[arg(long, env = "PAYLEDGER_JOB_VERIFY_BATCH_SIZE", default_value_t = 2_000,
+          value_parser = clap::value_parser!(i64).range(1..=10_000))]
+    pub job_verify_batch_size: i64,
+
+    /// Longest a request may run before it is answered 503 `timeout` (live streams and jobs
+    /// are not bounded by it).
+    #[arg(long, env = "PAYLEDGER_REQUEST_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub request_timeout_ms: u64,
+
     /// Settlement reports larger than this are imported by a job (202).
     #[arg(long, env = "PAYLEDGER_SETTLEMENT_JOB_MIN_BYTES", default_value_t = payledger_api::SETTLEMENT_JOB_MIN_BYTES_DEFAULT)]
     pub settlement_job_min_bytes: usize,
@@ -119,6 +130,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         jobs: Some(JobRunnerConfig {
             max_running: args.jobs_max_running as usize,
             lease_ms: args.job_lease_ms,
+            work: WorkConfig { verify_batch_size: args.job_verify_batch_size, ..WorkConfig::default() },
             ..JobRunnerConfig::default()
         }),
         ..LedgerConfig::new(database_url)
@@ -136,6 +148,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
         reconciliation_lag_days: args.reconciliation_lag_days,
         settlement_job_min_bytes: args.settlement_job_min_bytes,
+        request_timeout_ms: args.request_timeout_ms,
         live: LiveConfig { max_per_key: args.feeds_per_key, max_per_process: args.feeds_max, ..LiveConfig::default() },
         ..ApiConfig::default()
     };

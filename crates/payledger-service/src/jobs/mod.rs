@@ -9,7 +9,7 @@ mod work;
 
 pub use runner::{spawn_job_runner, JobRunner, JobRunnerConfig};
 pub use table::{
-    cancel_job, claim_job, end_job, get_job, heartbeat, list_jobs, request_job, Claimed, Ending, Job, NewJob,
+    cancel_job, claim_job, end_job, find_job, get_job, heartbeat, list_jobs, request_job, Claimed, Ending, Job, NewJob,
     JOBS_PAGE_MAX,
 };
 pub use work::{run_work, Progress, WorkConfig, WorkError, VERIFY_MAX_DIFFERENCES};

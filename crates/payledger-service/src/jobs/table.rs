@@ -163,6 +163,12 @@ pub async fn get_job<C: GenericClient>(client: &C, tenant_id: Uuid, id: JobId) -
     client.query_opt(&sql, &[id.as_uuid(), &tenant_id]).await?.as_ref().map(job_of).transpose()
 }
 
+/// Any tenant's job (for operators, who name jobs by id alone).
+pub async fn find_job<C: GenericClient>(client: &C, id: JobId) -> ServiceResult<Option<Job>> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE job_id = $1");
+    client.query_opt(&sql, &[id.as_uuid()]).await?.as_ref().map(job_of).transpose()
+}
+
 /// The tenant's jobs, newest first; `starting_after` is the last job of the previous page.
 pub async fn list_jobs<C: GenericClient>(
     client: &C,
