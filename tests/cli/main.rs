@@ -5,6 +5,7 @@
 
 mod audit;
 mod end_to_end;
+mod jobs;
 mod pg_script;
 mod reconcile;
 mod settlements;

@@ -12,6 +12,7 @@
 
 pub mod eventually;
 pub mod oracle;
+pub mod sse;
 pub mod workload;
 
 pub use eventually::eventually;
