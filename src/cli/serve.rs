@@ -75,7 +75,6 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_SEAL_INTERVAL_S", default_value_t = payledger_service::sealer::SEAL_INTERVAL_S_DEFAULT)]
     pub seal_interval_s: u64,
 
-    /// Where --dev keeps the dev tenant's keys.
     /// Jobs this process runs at once.
     #[arg(long, env = "PAYLEDGER_JOBS_MAX_RUNNING", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=64))]
@@ -109,6 +108,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_FEEDS_MAX", default_value_t = 512)]
     pub feeds_max: usize,
 
+    /// Where --dev keeps the dev tenant's keys.
     #[arg(long, default_value = "target/dev-keys.json")]
     pub dev_keys_file: PathBuf,
 }
