@@ -55,7 +55,8 @@ where
 fn parse(block: &str) -> Frame {
     let mut frame = Frame::default();
     let mut data = Vec::new();
-    for line in block.lines() {
+    // The blank line that ends the frame is no field (a comment line starts with ':').
+    for line in block.lines().filter(|line| !line.is_empty()) {
         let (field, value) = line.split_once(':').unwrap_or((line, ""));
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod concurrency;
 mod export;
+mod feed;
 mod fuzz_openapi;
 mod happy_path;
 mod hostile_input;
