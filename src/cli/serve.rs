@@ -108,6 +108,17 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_FEEDS_MAX", default_value_t = 512)]
     pub feeds_max: usize,
 
+    /// Events buffered per live feed between the database and its client.
+    #[arg(long, env = "PAYLEDGER_FEED_BUFFER_EVENTS", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub feed_buffer_events: u64,
+
+    /// A feed client that takes nothing from its full buffer for this long is sent
+    /// `consumer_too_slow` and closed.
+    #[arg(long, env = "PAYLEDGER_FEED_SLOW_CONSUMER_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub feed_slow_consumer_ms: u64,
+
     /// Where --dev keeps the dev tenant's keys.
     #[arg(long, default_value = "target/dev-keys.json")]
     pub dev_keys_file: PathBuf,
@@ -149,7 +160,13 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         reconciliation_lag_days: args.reconciliation_lag_days,
         settlement_job_min_bytes: args.settlement_job_min_bytes,
         request_timeout_ms: args.request_timeout_ms,
-        live: LiveConfig { max_per_key: args.feeds_per_key, max_per_process: args.feeds_max, ..LiveConfig::default() },
+        live: LiveConfig {
+            max_per_key: args.feeds_per_key,
+            max_per_process: args.feeds_max,
+            buffer_events: args.feed_buffer_events as usize,
+            slow_consumer_ms: args.feed_slow_consumer_ms,
+            ..LiveConfig::default()
+        },
         ..ApiConfig::default()
     };
     let state = AppState::of(&ledger, config);

@@ -2,72 +2,13 @@
 //! followed over Server-Sent Events, reports what `payledger verify` reports; a job whose
 //! server is killed (SIGKILL) is taken over by another server once its lease expires.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::server::{payledger, Server};
 
 use payledger_testkit::sse::SseReader;
 use payledger_testkit::TestDb;
 use serde_json::{json, Value};
-
-fn payledger(db: &TestDb, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_payledger"))
-        .args(args)
-        .env("DATABASE_URL", db.url())
-        .output()
-        .expect("run payledger");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A `payledger serve` process; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(db: &TestDb, env: &[(&str, &str)]) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_payledger"));
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", db.url())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let server = Server { child: command.spawn().unwrap(), base: format!("http://127.0.0.1:{port}") };
-        let http = reqwest::Client::new();
-        for _ in 0..400 {
-            if let Ok(r) = http.get(format!("{}/readyz", server.base)).send().await {
-                if r.status() == 200 {
-                    return server;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("server never became ready");
-    }
-
-    fn kill9(&mut self) {
-        Command::new("kill").args(["-KILL", &self.child.id().to_string()]).status().unwrap();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Migrates, makes tenant `shop` with a finance key, and appends `lifecycles` orders with
 /// their payments; returns the key and the tenant id.

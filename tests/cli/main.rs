@@ -5,7 +5,9 @@
 
 mod audit;
 mod end_to_end;
+mod feed;
 mod jobs;
 mod pg_script;
 mod reconcile;
+mod server;
 mod settlements;

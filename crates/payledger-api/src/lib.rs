@@ -175,10 +175,32 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let _ = metrics::handle();
     let live = state.live.clone();
+    let (begun_tx, begun_rx) = tokio::sync::oneshot::channel::<()>();
     // Live streams never end by themselves: end them first, so the graceful shutdown can.
     let shutdown = async move {
         shutdown.await;
         live.close();
+        let _ = begun_tx.send(());
     };
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown);
+    let server = std::future::IntoFuture::into_future(server);
+    let mut server = std::pin::pin!(server);
+    // A client that stopped reading holds its connection (and the stream's last frame)
+    // forever: after the grace, the process stops without it.
+    let grace_over = async move {
+        if begun_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(Duration::from_millis(SHUTDOWN_GRACE_MS)).await;
+    };
+    tokio::select! {
+        served = &mut server => served,
+        () = grace_over => {
+            tracing::warn!(grace_ms = SHUTDOWN_GRACE_MS, "connections still open after the shutdown grace; stopping without them");
+            Ok(())
+        }
+    }
 }
+
+/// How long a shutdown waits for open connections to finish.
+pub const SHUTDOWN_GRACE_MS: u64 = 10_000;

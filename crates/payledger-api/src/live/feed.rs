@@ -166,7 +166,7 @@ async fn drain(
                 Ok(Err(_)) => return Err(None),
                 Err(_) => return Err(Some(Cut::TooSlow)),
             }
-            metrics::counter!("payledger_feed_events_sent_total").increment(1);
+            metrics::counter!("payledger_feed_events_buffered_total").increment(1);
         }
     }
 }
