@@ -338,6 +338,9 @@ pub async fn run(opts: ApiBenchOptions) -> Result<ApiBenchReport, BenchError> {
     })
 }
 
+/// Longest wait for the fixed-rate phase's deliveries to be interpreted after it.
+const BACKLOG_DRAIN_TIMEOUT_MS: u64 = 120_000;
+
 struct Phases {
     load: LoadResult,
     webhook_rate: Option<WebhookRateResult>,
@@ -364,7 +367,10 @@ async fn run_in(opts: &ApiBenchOptions, db: &BenchDatabase) -> Result<Phases, Be
             hot_pct: opts.webhook_hot_pct,
         };
         tracing::info!(rate_per_s = spec.rate_per_s, deliveries = spec.deliveries, "fixed-rate webhooks started");
-        let (result, rate_records) = webhook_rate::run(&client, spec, &captured).await;
+        let (mut result, rate_records) = webhook_rate::run(&client, spec, &captured).await;
+        let (uninterpreted, drained_after_ms) = interpretation_backlog(&control).await?;
+        result.uninterpreted_at_end = Some(uninterpreted);
+        result.all_interpreted_after_ms = drained_after_ms;
         records.extend(rate_records);
         Some(result)
     } else {
@@ -403,6 +409,26 @@ async fn run_in(opts: &ApiBenchOptions, db: &BenchDatabase) -> Result<Phases, Be
     let (ceiling, ceiling_notes) = ceiling?;
     notes.extend(ceiling_notes);
     Ok(Phases { load, webhook_rate, check, ceiling, pgbench, notes })
+}
+
+/// Deliveries not yet interpreted now, and how long until none is (`None`: not within
+/// [`BACKLOG_DRAIN_TIMEOUT_MS`]).
+async fn interpretation_backlog(control: &tokio_postgres::Client) -> Result<(i64, Option<f64>), BenchError> {
+    let pending = || async {
+        let row = control.query_one("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'", &[]).await?;
+        Ok::<i64, BenchError>(row.try_get(0)?)
+    };
+    let started = std::time::Instant::now();
+    let at_end = pending().await?;
+    let mut now = at_end;
+    while now > 0 {
+        if started.elapsed() >= Duration::from_millis(BACKLOG_DRAIN_TIMEOUT_MS) {
+            return Ok((at_end, None));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = pending().await?;
+    }
+    Ok((at_end, Some(started.elapsed().as_secs_f64() * 1_000.0)))
 }
 
 async fn count_events(control: &tokio_postgres::Client) -> Result<i64, BenchError> {

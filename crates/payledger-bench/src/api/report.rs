@@ -157,6 +157,23 @@ impl fmt::Display for ApiBenchReport {
                 ms(hot, |l| l.p99_ms),
                 ms(hot, |l| l.max_ms)
             )?;
+            writeln!(f, "  worst one-second p99: {} ms", opt(w.worst_second_p99_ms, 2))?;
+            if let Some(backlog) = w.uninterpreted_at_end {
+                let drained =
+                    w.all_interpreted_after_ms.map_or("not within 120 s".to_owned(), |ms| format!("{ms:.0} ms"));
+                writeln!(f, "  interpretation: {backlog} deliveries not yet interpreted at the last answer, all interpreted {drained} later")?;
+            }
+            if let Some(cpu) = &w.cpu {
+                writeln!(
+                    f,
+                    "  cpu of the {} CPUs: PostgreSQL {:.0} %, this process {:.0} %, other {:.0} %, idle {:.0} %",
+                    self.environment.cpus,
+                    cpu.postgres * 100.0,
+                    cpu.this_process * 100.0,
+                    cpu.other * 100.0,
+                    cpu.idle * 100.0
+                )?;
+            }
         }
         if !self.targets.is_empty() {
             writeln!(f)?;

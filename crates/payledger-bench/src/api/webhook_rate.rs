@@ -59,6 +59,27 @@ pub struct WebhookRateResult {
     /// Answers other than 2xx by status with the error code and message (`transport` when there
     /// was no answer).
     pub errors_by_status: BTreeMap<String, u64>,
+    /// The worst p99 of any one second of due times (a stall shows here, not in the whole).
+    #[serde(default)]
+    pub worst_second_p99_ms: Option<f64>,
+    /// Who used the CPUs from the first due time to the last answer.
+    #[serde(default)]
+    pub cpu: Option<crate::cpu::CpuShares>,
+    /// Deliveries recorded but not yet interpreted when the last answer came (interpretation
+    /// runs after the answer, behind the receipts), and how long after that until none was.
+    #[serde(default)]
+    pub uninterpreted_at_end: Option<i64>,
+    #[serde(default)]
+    pub all_interpreted_after_ms: Option<f64>,
+}
+
+/// The highest p99 of the deliveries due in any one second; `(due offset µs, latency µs)`.
+fn worst_second_p99_ms(samples: &[(u64, u64)]) -> Option<f64> {
+    let mut by_second: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for &(due_us, latency_us) in samples {
+        by_second.entry(due_us / 1_000_000).or_default().push(latency_us);
+    }
+    by_second.into_values().filter_map(|latencies| Latency::from_micros(latencies).map(|l| l.p99_ms)).reduce(f64::max)
 }
 
 /// Sends `spec.deliveries` `payment_intent.succeeded` confirmations of captured payments
@@ -75,6 +96,7 @@ pub(crate) async fn run(
     let others = client.webhook_endpoint_count().saturating_sub(1);
     let mut next_other = 0usize;
     let first_due = Instant::now();
+    let cpu_before = crate::cpu::sample();
     for i in 0..spec.deliveries {
         let due = first_due + Duration::from_nanos(interval_ns.saturating_mul(i));
         tokio::time::sleep_until(due).await;
@@ -99,16 +121,18 @@ pub(crate) async fn run(
             let answer = client.webhook_to(endpoint, &body).await;
             drop(permit);
             let since_due = due.elapsed();
-            (event_id, endpoint == 0, answer.status, refusal(&answer), since_due)
+            let due_us = u64::try_from((due - first_due).as_micros()).unwrap_or(u64::MAX);
+            (event_id, endpoint == 0, answer.status, refusal(&answer), since_due, due_us)
         }));
     }
     let mut records = Vec::with_capacity(tasks.len());
     let mut latencies_us = Vec::with_capacity(tasks.len());
     let mut hot_latencies_us = Vec::new();
+    let mut by_due = Vec::with_capacity(tasks.len());
     let mut errors_by_status = BTreeMap::new();
     let mut ok = 0;
     for task in tasks {
-        let Ok((event_id, hot, status, refusal, since_due)) = task.await else {
+        let Ok((event_id, hot, status, refusal, since_due, due_us)) = task.await else {
             *errors_by_status.entry("task".to_owned()).or_insert(0) += 1;
             continue;
         };
@@ -119,6 +143,7 @@ pub(crate) async fn run(
             None => *errors_by_status.entry("transport".to_owned()).or_insert(0) += 1,
         }
         latencies_us.push(latency_us);
+        by_due.push((due_us, latency_us));
         if hot {
             hot_latencies_us.push(latency_us);
         }
@@ -131,6 +156,7 @@ pub(crate) async fn run(
         });
     }
     let duration_s = first_due.elapsed().as_secs_f64().max(1e-9);
+    let cpu = cpu_before.zip(crate::cpu::sample()).and_then(|(b, a)| crate::cpu::shares(b, a));
     let sent = records.len() as u64;
     let sent_to_hot_endpoint = hot_latencies_us.len() as u64;
     let result = WebhookRateResult {
@@ -149,6 +175,10 @@ pub(crate) async fn run(
         latency: Latency::from_micros(latencies_us),
         latency_hot_endpoint: Latency::from_micros(hot_latencies_us),
         errors_by_status,
+        worst_second_p99_ms: worst_second_p99_ms(&by_due),
+        cpu,
+        uninterpreted_at_end: None,
+        all_interpreted_after_ms: None,
     };
     (result, records)
 }
@@ -169,7 +199,17 @@ fn refusal(answer: &super::client::Answer) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hot;
+    use super::{is_hot, worst_second_p99_ms};
+
+    #[test]
+    fn the_worst_second_is_the_one_with_the_stall() {
+        let mut samples: Vec<(u64, u64)> = (0..300).map(|i| (i * 10_000, 2_000)).collect();
+        // In second 1 a hundredth of the deliveries took 400 ms.
+        samples.extend((0..5).map(|i| (1_000_000 + i, 400_000)));
+        let worst = worst_second_p99_ms(&samples).unwrap();
+        assert!((worst - 400.0).abs() < 1.0, "{worst}");
+        assert_eq!(worst_second_p99_ms(&[]), None);
+    }
 
     #[test]
     fn the_hot_share_is_exact_and_spread_evenly() {

@@ -122,11 +122,10 @@ async fn try_ingest(
     // was received before; two copies racing both pass it, and the insert's unique dedupe
     // index then refuses the later one (retried, and found here).
     // Prepared once per connection, so PostgreSQL does not plan them for every delivery.
-    let (_, known) = tokio::try_join!(set_lock_timeout(&tx, DEDUPE_WAIT_TIMEOUT_MS), async {
-        let select = tx.prepare_cached("SELECT dedupe_key FROM events WHERE tenant_id = $1 AND dedupe_key = ANY($2)");
-        tx.query(&select.await?, &[&delivery.tenant_id, &keys]).await.map_err(StoreError::Db)
-    })?;
-    let known: BTreeSet<String> = known.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>()?;
+    let (_, known) = tokio::try_join!(
+        set_lock_timeout(&tx, DEDUPE_WAIT_TIMEOUT_MS),
+        received_before(&tx, delivery.tenant_id, &keys)
+    )?;
     let fresh: Vec<(&Candidate, &String)> =
         candidates.iter().zip(&keys).filter(|(_, key)| !known.contains(*key)).collect();
     let duplicates = candidates.len() - fresh.len();
@@ -161,6 +160,21 @@ async fn try_ingest(
     tx.commit().await?;
     notify_committed(pool);
     Ok(Ingested { new_delivery_ids: ids, duplicates })
+}
+
+/// The keys among `keys` already recorded for the tenant. One equality lookup per key, all
+/// pipelined: its generic plan is the unique index's, so it is planned once per connection
+/// (`dedupe_key = ANY($2)` was planned again for every delivery).
+async fn received_before(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant_id: Uuid,
+    keys: &[String],
+) -> Result<BTreeSet<String>, StoreError> {
+    let select = tx.prepare_cached("SELECT dedupe_key FROM events WHERE tenant_id = $1 AND dedupe_key = $2").await?;
+    let select = &select;
+    let lookups = keys.iter().map(|key| async move { tx.query_opt(select, &[&tenant_id, key]).await });
+    let found = futures::future::try_join_all(lookups).await?;
+    found.into_iter().flatten().map(|row| row.try_get(0).map_err(StoreError::Db)).collect()
 }
 
 /// The `WebhookReceived` events: the first carries the body, the others point at it.

@@ -3,6 +3,7 @@
 //! deliveries whose inline run failed (retries with backoff) and deliveries acknowledged
 //! just before a crash.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -13,8 +14,13 @@ use uuid::Uuid;
 use super::error::WebhookResult;
 use super::process::{process_delivery, Mode, Outcome, RetryPolicy};
 
-/// Inline interpretations running at once, per process; beyond this the sweep takes over.
-pub const INLINE_MAX_IN_FLIGHT: usize = 64;
+/// Inline interpretations running at once, per process. Few: receipts are what a gateway
+/// waits for, and on a busy machine every interpretation running beside them slows them
+/// down; the others wait their turn in order.
+pub const INLINE_MAX_RUNNING: usize = 4;
+/// Deliveries waiting for an inline interpretation, per process; beyond, the sweep takes
+/// them once their grace period is over (they are stored, so none is lost).
+pub const INLINE_MAX_QUEUED: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ProcessorConfig {
@@ -80,27 +86,53 @@ pub async fn sweep_once(pool: &Pool, config: &ProcessorConfig) -> WebhookResult<
     Ok(taken)
 }
 
-fn inline_slots() -> &'static Arc<Semaphore> {
-    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    SLOTS.get_or_init(|| Arc::new(Semaphore::new(INLINE_MAX_IN_FLIGHT)))
+/// The running slots and the count of deliveries waiting for one.
+struct InlineQueue {
+    running: Arc<Semaphore>,
+    queued: AtomicUsize,
 }
 
-/// Interprets freshly received deliveries in the background, if a slot is free; otherwise
-/// the sweep takes them once their grace period is over.
+fn inline_queue() -> &'static InlineQueue {
+    static QUEUE: OnceLock<InlineQueue> = OnceLock::new();
+    QUEUE.get_or_init(|| InlineQueue {
+        running: Arc::new(Semaphore::new(INLINE_MAX_RUNNING)),
+        queued: AtomicUsize::new(0),
+    })
+}
+
+/// Interprets freshly received deliveries in the background, in the order received, at
+/// most [`INLINE_MAX_RUNNING`] at once; when [`INLINE_MAX_QUEUED`] are already waiting the
+/// sweep takes them once their grace period is over.
 pub fn dispatch_inline(pool: Pool, delivery_ids: Vec<Uuid>) {
     if delivery_ids.is_empty() {
         return;
     }
-    let Ok(permit) = Arc::clone(inline_slots()).try_acquire_owned() else {
-        tracing::debug!(count = delivery_ids.len(), "inline webhook slots full; leaving deliveries to the sweep");
+    let queue = inline_queue();
+    let count = delivery_ids.len();
+    let admitted = queue
+        .queued
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+            (queued + count <= INLINE_MAX_QUEUED).then_some(queued + count)
+        })
+        .is_ok();
+    if !admitted {
+        tracing::debug!(count, "inline webhook queue full; leaving deliveries to the sweep");
         return;
-    };
+    }
     tokio::spawn(async move {
-        let _permit = permit;
+        // Semaphore waiters are served first come, first served.
+        let permit = Arc::clone(&queue.running).acquire_owned().await;
+        queue.queued.fetch_sub(count, Ordering::AcqRel);
+        let Ok(_permit) = permit else { return };
         let policy = RetryPolicy::default();
         for id in delivery_ids {
             // Failures are recorded with their retry time by process_delivery.
             let _ = process_delivery(&pool, id, Mode::Inline, &policy).await;
         }
     });
+}
+
+/// Deliveries waiting for an inline interpretation in this process (for metrics and tests).
+pub fn inline_queued() -> usize {
+    inline_queue().queued.load(Ordering::Acquire)
 }

@@ -183,6 +183,41 @@ async fn a_dedupe_key_is_recorded_once_per_tenant() {
     append(&pool, &other, ExpectedVersion::Any, vec![event(3).with_dedupe_key("evt_1")]).await.unwrap();
 }
 
+/// In a batch over two tenants, each event's key is checked in its own stream's tenant: the
+/// key tenant A holds does not stop tenant B's event, and B's own key stops the whole batch.
+#[tokio::test]
+async fn a_batch_checks_each_dedupe_key_in_its_own_tenant() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let (tenant_a, tenant_b) = (Uuid::now_v7(), Uuid::now_v7());
+    let in_a = StreamKey::new(tenant_a, "inbox");
+    let in_b = StreamKey::new(tenant_b, "inbox");
+    append(&pool, &in_a, ExpectedVersion::Any, vec![event(1).with_dedupe_key("held-by-a")]).await.unwrap();
+    append(&pool, &in_b, ExpectedVersion::Any, vec![event(2).with_dedupe_key("held-by-b")]).await.unwrap();
+
+    let batch = |key_in_b: &str| {
+        vec![
+            BatchItem { stream: in_a.clone(), expected: ExpectedVersion::Any, events: vec![event(3), event(4)] },
+            BatchItem {
+                stream: in_b.clone(),
+                expected: ExpectedVersion::Any,
+                events: vec![event(5).with_dedupe_key("fresh"), event(6).with_dedupe_key(key_in_b)],
+            },
+        ]
+    };
+    let refused = append_batch(&pool, batch("held-by-b")).await;
+    assert!(
+        matches!(refused, Err(StoreError::Duplicate { ref dedupe_key }) if dedupe_key == "held-by-b"),
+        "{refused:?}"
+    );
+    let client = pool.get().await.unwrap();
+    let count_sql = "SELECT count(*) FROM events";
+    assert_eq!(client.query_one(count_sql, &[]).await.unwrap().get::<_, i64>(0), 2, "nothing of the refused batch");
+
+    append_batch(&pool, batch("held-by-a")).await.unwrap();
+    assert_eq!(client.query_one(count_sql, &[]).await.unwrap().get::<_, i64>(0), 6);
+}
+
 #[tokio::test]
 async fn events_refuse_update_delete_and_truncate() {
     let db = TestDb::new().await;

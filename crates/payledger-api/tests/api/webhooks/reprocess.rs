@@ -184,3 +184,26 @@ async fn wait_until_due(app: &TestApp, delivery_id: Uuid) {
     })
     .await
 }
+
+/// Receipts arriving faster than interpretations run wait their turn: none is left for the
+/// sweep (30 s later) while the inline queue has room. Before the queue, the deliveries past
+/// the 64th running at once were dropped to the sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_receipts_is_interpreted_inline_without_waiting_for_the_sweep() {
+    let app = spawn_app().await;
+    let endpoint = create_endpoint(&app, "stripe", Some(STRIPE_SECRET)).await;
+    let mut ids = Vec::new();
+    for n in 0..200 {
+        let body = stripe_event("payment_intent.created", &fresh_reference("pi_"), &format!("burst{n}"));
+        ids.push(record_without_interpreting(&app, &endpoint, &body).await);
+    }
+    // All at once, as 200 concurrent answers would; no sweep runs in this app.
+    for id in ids {
+        payledger_service::webhooks::processor::dispatch_inline(app.pool.clone(), vec![id]);
+    }
+    wait_interpreted(&app).await;
+    let statuses = deliveries(&app).await;
+    assert_eq!(statuses.len(), 200);
+    assert!(statuses.iter().all(|(status, _)| status == "ignored"), "{statuses:?}");
+    assert_eq!(count_events_of_type(&app, "WebhookIgnored").await, 200);
+}
