@@ -1,4 +1,4 @@
-//! `payledger tenants create|list`, `payledger keys create|revoke|list`, and the one way
+//! `payledger tenants create|list`, `payledger keys create|revoke|roll|list`, and the one way
 //! every command finds the tenant given by `--tenant` (a name or an id).
 
 use std::process::ExitCode;
@@ -47,6 +47,18 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Issue a new key for an old one (same tenant, role, mode, label); the old one keeps
+    /// working until --expire-old-in-s has passed. The new secret is printed once.
+    Roll {
+        /// The key's id.
+        id: uuid::Uuid,
+        /// Seconds the old key keeps working beside the new one (0: it stops now).
+        #[arg(long, default_value_t = keys::ROLL_OVERLAP_DEFAULT_S)]
+        expire_old_in_s: i64,
+        /// Print one JSON object (it holds the new secret).
+        #[arg(long)]
+        json: bool,
+    },
     /// List a tenant's keys (never their secrets).
     List {
         /// Tenant name or id.
@@ -69,6 +81,9 @@ pub struct CreateKeyArgs {
     /// A note to recognise the key by in `keys list`.
     #[arg(long)]
     pub label: Option<String>,
+    /// When the key stops working, RFC 3339 (e.g. 2027-01-31T00:00:00Z); default: never.
+    #[arg(long)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Print one JSON object (it holds the secret).
     #[arg(long)]
     pub json: bool,
@@ -126,7 +141,8 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             let role = Role::parse(&args.role).context("role is writer, finance, auditor or admin")?;
             let mode = KeyMode::parse(&args.mode).context("mode is test or live")?;
             let tenant = resolve_tenant(&**client, &args.tenant).await?;
-            let created = keys::create_key(&**client, tenant.id, role, mode, args.label.as_deref()).await?;
+            let label = args.label.as_deref();
+            let created = keys::create_key_expiring(&**client, tenant.id, role, mode, label, args.expires_at).await?;
             if args.json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {
@@ -140,6 +156,22 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
                 println!("{}", serde_json::to_string(&revoked)?);
             } else {
                 println!("key {} revoked", revoked.id);
+            }
+        }
+        KeysCommand::Roll { id, expire_old_in_s, json } => {
+            let mut client = client;
+            let rolled = keys::roll_key(&mut client, id, None, expire_old_in_s)
+                .await?
+                .with_context(|| format!("no key {id}"))?;
+            if json {
+                println!("{}", serde_json::to_string(&rolled)?);
+            } else {
+                let until = rolled.rolled.expires_at.map_or("-".to_owned(), |at| at.to_rfc3339());
+                println!(
+                    "key {} rolled; it works until {until}. New key {}:\n{}",
+                    id, rolled.created.info.id, rolled.created.key
+                );
+                eprintln!("(the new key is shown only now)");
             }
         }
         KeysCommand::List { tenant } => {

@@ -295,3 +295,39 @@ async fn labels_are_refused_past_the_same_limit_as_over_http() {
     let (ok, _, err) = endpoint(&past_limit);
     assert!(!ok && err.contains("label_invalid"), "{err}");
 }
+
+/// `keys create --expires-at` and `keys roll`: the successor has the old key's role and
+/// label, the old key expires when asked, and `keys list` shows both without a secret.
+#[tokio::test]
+async fn keys_roll_and_expire_from_the_cli() {
+    let db = TestDb::new().await;
+    let (ok, _, err) = payledger(&db, &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(payledger(&db, &["tenants", "create", "shop"]).0);
+    let in_a_day = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let args = ["keys", "create", "--tenant", "shop", "--role", "finance", "--label", "ops"];
+    let (ok, out, err) = payledger(&db, &[&args[..], &["--expires-at", &in_a_day, "--json"]].concat());
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    assert!(created["expires_at"].is_string(), "{created}");
+    let (ok, _, err) = payledger(&db, &[&args[..], &["--expires-at", "2000-01-01T00:00:00Z"]].concat());
+    assert!(!ok && err.contains("expiry_invalid"), "{err}");
+
+    let id = created["id"].as_str().unwrap();
+    let (ok, out, err) = payledger(&db, &["keys", "roll", id, "--expire-old-in-s", "0", "--json"]);
+    assert!(ok, "{err}");
+    let rolled: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((rolled["role"].clone(), rolled["label"].clone()), (json!("finance"), json!("ops")));
+    assert_ne!(rolled["key"], created["key"]);
+    let (ok, _, err) = payledger(&db, &["keys", "roll", id]);
+    assert!(!ok && err.contains("key_not_active"), "{err}");
+
+    let (ok, out, _) = payledger(&db, &["keys", "list", "--tenant", "shop"]);
+    assert!(ok);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let old = list["data"].as_array().unwrap().iter().find(|k| k["id"] == created["id"]).unwrap();
+    assert_eq!(old["rolled_to"], rolled["id"]);
+    let expires: chrono::DateTime<chrono::Utc> = old["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(expires <= chrono::Utc::now(), "expired at once: {old}");
+    assert!(!out.contains(created["key"].as_str().unwrap()) && !out.contains(rolled["key"].as_str().unwrap()));
+}

@@ -5,11 +5,12 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use payledger_service::tenants::authenticate;
+use payledger_service::key_usage::record_usage;
 pub use payledger_service::tenants::Role;
+use payledger_service::tenants::{authenticate, KeyCheck};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Roles admitted by each kind of route.
@@ -86,9 +87,26 @@ async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiR
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| ApiError::unauthenticated("malformed Authorization header; use Bearer <api key>"))?;
-    let owner =
-        authenticate(&state.pool, key).await?.ok_or_else(|| ApiError::unauthenticated("unknown or revoked API key"))?;
+    let owner = match authenticate(&state.pool, key).await? {
+        KeyCheck::Valid(owner) => owner,
+        KeyCheck::Unknown => return Err(ApiError::unauthenticated("unknown API key")),
+        KeyCheck::Revoked => return Err(ApiError::of(ApiCode::ApiKeyRevoked, "this API key was revoked")),
+        KeyCheck::Expired => return Err(ApiError::of(ApiCode::ApiKeyExpired, "this API key has expired")),
+    };
+    count_use(state, owner.key_id);
     let principal = Principal { tenant_id: owner.tenant_id, key_id: owner.key_id, role: owner.role };
     tracing::Span::current().record("tenant_id", tracing::field::display(principal.tenant_id));
     Ok(principal)
+}
+
+/// Counts the use; writes the key's count in the background when its interval is over (a
+/// failed write loses those uses, never the request).
+fn count_use(state: &AppState, key_id: Uuid) {
+    let Some(uses) = state.key_usage.count(key_id) else { return };
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        if let Err(error) = record_usage(&pool, key_id, uses).await {
+            tracing::warn!(%key_id, uses, error = %error, "could not record API key usage");
+        }
+    });
 }

@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/webhook-endpoints/{id}/secrets/{secret_id}/retire", post(webhook_endpoints::retire_secret))
         .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
+        .route("/v1/admin/keys/{id}/roll", post(admin::roll_key))
         .route_layer(roles(ADMIN_ROLES));
     // The webhook route is public too; it is added below, outside the overload layer.
     let public = Router::new()

@@ -47,7 +47,7 @@ use crate::views::{
         get_settlement_file,
         create_webhook_endpoint, list_webhook_endpoints, add_webhook_secret, retire_webhook_secret,
         jobs::reprocess_webhook_endpoint,
-        create_api_key, list_api_keys, revoke_api_key,
+        create_api_key, list_api_keys, revoke_api_key, roll_api_key,
     ),
     components(schemas(ErrorBody, ErrorDetail, ReportProblem, ExportEventLine, Seal)),
     modifiers(&BearerAuth, &ErrorResponses),
@@ -98,7 +98,7 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
     ];
     let authenticated = op.security.as_ref().is_none_or(|s| !s.is_empty());
     if authenticated {
-        statuses.push((401, "authentication_error: missing, unknown or revoked API key"));
+        statuses.push((401, "authentication_error: missing or unknown API key (invalid_api_key), revoked (api_key_revoked) or expired (api_key_expired)"));
         statuses.push((403, "permission_error: the key's role may not do this"));
     }
     let params = op.parameters.iter().flatten();
@@ -364,6 +364,16 @@ pub struct CreateApiKey {
     /// 1 to 200 characters (`payledger_core::LABEL_MAX_CHARS`).
     #[schema(min_length = 1, max_length = 200)]
     pub label: Option<String>,
+    /// When the key stops working (RFC 3339, in the future, at most 3,660 days away); absent: never.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollApiKey {
+    /// Seconds the old key keeps working beside the new one (0 to 2,592,000; default 86,400).
+    #[schema(minimum = 0, maximum = 2592000)]
+    pub expire_old_in_s: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -606,6 +616,22 @@ pub struct ApiKey {
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the key stops working (null: never).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The key that replaced this one when it was rolled.
+    pub rolled_to: Option<Uuid>,
+    /// Written at most once a minute per key and server process, not on every request.
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[schema(minimum = 0)]
+    pub use_count: i64,
+}
+
+/// A rolled key's successor (its `key` shown only now) and the rolled key as it is now.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RolledApiKey {
+    #[serde(flatten)]
+    pub created: CreatedApiKey,
+    pub rolled: ApiKey,
 }
 
 /// An API key as created: the only time `key` is shown.
@@ -1168,3 +1194,7 @@ fn create_api_key() {}
 fn list_api_keys() {}
 #[utoipa::path(post, path = "/v1/admin/keys/{id}/revoke", params(("id" = Uuid, Path)), responses((status = 200, body = ApiKey)))]
 fn revoke_api_key() {}
+#[utoipa::path(post, path = "/v1/admin/keys/{id}/roll", params(("id" = Uuid, Path)), request_body = RollApiKey,
+    responses((status = 201, body = RolledApiKey),
+        (status = 409, body = ErrorBody, description = "key_not_active: the key is revoked, expired or rolled already")))]
+fn roll_api_key() {}

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use payledger_service::aggregate::StateCache;
+use payledger_service::key_usage::KeyUsage;
 use payledger_service::runtime::Running;
 
 use crate::live::{Live, LiveConfig};
@@ -50,6 +51,8 @@ pub struct ApiConfig {
     pub settlement_job_min_bytes: usize,
     /// Live streams: the event feed and job progress.
     pub live: LiveConfig,
+    /// How often at most each key's `last_used_at` and `use_count` are written, per process.
+    pub key_usage_flush_ms: u64,
 }
 
 impl Default for ApiConfig {
@@ -70,6 +73,7 @@ impl Default for ApiConfig {
             reconciliation_lag_days: payledger_service::reconciliation::LAG_DAYS_DEFAULT,
             settlement_job_min_bytes: SETTLEMENT_JOB_MIN_BYTES_DEFAULT,
             live: LiveConfig::default(),
+            key_usage_flush_ms: 60_000,
         }
     }
 }
@@ -82,6 +86,7 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub states: StateCache,
     pub live: Arc<Live>,
+    pub key_usage: Arc<KeyUsage>,
 }
 
 impl AppState {
@@ -92,6 +97,7 @@ impl AppState {
             database_url: ledger.database_url.clone(),
             states: ledger.states.clone(),
             live: Live::new(ledger.database_url.clone(), config.live.clone()),
+            key_usage: Arc::new(KeyUsage::new(Duration::from_millis(config.key_usage_flush_ms))),
             config: Arc::new(config),
         }
     }

@@ -30,6 +30,12 @@ pub enum ServiceError {
     TenantNameInvalid,
     #[error("label is 1 to {} characters (label_invalid)", payledger_core::LABEL_MAX_CHARS)]
     LabelInvalid,
+    /// A key's expiry that is not in the future, or too far in it.
+    #[error("{0} (expiry_invalid)")]
+    ExpiryInvalid(String),
+    /// Only a key that works and has not been rolled can be rolled.
+    #[error("the key is {state}; only an active key that has not been rolled can be rolled (key_not_active)")]
+    KeyNotActive { state: &'static str },
     #[error("unknown time zone {0:?} (an IANA name such as Europe/Berlin) (time_zone_invalid)")]
     TimeZoneInvalid(String),
     /// A reconciliation period the ledger will not read (reversed, too long, too many lines).

@@ -11,6 +11,7 @@ pub mod command;
 pub mod error;
 pub mod export;
 pub mod jobs;
+pub mod key_usage;
 pub mod lookup;
 pub mod order_payments;
 pub mod reconciliation;

@@ -81,25 +81,42 @@ pub struct KeyOwner {
     pub role: Role,
 }
 
-/// Whose key this is; None for a malformed, unknown or revoked key.
-pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceResult<Option<KeyOwner>> {
+/// What a presented key turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyCheck {
+    Valid(KeyOwner),
+    /// Malformed or not a key of this ledger.
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+/// Whose key this is, or why it does not work.
+pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceResult<KeyCheck> {
     if !(key.starts_with("pl_test_") || key.starts_with("pl_live_")) {
-        return Ok(None);
+        return Ok(KeyCheck::Unknown);
     }
     let client = pool.get().await?;
     let hash = hash_key(key).to_vec();
     // Prepared once per connection: every request runs it.
     let statement = client
         .prepare_typed_cached(
-            "SELECT key_id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            "SELECT key_id, tenant_id, role, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)
+             FROM api_keys WHERE key_hash = $1",
             &[Type::BYTEA],
         )
         .await?;
     let row = client.query_opt(&statement, &[&hash]).await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some(row) = row else { return Ok(KeyCheck::Unknown) };
+    if row.try_get::<_, bool>(3)? {
+        return Ok(KeyCheck::Revoked);
+    }
+    if row.try_get::<_, bool>(4)? {
+        return Ok(KeyCheck::Expired);
+    }
     let role: String = row.try_get(2)?;
     let role = Role::parse(&role).ok_or_else(|| ServiceError::internal(format!("stored role {role:?}")))?;
-    Ok(Some(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role }))
+    Ok(KeyCheck::Valid(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role }))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -120,6 +137,13 @@ pub struct ApiKeyInfo {
     pub label: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the key stops working (absent: never).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The key that replaced this one when it was rolled.
+    pub rolled_to: Option<Uuid>,
+    /// Written at most once a minute per key and server process (see `key_usage`).
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub use_count: i64,
 }
 
 /// A key just created: the only time its secret is shown.
@@ -183,28 +207,105 @@ pub async fn create_key<C: GenericClient>(
     mode: KeyMode,
     label: Option<&str>,
 ) -> ServiceResult<CreatedKey> {
+    create_key_expiring(client, tenant_id, role, mode, label, None).await
+}
+
+/// Longest lifetime a key may be given at creation, in days.
+pub const KEY_EXPIRY_MAX_DAYS: i64 = 3_660;
+
+/// A key that stops working at `expires_at` (in the future, at most [`KEY_EXPIRY_MAX_DAYS`]).
+pub async fn create_key_expiring<C: GenericClient>(
+    client: &C,
+    tenant_id: Uuid,
+    role: Role,
+    mode: KeyMode,
+    label: Option<&str>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ServiceResult<CreatedKey> {
     check_label(label)?;
+    if let Some(at) = expires_at {
+        let now = chrono::Utc::now();
+        if at <= now || at > now + chrono::Duration::days(KEY_EXPIRY_MAX_DAYS) {
+            return Err(ServiceError::ExpiryInvalid(format!(
+                "expires_at is in the future and at most {KEY_EXPIRY_MAX_DAYS} days away"
+            )));
+        }
+    }
     let key = generate_key(mode);
     let id = Uuid::now_v7();
     let prefix: String = key.chars().take(12).collect();
     let row = client
         .query_one(
-            "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash, label)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at",
-            &[&id, &tenant_id, &role.as_str(), &mode.as_str(), &prefix, &hash_key(&key).to_vec(), &label],
+            &format!(
+                "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash, label, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {KEY_COLUMNS}"
+            ),
+            &[&id, &tenant_id, &role.as_str(), &mode.as_str(), &prefix, &hash_key(&key).to_vec(), &label, &expires_at],
         )
         .await?;
-    let info = ApiKeyInfo {
-        id,
-        tenant_id,
-        role,
-        mode,
-        prefix,
-        label: label.map(str::to_owned),
-        created_at: row.try_get(0)?,
-        revoked_at: None,
+    Ok(CreatedKey { info: key_info(&row)?, key })
+}
+
+/// Default overlap of a rolled key with its successor: a day, as Stripe's roll.
+pub const ROLL_OVERLAP_DEFAULT_S: i64 = 86_400;
+/// Longest overlap: 30 days.
+pub const ROLL_OVERLAP_MAX_S: i64 = 30 * 86_400;
+
+/// The key that replaced a rolled one (its secret shown once), and the rolled key as it is now.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolledKey {
+    #[serde(flatten)]
+    pub created: CreatedKey,
+    pub rolled: ApiKeyInfo,
+}
+
+/// Issues a new key with the same tenant, role, mode and label; the old one keeps working
+/// for `expire_old_in_s` more seconds (0: it stops now), or until its own earlier expiry.
+/// `tenant_id` limits it to that tenant's keys. None if there is no such key.
+pub async fn roll_key(
+    client: &mut deadpool_postgres::Client,
+    key_id: Uuid,
+    tenant_id: Option<Uuid>,
+    expire_old_in_s: i64,
+) -> ServiceResult<Option<RolledKey>> {
+    if !(0..=ROLL_OVERLAP_MAX_S).contains(&expire_old_in_s) {
+        return Err(ServiceError::ExpiryInvalid(format!("expire_old_in_s is 0 to {ROLL_OVERLAP_MAX_S}")));
+    }
+    let tx = client.transaction().await?;
+    let old = tx
+        .query_opt(
+            &format!(
+                "SELECT {KEY_COLUMNS}, coalesce(expires_at <= now(), false) FROM api_keys
+                 WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2) FOR UPDATE"
+            ),
+            &[&key_id, &tenant_id],
+        )
+        .await?;
+    let Some(old) = old else { return Ok(None) };
+    let info = key_info(&old)?;
+    let state = match (info.revoked_at, old.try_get::<_, bool>(KEY_COLUMN_COUNT)?, info.rolled_to) {
+        (Some(_), _, _) => Some("revoked"),
+        (None, true, _) => Some("expired"),
+        (None, false, Some(_)) => Some("already rolled"),
+        (None, false, None) => None,
     };
-    Ok(CreatedKey { info, key })
+    if let Some(state) = state {
+        return Err(ServiceError::KeyNotActive { state });
+    }
+    let created = create_key(&*tx, info.tenant_id, info.role, info.mode, info.label.as_deref()).await?;
+    let rolled = tx
+        .query_one(
+            &format!(
+                "UPDATE api_keys SET rolled_to = $2,
+                        expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $3))
+                 WHERE key_id = $1 RETURNING {KEY_COLUMNS}"
+            ),
+            &[&key_id, &created.info.id, &(expire_old_in_s as f64)],
+        )
+        .await?;
+    let rolled = key_info(&rolled)?;
+    tx.commit().await?;
+    Ok(Some(RolledKey { created, rolled }))
 }
 
 /// Revokes a key; `tenant_id` limits it to that tenant's keys. Returns the key, or None if unknown.
@@ -215,9 +316,11 @@ pub async fn revoke_key<C: GenericClient>(
 ) -> ServiceResult<Option<ApiKeyInfo>> {
     let row = client
         .query_opt(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+            &format!(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
              WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
-             RETURNING key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at",
+             RETURNING {KEY_COLUMNS}"
+            ),
             &[&key_id, &tenant_id],
         )
         .await?;
@@ -227,13 +330,17 @@ pub async fn revoke_key<C: GenericClient>(
 pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<Vec<ApiKeyInfo>> {
     let rows = client
         .query(
-            "SELECT key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at
-             FROM api_keys WHERE tenant_id = $1 ORDER BY created_at LIMIT 1000",
+            &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at LIMIT 1000"),
             &[&tenant_id],
         )
         .await?;
     rows.iter().map(key_info).collect()
 }
+
+/// The columns [`key_info`] reads, in its order.
+const KEY_COLUMNS: &str =
+    "key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at, expires_at, rolled_to, last_used_at, use_count";
+const KEY_COLUMN_COUNT: usize = 12;
 
 fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
     let role: String = r.try_get(2)?;
@@ -247,6 +354,10 @@ fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
         label: r.try_get(5)?,
         created_at: r.try_get(6)?,
         revoked_at: r.try_get(7)?,
+        expires_at: r.try_get(8)?,
+        rolled_to: r.try_get(9)?,
+        last_used_at: r.try_get(10)?,
+        use_count: r.try_get(11)?,
     })
 }
 

@@ -8,6 +8,8 @@ use super::ErrorType;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiCode {
     AmountInvalid,
+    ApiKeyExpired,
+    ApiKeyRevoked,
     BodyIncomplete,
     BodyTimeout,
     BodyTooLarge,
@@ -18,6 +20,7 @@ pub enum ApiCode {
     Duplicate,
     DuplicateField,
     DuplicateParameter,
+    ExpiryInvalid,
     FormatInvalid,
     HeadersTooLarge,
     IdempotencyKeyInUse,
@@ -32,6 +35,7 @@ pub enum ApiCode {
     InvalidRequest,
     InvalidSettlementReport,
     JobNotCancellable,
+    KeyNotActive,
     LabelInvalid,
     LastActiveSecret,
     LimitInvalid,
@@ -71,8 +75,10 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 61] = [
+    pub const ALL: [ApiCode; 65] = [
         ApiCode::AmountInvalid,
+        ApiCode::ApiKeyExpired,
+        ApiCode::ApiKeyRevoked,
         ApiCode::BodyIncomplete,
         ApiCode::BodyTimeout,
         ApiCode::BodyTooLarge,
@@ -83,6 +89,7 @@ impl ApiCode {
         ApiCode::Duplicate,
         ApiCode::DuplicateField,
         ApiCode::DuplicateParameter,
+        ApiCode::ExpiryInvalid,
         ApiCode::FormatInvalid,
         ApiCode::HeadersTooLarge,
         ApiCode::IdempotencyKeyInUse,
@@ -97,6 +104,7 @@ impl ApiCode {
         ApiCode::InvalidRequest,
         ApiCode::InvalidSettlementReport,
         ApiCode::JobNotCancellable,
+        ApiCode::KeyNotActive,
         ApiCode::LabelInvalid,
         ApiCode::LastActiveSecret,
         ApiCode::LimitInvalid,
@@ -138,6 +146,8 @@ impl ApiCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ApiCode::AmountInvalid => "amount_invalid",
+            ApiCode::ApiKeyExpired => "api_key_expired",
+            ApiCode::ApiKeyRevoked => "api_key_revoked",
             ApiCode::BodyIncomplete => "body_incomplete",
             ApiCode::BodyTimeout => "body_timeout",
             ApiCode::BodyTooLarge => "body_too_large",
@@ -148,6 +158,7 @@ impl ApiCode {
             ApiCode::Duplicate => "duplicate",
             ApiCode::DuplicateField => "duplicate_field",
             ApiCode::DuplicateParameter => "duplicate_parameter",
+            ApiCode::ExpiryInvalid => "expiry_invalid",
             ApiCode::FormatInvalid => "format_invalid",
             ApiCode::HeadersTooLarge => "headers_too_large",
             ApiCode::IdempotencyKeyInUse => "idempotency_key_in_use",
@@ -162,6 +173,7 @@ impl ApiCode {
             ApiCode::InvalidRequest => "invalid_request",
             ApiCode::InvalidSettlementReport => "invalid_settlement_report",
             ApiCode::JobNotCancellable => "job_not_cancellable",
+            ApiCode::KeyNotActive => "key_not_active",
             ApiCode::LabelInvalid => "label_invalid",
             ApiCode::LastActiveSecret => "last_active_secret",
             ApiCode::LimitInvalid => "limit_invalid",
@@ -211,6 +223,7 @@ impl ApiCode {
             | ApiCode::CursorInvalid
             | ApiCode::DuplicateField
             | ApiCode::DuplicateParameter
+            | ApiCode::ExpiryInvalid
             | ApiCode::FormatInvalid
             | ApiCode::IdempotencyKeyInvalid
             | ApiCode::InvalidCharacters
@@ -240,6 +253,7 @@ impl ApiCode {
             | ApiCode::Duplicate
             | ApiCode::IdempotencyKeyInUse
             | ApiCode::JobNotCancellable
+            | ApiCode::KeyNotActive
             | ApiCode::ProjectionMaintenanceInProgress
             | ApiCode::RebuildInProgress
             | ApiCode::ResourceBusy
@@ -255,7 +269,9 @@ impl ApiCode {
             | ApiCode::ProjectionVerifyInterrupted
             | ApiCode::ReadModelsBehind
             | ApiCode::Timeout => (StatusCode::SERVICE_UNAVAILABLE, ErrorType::Overloaded),
-            ApiCode::InvalidApiKey => (StatusCode::UNAUTHORIZED, ErrorType::Authentication),
+            ApiCode::ApiKeyExpired | ApiCode::ApiKeyRevoked | ApiCode::InvalidApiKey => {
+                (StatusCode::UNAUTHORIZED, ErrorType::Authentication)
+            }
             ApiCode::IdempotencyKeyReused
             | ApiCode::LastActiveSecret
             | ApiCode::TooManyActiveSecrets

@@ -22,6 +22,17 @@ pub struct CreateKey {
     pub mode: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
+    /// When the key stops working (RFC 3339); absent: never.
+    #[serde(default)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollKey {
+    /// How long the old key keeps working beside the new one (default a day).
+    #[serde(default)]
+    pub expire_old_in_s: Option<i64>,
 }
 
 pub async fn create_key(
@@ -40,7 +51,10 @@ pub async fn create_key(
     };
     let label = request.label;
     let client = state.pool.get().await?;
-    let created = keys::create_key(&**client, principal.tenant_id, role, mode, label.as_deref()).await?;
+    let created =
+        keys::create_key_expiring(&**client, principal.tenant_id, role, mode, label.as_deref(), request.expires_at)
+            .await
+            .map_err(|e| ApiError::from(e).with_param_if("expires_at", request.expires_at.is_some()))?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -60,4 +74,20 @@ pub async fn revoke_key(
         .await?
         .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok(Json(revoked).into_response())
+}
+
+/// A new key for an old one, which keeps working for `expire_old_in_s` (Stripe's roll).
+pub async fn roll_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    body: JsonBody<RollKey>,
+) -> ApiResult<Response> {
+    let expire_old_in_s = body.value.expire_old_in_s.unwrap_or(keys::ROLL_OVERLAP_DEFAULT_S);
+    let mut client = state.pool.get().await?;
+    let rolled = keys::roll_key(&mut client, id, Some(principal.tenant_id), expire_old_in_s)
+        .await
+        .map_err(|e| ApiError::from(e).with_param_if("expire_old_in_s", true))?
+        .ok_or_else(|| ApiError::not_found("api key"))?;
+    Ok((StatusCode::CREATED, Json(rolled)).into_response())
 }

@@ -465,6 +465,16 @@ async fn every_route_answers_as_openapi_json_documents() {
         )
         .await;
     assert_eq!(s, 201, "{key}");
+    let (s, rolled) = c
+        .call(
+            Method::POST,
+            "/v1/admin/keys/{id}/roll",
+            &format!("/v1/admin/keys/{}/roll", id(&key)),
+            Some("admin"),
+            Some(json!({"expire_old_in_s": 60})),
+        )
+        .await;
+    assert_eq!(s, 201, "{rolled}");
     c.call(Method::GET, "/v1/admin/keys", "/v1/admin/keys", Some("admin"), None).await;
     let (s, revoked) = c
         .call(
