@@ -51,6 +51,28 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default_value_t = 16)]
     pub webhook_max_in_flight_per_endpoint: usize,
 
+    /// Requests per second of an API key without its own limit, in this process (more: 429).
+    #[arg(long, env = "PAYLEDGER_RATE_LIMIT_PER_S", default_value_t = payledger_api::RATE_LIMIT_PER_S_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_per_s: u32,
+
+    /// Requests an API key without its own limit may send at once, in this process.
+    #[arg(long, env = "PAYLEDGER_RATE_LIMIT_BURST", default_value_t = payledger_api::RATE_LIMIT_BURST_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_limit_burst: u32,
+
+    /// Deliveries per second to one webhook endpoint, in this process (more: 429).
+    #[arg(long, env = "PAYLEDGER_WEBHOOK_RATE_LIMIT_PER_S",
+          default_value_t = payledger_api::WEBHOOK_RATE_LIMIT_PER_S_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub webhook_rate_limit_per_s: u32,
+
+    /// Deliveries one webhook endpoint may receive at once, in this process.
+    #[arg(long, env = "PAYLEDGER_WEBHOOK_RATE_LIMIT_BURST",
+          default_value_t = payledger_api::WEBHOOK_RATE_LIMIT_BURST_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub webhook_rate_limit_burst: u32,
+
     /// Development mode: on first start create a tenant "dev" with one key per role, and
     /// print them (they are kept in --dev-keys-file so later starts can print them again).
     #[arg(long)]
@@ -157,6 +179,10 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         webhook_tolerance_s: args.webhook_tolerance_s,
         webhook_body_timeout_ms: args.webhook_body_timeout_ms,
         webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
+        rate_limit_per_s: args.rate_limit_per_s,
+        rate_limit_burst: args.rate_limit_burst,
+        webhook_rate_limit_per_s: args.webhook_rate_limit_per_s,
+        webhook_rate_limit_burst: args.webhook_rate_limit_burst,
         reconciliation_lag_days: args.reconciliation_lag_days,
         settlement_job_min_bytes: args.settlement_job_min_bytes,
         request_timeout_ms: args.request_timeout_ms,

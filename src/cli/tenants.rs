@@ -1,4 +1,4 @@
-//! `payledger tenants create|list`, `payledger keys create|revoke|roll|list`, and the one way
+//! `payledger tenants create|list`, `payledger keys create|revoke|roll|limit|list`, and the one way
 //! every command finds the tenant given by `--tenant` (a name or an id).
 
 use std::process::ExitCode;
@@ -59,6 +59,17 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set a key's own rate limit (per server process); without flags, back to the
+    /// server's default (PAYLEDGER_RATE_LIMIT_PER_S / _BURST).
+    Limit {
+        /// The key's id.
+        id: uuid::Uuid,
+        #[command(flatten)]
+        limit: RateLimitArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// List a tenant's keys (never their secrets).
     List {
         /// Tenant name or id.
@@ -84,9 +95,27 @@ pub struct CreateKeyArgs {
     /// When the key stops working, RFC 3339 (e.g. 2027-01-31T00:00:00Z); default: never.
     #[arg(long)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[command(flatten)]
+    pub limit: RateLimitArgs,
     /// Print one JSON object (it holds the secret).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RateLimitArgs {
+    /// The key's own requests per second (default: the server's).
+    #[arg(long)]
+    pub rate_limit_per_s: Option<i32>,
+    /// The key's own burst: requests it may send at once (default: the server's).
+    #[arg(long)]
+    pub rate_limit_burst: Option<i32>,
+}
+
+impl RateLimitArgs {
+    fn limit(&self) -> keys::KeyRateLimit {
+        keys::KeyRateLimit { rate_limit_per_s: self.rate_limit_per_s, rate_limit_burst: self.rate_limit_burst }
+    }
 }
 
 /// The tenant named, or with this id. An id wins over another tenant's name that spells it
@@ -142,7 +171,15 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             let mode = KeyMode::parse(&args.mode).context("mode is test or live")?;
             let tenant = resolve_tenant(&**client, &args.tenant).await?;
             let label = args.label.as_deref();
-            let created = keys::create_key_expiring(&**client, tenant.id, role, mode, label, args.expires_at).await?;
+            let limit = args.limit.limit();
+            keys::check_rate_limit(limit)?;
+            let mut client = client;
+            let tx = client.transaction().await?;
+            let mut created = keys::create_key_expiring(&*tx, tenant.id, role, mode, label, args.expires_at).await?;
+            if limit != keys::KeyRateLimit::default() {
+                created.info = keys::set_rate_limit(&*tx, created.info.id, limit).await?.context("the new key")?;
+            }
+            tx.commit().await?;
             if args.json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {
@@ -172,6 +209,20 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
                     id, rolled.created.info.id, rolled.created.key
                 );
                 eprintln!("(the new key is shown only now)");
+            }
+        }
+        KeysCommand::Limit { id, limit, json } => {
+            let key =
+                keys::set_rate_limit(&**client, id, limit.limit()).await?.with_context(|| format!("no key {id}"))?;
+            if json {
+                println!("{}", serde_json::to_string(&key)?);
+            } else {
+                let shown = |n: Option<i32>| n.map_or("the server's default".to_owned(), |n| n.to_string());
+                println!(
+                    "key {id}: {} requests/s, burst {}",
+                    shown(key.rate_limit.rate_limit_per_s),
+                    shown(key.rate_limit.rate_limit_burst)
+                );
             }
         }
         KeysCommand::List { tenant } => {

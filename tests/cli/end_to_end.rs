@@ -331,3 +331,40 @@ async fn keys_roll_and_expire_from_the_cli() {
     assert!(expires <= chrono::Utc::now(), "expired at once: {old}");
     assert!(!out.contains(created["key"].as_str().unwrap()) && !out.contains(rolled["key"].as_str().unwrap()));
 }
+
+/// `keys create --rate-limit-*` and `keys limit`: a key's own limit is stored, shown by
+/// `keys list`, refused out of range with nothing created, cleared back to the default, and
+/// kept by the key's successor when it is rolled.
+#[tokio::test]
+async fn keys_limit_sets_and_clears_a_keys_own_rate_limit() {
+    let db = TestDb::new().await;
+    let (ok, _, err) = payledger(&db, &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(payledger(&db, &["tenants", "create", "shop"]).0);
+    let create = ["keys", "create", "--tenant", "shop", "--role", "writer", "--json"];
+    let (ok, _, err) = payledger(&db, &[&create[..], &["--rate-limit-per-s", "0"]].concat());
+    assert!(!ok && err.contains("rate_limit_invalid"), "{err}");
+    let (ok, out, _) = payledger(&db, &["keys", "list", "--tenant", "shop"]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["data"], json!([]), "nothing half-created");
+
+    let (ok, out, err) =
+        payledger(&db, &[&create[..], &["--rate-limit-per-s", "5", "--rate-limit-burst", "10"]].concat());
+    assert!(ok, "{err}");
+    let key: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((key["rate_limit_per_s"].clone(), key["rate_limit_burst"].clone()), (json!(5), json!(10)));
+    let id = key["id"].as_str().unwrap();
+    let (ok, out, err) = payledger(&db, &["keys", "roll", id, "--json"]);
+    assert!(ok, "{err}");
+    let rolled: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((rolled["rate_limit_per_s"].clone(), rolled["rate_limit_burst"].clone()), (json!(5), json!(10)));
+
+    let (ok, out, err) = payledger(&db, &["keys", "limit", id, "--rate-limit-per-s", "7", "--json"]);
+    assert!(ok, "{err}");
+    let limited: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((limited["rate_limit_per_s"].clone(), limited["rate_limit_burst"].clone()), (json!(7), Value::Null));
+    let (ok, out, err) = payledger(&db, &["keys", "limit", id]);
+    assert!(ok && out.contains("the server's default"), "{out} {err}");
+    let (ok, _, err) = payledger(&db, &["keys", "limit", &uuid::Uuid::now_v7().to_string()]);
+    assert!(!ok && err.contains("no key"), "{err}");
+}

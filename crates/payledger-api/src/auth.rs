@@ -7,10 +7,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payledger_service::key_usage::record_usage;
 pub use payledger_service::tenants::Role;
-use payledger_service::tenants::{authenticate, KeyCheck};
+use payledger_service::tenants::{authenticate, KeyCheck, KeyRateLimit};
 use uuid::Uuid;
 
 use crate::error::{ApiCode, ApiError, ApiResult};
+use crate::rate_limit::{Decision, Limit};
 use crate::state::AppState;
 
 /// Roles admitted by each kind of route.
@@ -51,7 +52,7 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
-        let principal = principal_of(&parts.headers, state).await?;
+        let (principal, _) = principal_of(&parts.headers, state).await?;
         parts.extensions.insert(principal.clone());
         Ok(principal)
     }
@@ -65,18 +66,21 @@ pub async fn gate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let principal = match principal_of(request.headers(), &state).await {
-        Ok(principal) => principal,
+    let (principal, decision) = match principal_of(request.headers(), &state).await {
+        Ok(found) => found,
         Err(err) => return err.into_response(),
     };
     if let Err(err) = principal.require(roles) {
         return err.into_response();
     }
     request.extensions_mut().insert(principal);
-    next.run(request).await
+    let mut response = next.run(request).await;
+    decision.write_headers(response.headers_mut());
+    response
 }
 
-async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiResult<Principal> {
+/// The key's owner, and its rate-limit decision (a refusal is the error, 429).
+async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiResult<(Principal, Decision)> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthenticated("missing Authorization: Bearer <api key>"))?;
@@ -93,10 +97,31 @@ async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiR
         KeyCheck::Revoked => return Err(ApiError::of(ApiCode::ApiKeyRevoked, "this API key was revoked")),
         KeyCheck::Expired => return Err(ApiError::of(ApiCode::ApiKeyExpired, "this API key has expired")),
     };
+    tracing::Span::current().record("tenant_id", tracing::field::display(owner.tenant_id));
+    let decision = state.key_rate_limits.check(owner.key_id, key_limit(state, owner.rate_limit));
+    if let Decision::Refused { .. } = decision {
+        return Err(rate_limited(decision, "this API key"));
+    }
     count_use(state, owner.key_id);
     let principal = Principal { tenant_id: owner.tenant_id, key_id: owner.key_id, role: owner.role };
-    tracing::Span::current().record("tenant_id", tracing::field::display(principal.tenant_id));
-    Ok(principal)
+    Ok((principal, decision))
+}
+
+/// The key's own limit where set, else the server's default.
+fn key_limit(state: &AppState, own: KeyRateLimit) -> Limit {
+    let per_s = own.rate_limit_per_s.and_then(|n| u32::try_from(n).ok()).unwrap_or(state.config.rate_limit_per_s);
+    let burst = own.rate_limit_burst.and_then(|n| u32::try_from(n).ok()).unwrap_or(state.config.rate_limit_burst);
+    Limit::of(per_s, burst)
+}
+
+/// 429 `rate_limited` with `Retry-After` and the `RateLimit-*` headers; counted.
+pub fn rate_limited(decision: Decision, whose: &'static str) -> ApiError {
+    metrics::counter!("payledger_rate_limited_total", "limit" => whose).increment(1);
+    let mut err = ApiError::of(ApiCode::RateLimited, format!("too many requests for {whose}; retry after Retry-After"));
+    let mut headers = axum::http::HeaderMap::new();
+    decision.write_headers(&mut headers);
+    err.headers = Some(Box::new(headers));
+    err
 }
 
 /// Counts the use; writes the key's count in the background when its interval is over (a

@@ -57,6 +57,8 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Itemised problems (`invalid_settlement_report`); absent from the body when `None`.
     pub details: Option<serde_json::Value>,
+    /// Headers the answer carries besides the body (`Retry-After` of a rate limit).
+    pub headers: Option<Box<axum::http::HeaderMap>>,
 }
 
 impl ApiError {
@@ -68,7 +70,15 @@ impl ApiError {
         code: impl Into<Cow<'static, str>>,
         message: impl Into<String>,
     ) -> Self {
-        ApiError { status, error_type, code: code.into(), message: message.into(), param: None, details: None }
+        ApiError {
+            status,
+            error_type,
+            code: code.into(),
+            message: message.into(),
+            param: None,
+            details: None,
+            headers: None,
+        }
     }
 
     /// One of the API's own refusals, answered with its code's status and type.
@@ -137,7 +147,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         metrics::counter!("payledger_errors_total", "code" => self.code.to_string()).increment(1);
-        (self.status, Json(self.body())).into_response()
+        let mut response = (self.status, Json(self.body())).into_response();
+        if let Some(headers) = self.headers {
+            response.headers_mut().extend(*headers);
+        }
+        response
     }
 }
 
@@ -212,6 +226,7 @@ impl From<ServiceError> for ApiError {
                 ApiCode::KeyNotActive,
                 format!("the key is {state}; only an active key that has not been rolled can be rolled"),
             ),
+            ServiceError::RateLimitInvalid { .. } => ApiError::of(ApiCode::InvalidParameter, message),
             ServiceError::TimeZoneInvalid(_) => {
                 ApiError::invalid_param("time_zone", ApiCode::InvalidParameter, message)
             }

@@ -13,6 +13,7 @@ mod metrics;
 pub mod openapi;
 mod params;
 mod query;
+pub mod rate_limit;
 mod request_id;
 mod routes;
 mod state;
@@ -31,7 +32,10 @@ use tower::ServiceBuilder;
 
 use crate::error::{ApiCode, ApiError};
 pub use crate::live::LiveConfig;
-pub use crate::state::{ApiConfig, AppState, SETTLEMENT_JOB_MIN_BYTES_DEFAULT, SETTLEMENT_MAX_BYTES_DEFAULT};
+pub use crate::state::{
+    ApiConfig, AppState, RATE_LIMIT_BURST_DEFAULT, RATE_LIMIT_PER_S_DEFAULT, SETTLEMENT_JOB_MIN_BYTES_DEFAULT,
+    SETTLEMENT_MAX_BYTES_DEFAULT, WEBHOOK_RATE_LIMIT_BURST_DEFAULT, WEBHOOK_RATE_LIMIT_PER_S_DEFAULT,
+};
 
 /// Every route of the API, grouped by the roles admitted (checked before a handler runs).
 pub fn router(state: AppState) -> Router {

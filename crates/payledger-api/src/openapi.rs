@@ -100,6 +100,11 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
     if authenticated {
         statuses.push((401, "authentication_error: missing or unknown API key (invalid_api_key), revoked (api_key_revoked) or expired (api_key_expired)"));
         statuses.push((403, "permission_error: the key's role may not do this"));
+        statuses.push((
+            429,
+            "rate_limit_error: rate_limited, the key's rate limit in this server process (Retry-After, RateLimit-Limit, \
+             RateLimit-Remaining, RateLimit-Reset)",
+        ));
     }
     let params = op.parameters.iter().flatten();
     let is_command = params.clone().any(|p| p.name == "Idempotency-Key");
@@ -111,6 +116,7 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
         statuses.push((413, "body_too_large"));
         if is_webhook {
             statuses.push((408, "the body was not received in time"));
+            statuses.push((429, "rate_limit_error: rate_limited, the endpoint's rate limit (Retry-After)"));
         } else {
             statuses.push((415, "unsupported_media_type: a body must be application/json"));
         }
@@ -624,6 +630,12 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     #[schema(minimum = 0)]
     pub use_count: i64,
+    /// The key's own requests per second (null: the server's default, PAYLEDGER_RATE_LIMIT_PER_S).
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub rate_limit_per_s: Option<i32>,
+    /// The key's own burst (null: PAYLEDGER_RATE_LIMIT_BURST).
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub rate_limit_burst: Option<i32>,
 }
 
 /// A rolled key's successor (its `key` shown only now) and the rolled key as it is now.

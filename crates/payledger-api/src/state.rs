@@ -7,6 +7,7 @@ use payledger_service::key_usage::KeyUsage;
 use payledger_service::runtime::Running;
 
 use crate::live::{Live, LiveConfig};
+use crate::rate_limit::RateLimits;
 
 /// `PAYLEDGER_SETTLEMENT_MAX_BYTES` when not set: 32 MiB.
 pub const SETTLEMENT_MAX_BYTES_DEFAULT: usize = 32 * 1024 * 1024;
@@ -53,7 +54,21 @@ pub struct ApiConfig {
     pub live: LiveConfig,
     /// How often at most each key's `last_used_at` and `use_count` are written, per process.
     pub key_usage_flush_ms: u64,
+    /// Requests per second and burst of a key without its own limit (per process).
+    pub rate_limit_per_s: u32,
+    pub rate_limit_burst: u32,
+    /// Deliveries per second and burst of each webhook endpoint (per process).
+    pub webhook_rate_limit_per_s: u32,
+    pub webhook_rate_limit_burst: u32,
 }
+
+/// `PAYLEDGER_RATE_LIMIT_PER_S` and `_BURST` when not set: far above one client's ordinary
+/// use (50 requests at once on one key are never refused), low enough to stop a runaway.
+pub const RATE_LIMIT_PER_S_DEFAULT: u32 = 1_000;
+pub const RATE_LIMIT_BURST_DEFAULT: u32 = 1_000;
+/// `PAYLEDGER_WEBHOOK_RATE_LIMIT_PER_S` and `_BURST` when not set.
+pub const WEBHOOK_RATE_LIMIT_PER_S_DEFAULT: u32 = 1_000;
+pub const WEBHOOK_RATE_LIMIT_BURST_DEFAULT: u32 = 1_000;
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -74,6 +89,10 @@ impl Default for ApiConfig {
             settlement_job_min_bytes: SETTLEMENT_JOB_MIN_BYTES_DEFAULT,
             live: LiveConfig::default(),
             key_usage_flush_ms: 60_000,
+            rate_limit_per_s: RATE_LIMIT_PER_S_DEFAULT,
+            rate_limit_burst: RATE_LIMIT_BURST_DEFAULT,
+            webhook_rate_limit_per_s: WEBHOOK_RATE_LIMIT_PER_S_DEFAULT,
+            webhook_rate_limit_burst: WEBHOOK_RATE_LIMIT_BURST_DEFAULT,
         }
     }
 }
@@ -87,6 +106,9 @@ pub struct AppState {
     pub states: StateCache,
     pub live: Arc<Live>,
     pub key_usage: Arc<KeyUsage>,
+    /// Buckets per API key, and per webhook endpoint.
+    pub key_rate_limits: Arc<RateLimits>,
+    pub webhook_rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -98,6 +120,8 @@ impl AppState {
             states: ledger.states.clone(),
             live: Live::new(ledger.database_url.clone(), config.live.clone()),
             key_usage: Arc::new(KeyUsage::new(Duration::from_millis(config.key_usage_flush_ms))),
+            key_rate_limits: Arc::default(),
+            webhook_rate_limits: Arc::default(),
             config: Arc::new(config),
         }
     }

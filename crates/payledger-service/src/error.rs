@@ -33,6 +33,8 @@ pub enum ServiceError {
     /// A key's expiry that is not in the future, or too far in it.
     #[error("{0} (expiry_invalid)")]
     ExpiryInvalid(String),
+    #[error("a rate limit is 1 to {max} (rate_limit_invalid)")]
+    RateLimitInvalid { max: i32 },
     /// Only a key that works and has not been rolled can be rolled.
     #[error("the key is {state}; only an active key that has not been rolled can be rolled (key_not_active)")]
     KeyNotActive { state: &'static str },

@@ -79,6 +79,15 @@ pub struct KeyOwner {
     pub tenant_id: Uuid,
     pub key_id: Uuid,
     pub role: Role,
+    /// The key's own rate limit, where set (else the server's default).
+    pub rate_limit: KeyRateLimit,
+}
+
+/// A key's own requests per second and burst; `None`: the server's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct KeyRateLimit {
+    pub rate_limit_per_s: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
 }
 
 /// What a presented key turned out to be.
@@ -101,7 +110,8 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     // Prepared once per connection: every request runs it.
     let statement = client
         .prepare_typed_cached(
-            "SELECT key_id, tenant_id, role, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)
+            "SELECT key_id, tenant_id, role, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false),
+                    rate_limit_per_s, rate_limit_burst
              FROM api_keys WHERE key_hash = $1",
             &[Type::BYTEA],
         )
@@ -116,7 +126,8 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     }
     let role: String = row.try_get(2)?;
     let role = Role::parse(&role).ok_or_else(|| ServiceError::internal(format!("stored role {role:?}")))?;
-    Ok(KeyCheck::Valid(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role }))
+    let rate_limit = KeyRateLimit { rate_limit_per_s: row.try_get(5)?, rate_limit_burst: row.try_get(6)? };
+    Ok(KeyCheck::Valid(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role, rate_limit }))
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -144,6 +155,9 @@ pub struct ApiKeyInfo {
     /// Written at most once a minute per key and server process (see `key_usage`).
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
     pub use_count: i64,
+    /// The key's own rate limit (null fields: the server's default).
+    #[serde(flatten)]
+    pub rate_limit: KeyRateLimit,
 }
 
 /// A key just created: the only time its secret is shown.
@@ -246,6 +260,38 @@ pub async fn create_key_expiring<C: GenericClient>(
     Ok(CreatedKey { info: key_info(&row)?, key })
 }
 
+/// Largest rate or burst a key may be given.
+pub const KEY_RATE_LIMIT_MAX: i32 = 1_000_000;
+
+/// Refuses a rate or burst outside 1..=[`KEY_RATE_LIMIT_MAX`].
+pub fn check_rate_limit(limit: KeyRateLimit) -> ServiceResult<()> {
+    let values = [limit.rate_limit_per_s, limit.rate_limit_burst];
+    match values.into_iter().flatten().all(|value| (1..=KEY_RATE_LIMIT_MAX).contains(&value)) {
+        true => Ok(()),
+        false => Err(ServiceError::RateLimitInvalid { max: KEY_RATE_LIMIT_MAX }),
+    }
+}
+
+/// Sets (or with `None`, clears back to the server's default) a key's own rate limit.
+/// None if there is no such key.
+pub async fn set_rate_limit<C: GenericClient>(
+    client: &C,
+    key_id: Uuid,
+    limit: KeyRateLimit,
+) -> ServiceResult<Option<ApiKeyInfo>> {
+    check_rate_limit(limit)?;
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE api_keys SET rate_limit_per_s = $2, rate_limit_burst = $3 WHERE key_id = $1
+                 RETURNING {KEY_COLUMNS}"
+            ),
+            &[&key_id, &limit.rate_limit_per_s, &limit.rate_limit_burst],
+        )
+        .await?;
+    row.map(|r| key_info(&r)).transpose()
+}
+
 /// Default overlap of a rolled key with its successor: a day, as Stripe's roll.
 pub const ROLL_OVERLAP_DEFAULT_S: i64 = 86_400;
 /// Longest overlap: 30 days.
@@ -292,7 +338,12 @@ pub async fn roll_key(
     if let Some(state) = state {
         return Err(ServiceError::KeyNotActive { state });
     }
-    let created = create_key(&*tx, info.tenant_id, info.role, info.mode, info.label.as_deref()).await?;
+    let mut created = create_key(&*tx, info.tenant_id, info.role, info.mode, info.label.as_deref()).await?;
+    if info.rate_limit != KeyRateLimit::default() {
+        // The successor keeps the old key's own limit.
+        let limited = set_rate_limit(&*tx, created.info.id, info.rate_limit).await?;
+        created.info = limited.ok_or_else(|| ServiceError::internal("the new key vanished in its transaction"))?;
+    }
     let rolled = tx
         .query_one(
             &format!(
@@ -339,8 +390,9 @@ pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> Service
 
 /// The columns [`key_info`] reads, in its order.
 const KEY_COLUMNS: &str =
-    "key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at, expires_at, rolled_to, last_used_at, use_count";
-const KEY_COLUMN_COUNT: usize = 12;
+    "key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at, expires_at, rolled_to, last_used_at, \
+     use_count, rate_limit_per_s, rate_limit_burst";
+const KEY_COLUMN_COUNT: usize = 14;
 
 fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
     let role: String = r.try_get(2)?;
@@ -358,6 +410,7 @@ fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
         rolled_to: r.try_get(9)?,
         last_used_at: r.try_get(10)?,
         use_count: r.try_get(11)?,
+        rate_limit: KeyRateLimit { rate_limit_per_s: r.try_get(12)?, rate_limit_burst: r.try_get(13)? },
     })
 }
 

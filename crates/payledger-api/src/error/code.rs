@@ -52,6 +52,7 @@ pub enum ApiCode {
     ProjectionMaintenanceInProgress,
     ProjectionVerifyInterrupted,
     ProviderInvalid,
+    RateLimited,
     ReadModelsBehind,
     RebuildInProgress,
     ResourceBusy,
@@ -75,7 +76,7 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 65] = [
+    pub const ALL: [ApiCode; 66] = [
         ApiCode::AmountInvalid,
         ApiCode::ApiKeyExpired,
         ApiCode::ApiKeyRevoked,
@@ -121,6 +122,7 @@ impl ApiCode {
         ApiCode::ProjectionMaintenanceInProgress,
         ApiCode::ProjectionVerifyInterrupted,
         ApiCode::ProviderInvalid,
+        ApiCode::RateLimited,
         ApiCode::ReadModelsBehind,
         ApiCode::RebuildInProgress,
         ApiCode::ResourceBusy,
@@ -190,6 +192,7 @@ impl ApiCode {
             ApiCode::ProjectionMaintenanceInProgress => "projection_maintenance_in_progress",
             ApiCode::ProjectionVerifyInterrupted => "projection_verify_interrupted",
             ApiCode::ProviderInvalid => "provider_invalid",
+            ApiCode::RateLimited => "rate_limited",
             ApiCode::ReadModelsBehind => "read_models_behind",
             ApiCode::RebuildInProgress => "rebuild_in_progress",
             ApiCode::ResourceBusy => "resource_busy",
@@ -279,7 +282,7 @@ impl ApiCode {
             | ApiCode::Unprocessable => (StatusCode::UNPROCESSABLE_ENTITY, ErrorType::RuleViolation),
             ApiCode::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorType::InvalidRequest),
             ApiCode::UriTooLong => (StatusCode::URI_TOO_LONG, ErrorType::InvalidRequest),
-            ApiCode::TooManyFeeds => (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimit),
+            ApiCode::RateLimited | ApiCode::TooManyFeeds => (StatusCode::TOO_MANY_REQUESTS, ErrorType::RateLimit),
         }
     }
 }

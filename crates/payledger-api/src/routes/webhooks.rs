@@ -16,6 +16,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::rate_limit::{Decision, Limit};
 use crate::request_id;
 use crate::state::{ApiConfig, AppState};
 use crate::webhooks::admission::Admission;
@@ -53,6 +54,12 @@ pub async fn receive(
     // Everything that can be refused from the headers alone is, before the body is read.
     refuse_declared_length(&headers, hooks.app.config.body_limit_bytes)?;
     let admitted = hooks.admission.admit(&hooks.app.pool, endpoint_id, provider).await?;
+    let config = &hooks.app.config;
+    let limit = Limit::of(config.webhook_rate_limit_per_s, config.webhook_rate_limit_burst);
+    let decision = hooks.app.webhook_rate_limits.check(endpoint_id, limit);
+    if let Decision::Refused { .. } = decision {
+        return Err(crate::auth::rate_limited(decision, "this webhook endpoint"));
+    }
     let body = read_body(body, &hooks.app.config).await?;
     let _slot = admitted.start()?;
     record(&hooks.app, provider, endpoint_id, &headers, &body).await

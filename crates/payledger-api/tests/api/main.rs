@@ -20,6 +20,7 @@ mod operations;
 mod order_payments;
 mod parked;
 mod pipeline;
+mod rate_limits;
 mod read_models;
 mod reconciliation;
 mod response_schema;

@@ -66,7 +66,16 @@ impl Server {
             others.push(generic_endpoint(&pool, tenant_id, &format!("bench other {n}")).await?);
         }
 
-        let state = AppState::of(&ledger, ApiConfig::default());
+        // The limiter runs but never refuses: the benchmark measures the ledger's ceiling.
+        let unlimited = payledger_api::rate_limit::RATE_LIMIT_MAX;
+        let config = ApiConfig {
+            rate_limit_per_s: unlimited,
+            rate_limit_burst: unlimited,
+            webhook_rate_limit_per_s: unlimited,
+            webhook_rate_limit_burst: unlimited,
+            ..ApiConfig::default()
+        };
+        let state = AppState::of(&ledger, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let (stop_server, server_stopped) = oneshot::channel::<()>();

@@ -7,6 +7,7 @@ mod concurrency;
 mod lanes;
 mod nul;
 mod ordering;
+mod rate_limit;
 mod refund_totals;
 mod reprocess;
 mod rotation;
