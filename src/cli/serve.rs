@@ -51,6 +51,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLEDGER_WEBHOOK_MAX_IN_FLIGHT_PER_ENDPOINT", default_value_t = 16)]
     pub webhook_max_in_flight_per_endpoint: usize,
 
+    /// Load balancers whose X-Forwarded-For is believed, comma-separated CIDR blocks
+    /// (e.g. 10.0.0.0/8,::1/128); from any other peer the connection's address is the client's.
+    #[arg(long, env = "PAYLEDGER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Requests per second of an API key without its own limit, in this process (more: 429).
     #[arg(long, env = "PAYLEDGER_RATE_LIMIT_PER_S", default_value_t = payledger_api::RATE_LIMIT_PER_S_DEFAULT,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -179,6 +184,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
         webhook_tolerance_s: args.webhook_tolerance_s,
         webhook_body_timeout_ms: args.webhook_body_timeout_ms,
         webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
+        trusted_proxies: args.trusted_proxies.iter().map(|net| net.trunc()).collect(),
         rate_limit_per_s: args.rate_limit_per_s,
         rate_limit_burst: args.rate_limit_burst,
         webhook_rate_limit_per_s: args.webhook_rate_limit_per_s,

@@ -1,4 +1,4 @@
-//! `payledger tenants create|list`, `payledger keys create|revoke|roll|limit|list`, and the one way
+//! `payledger tenants create|list`, `payledger keys create|revoke|roll|limit|allow-ips|list`, and the one way
 //! every command finds the tenant given by `--tenant` (a name or an id).
 
 use std::process::ExitCode;
@@ -70,6 +70,21 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set the networks a key may be used from (CIDR blocks or addresses, IPv4 or IPv6);
+    /// with --any, from anywhere. A request from elsewhere is 403 ip_not_allowed.
+    AllowIps {
+        /// The key's id.
+        id: uuid::Uuid,
+        /// E.g. 203.0.113.0/24 2001:db8::/32 198.51.100.7
+        #[arg(required_unless_present = "any", conflicts_with = "any")]
+        networks: Vec<String>,
+        /// Remove the allow-list: the key works from any address.
+        #[arg(long)]
+        any: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// List a tenant's keys (never their secrets).
     List {
         /// Tenant name or id.
@@ -97,6 +112,9 @@ pub struct CreateKeyArgs {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     #[command(flatten)]
     pub limit: RateLimitArgs,
+    /// A network the key may be used from (repeat for more); default: any.
+    #[arg(long = "allow-ip")]
+    pub allow_ips: Vec<String>,
     /// Print one JSON object (it holds the secret).
     #[arg(long)]
     pub json: bool,
@@ -173,11 +191,17 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             let label = args.label.as_deref();
             let limit = args.limit.limit();
             keys::check_rate_limit(limit)?;
+            let networks =
+                (!args.allow_ips.is_empty()).then(|| keys::parse_allowed_ips(&args.allow_ips)).transpose()?;
             let mut client = client;
             let tx = client.transaction().await?;
             let mut created = keys::create_key_expiring(&*tx, tenant.id, role, mode, label, args.expires_at).await?;
             if limit != keys::KeyRateLimit::default() {
                 created.info = keys::set_rate_limit(&*tx, created.info.id, limit).await?.context("the new key")?;
+            }
+            if let Some(networks) = &networks {
+                created.info =
+                    keys::set_allowed_ips(&*tx, created.info.id, Some(networks)).await?.context("the new key")?;
             }
             tx.commit().await?;
             if args.json {
@@ -223,6 +247,18 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
                     shown(key.rate_limit.rate_limit_per_s),
                     shown(key.rate_limit.rate_limit_burst)
                 );
+            }
+        }
+        KeysCommand::AllowIps { id, networks, any, json } => {
+            let networks = (!any).then(|| keys::parse_allowed_ips(&networks)).transpose()?;
+            let key = keys::set_allowed_ips(&**client, id, networks.as_deref())
+                .await?
+                .with_context(|| format!("no key {id}"))?;
+            if json {
+                println!("{}", serde_json::to_string(&key)?);
+            } else {
+                let shown = key.allowed_ips.map_or("any address".to_owned(), |nets| nets.join(", "));
+                println!("key {id} may be used from {shown}");
             }
         }
         KeysCommand::List { tenant } => {

@@ -368,3 +368,33 @@ async fn keys_limit_sets_and_clears_a_keys_own_rate_limit() {
     let (ok, _, err) = payledger(&db, &["keys", "limit", &uuid::Uuid::now_v7().to_string()]);
     assert!(!ok && err.contains("no key"), "{err}");
 }
+
+/// `keys create --allow-ip` and `keys allow-ips`: the list is stored in canonical form,
+/// a bad network is refused with nothing created, and `--any` removes the list.
+#[tokio::test]
+async fn keys_allow_ips_sets_and_removes_a_keys_allow_list() {
+    let db = TestDb::new().await;
+    let (ok, _, err) = payledger(&db, &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(payledger(&db, &["tenants", "create", "shop"]).0);
+    let create = ["keys", "create", "--tenant", "shop", "--role", "writer", "--json"];
+    let (ok, _, err) = payledger(&db, &[&create[..], &["--allow-ip", "10.0.0.0/40"]].concat());
+    assert!(!ok && err.contains("allowed_ips_invalid"), "{err}");
+    let (ok, out, _) = payledger(&db, &["keys", "list", "--tenant", "shop"]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["data"], json!([]), "nothing half-created");
+
+    let (ok, out, err) =
+        payledger(&db, &[&create[..], &["--allow-ip", "10.9.8.7/8", "--allow-ip", "2001:db8::1"]].concat());
+    assert!(ok, "{err}");
+    let key: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(key["allowed_ips"], json!(["10.0.0.0/8", "2001:db8::1/128"]));
+    let id = key["id"].as_str().unwrap();
+    let (ok, out, err) = payledger(&db, &["keys", "allow-ips", id, "192.0.2.0/24", "--json"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["allowed_ips"], json!(["192.0.2.0/24"]));
+    let (ok, out, err) = payledger(&db, &["keys", "allow-ips", id, "--any"]);
+    assert!(ok && out.contains("any address"), "{out} {err}");
+    let (ok, _, _) = payledger(&db, &["keys", "allow-ips", id]);
+    assert!(!ok, "a list or --any is required");
+}

@@ -1,7 +1,9 @@
 //! API keys over HTTP: `Authorization: Bearer pl_test_...`. Routes state which roles they
 //! admit; keys themselves are `payledger_service::tenants`.
 
-use axum::extract::{FromRequestParts, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +12,7 @@ pub use payledger_service::tenants::Role;
 use payledger_service::tenants::{authenticate, KeyCheck, KeyRateLimit};
 use uuid::Uuid;
 
+use crate::client_ip::client_ip;
 use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::rate_limit::{Decision, Limit};
 use crate::state::AppState;
@@ -52,7 +55,8 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
-        let (principal, _) = principal_of(&parts.headers, state).await?;
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+        let (principal, _) = principal_of(&parts.headers, peer, state).await?;
         parts.extensions.insert(principal.clone());
         Ok(principal)
     }
@@ -66,7 +70,8 @@ pub async fn gate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let (principal, decision) = match principal_of(request.headers(), &state).await {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    let (principal, decision) = match principal_of(request.headers(), peer, &state).await {
         Ok(found) => found,
         Err(err) => return err.into_response(),
     };
@@ -80,7 +85,11 @@ pub async fn gate(
 }
 
 /// The key's owner, and its rate-limit decision (a refusal is the error, 429).
-async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiResult<(Principal, Decision)> {
+async fn principal_of(
+    headers: &axum::http::HeaderMap,
+    peer: Option<SocketAddr>,
+    state: &AppState,
+) -> ApiResult<(Principal, Decision)> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthenticated("missing Authorization: Bearer <api key>"))?;
@@ -98,6 +107,13 @@ async fn principal_of(headers: &axum::http::HeaderMap, state: &AppState) -> ApiR
         KeyCheck::Expired => return Err(ApiError::of(ApiCode::ApiKeyExpired, "this API key has expired")),
     };
     tracing::Span::current().record("tenant_id", tracing::field::display(owner.tenant_id));
+    if let Some(allowed) = &owner.allowed_ips {
+        let client = client_ip(peer, headers, &state.config.trusted_proxies);
+        if !client.is_some_and(|ip| allowed.iter().any(|net| net.contains(&ip))) {
+            let shown = client.map_or("an unknown address".to_owned(), |ip| ip.to_string());
+            return Err(ApiError::of(ApiCode::IpNotAllowed, format!("this API key may not be used from {shown}")));
+        }
+    }
     let decision = state.key_rate_limits.check(owner.key_id, key_limit(state, owner.rate_limit));
     if let Decision::Refused { .. } = decision {
         return Err(rate_limited(decision, "this API key"));

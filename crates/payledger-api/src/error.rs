@@ -226,6 +226,7 @@ impl From<ServiceError> for ApiError {
                 ApiCode::KeyNotActive,
                 format!("the key is {state}; only an active key that has not been rolled can be rolled"),
             ),
+            ServiceError::AllowedIpsInvalid(_) => ApiError::of(ApiCode::InvalidParameter, message),
             ServiceError::RateLimitInvalid { .. } => ApiError::of(ApiCode::InvalidParameter, message),
             ServiceError::TimeZoneInvalid(_) => {
                 ApiError::invalid_param("time_zone", ApiCode::InvalidParameter, message)

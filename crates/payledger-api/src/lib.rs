@@ -5,6 +5,7 @@
 //! one place, [`error::ApiError`].
 
 mod auth;
+mod client_ip;
 mod command;
 pub mod error;
 mod extract;
@@ -187,7 +188,9 @@ pub async fn serve(
         live.close();
         let _ = begun_tx.send(());
     };
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown);
+    // The peer's address is what an API key's allow-list is checked against.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
     let server = std::future::IntoFuture::into_future(server);
     let mut server = std::pin::pin!(server);
     // A client that stopped reading holds its connection (and the stream's last frame)

@@ -99,7 +99,7 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
     let authenticated = op.security.as_ref().is_none_or(|s| !s.is_empty());
     if authenticated {
         statuses.push((401, "authentication_error: missing or unknown API key (invalid_api_key), revoked (api_key_revoked) or expired (api_key_expired)"));
-        statuses.push((403, "permission_error: the key's role may not do this"));
+        statuses.push((403, "permission_error: the key's role may not do this (insufficient_role), or not from this address (ip_not_allowed)"));
         statuses.push((
             429,
             "rate_limit_error: rate_limited, the key's rate limit in this server process (Retry-After, RateLimit-Limit, \
@@ -636,6 +636,8 @@ pub struct ApiKey {
     /// The key's own burst (null: PAYLEDGER_RATE_LIMIT_BURST).
     #[schema(minimum = 1, maximum = 1000000)]
     pub rate_limit_burst: Option<i32>,
+    /// CIDR blocks the key may be used from (null: any); elsewhere 403 ip_not_allowed.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 /// A rolled key's successor (its `key` shown only now) and the rolled key as it is now.

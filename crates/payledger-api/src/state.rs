@@ -60,6 +60,9 @@ pub struct ApiConfig {
     /// Deliveries per second and burst of each webhook endpoint (per process).
     pub webhook_rate_limit_per_s: u32,
     pub webhook_rate_limit_burst: u32,
+    /// Peers whose `X-Forwarded-For` is believed (load balancers); from anyone else the
+    /// connection's own address is the client's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `PAYLEDGER_RATE_LIMIT_PER_S` and `_BURST` when not set: far above one client's ordinary
@@ -93,6 +96,7 @@ impl Default for ApiConfig {
             rate_limit_burst: RATE_LIMIT_BURST_DEFAULT,
             webhook_rate_limit_per_s: WEBHOOK_RATE_LIMIT_PER_S_DEFAULT,
             webhook_rate_limit_burst: WEBHOOK_RATE_LIMIT_BURST_DEFAULT,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub enum ServiceError {
     /// A key's expiry that is not in the future, or too far in it.
     #[error("{0} (expiry_invalid)")]
     ExpiryInvalid(String),
+    #[error("{0} (allowed_ips_invalid)")]
+    AllowedIpsInvalid(String),
     #[error("a rate limit is 1 to {max} (rate_limit_invalid)")]
     RateLimitInvalid { max: i32 },
     /// Only a key that works and has not been rolled can be rolled.

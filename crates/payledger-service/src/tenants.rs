@@ -74,13 +74,15 @@ pub fn generate_key(mode: KeyMode) -> String {
 }
 
 /// The owner of a live API key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOwner {
     pub tenant_id: Uuid,
     pub key_id: Uuid,
     pub role: Role,
     /// The key's own rate limit, where set (else the server's default).
     pub rate_limit: KeyRateLimit,
+    /// The networks its requests may come from; `None`: any.
+    pub allowed_ips: Option<Vec<ipnet::IpNet>>,
 }
 
 /// A key's own requests per second and burst; `None`: the server's default.
@@ -91,7 +93,7 @@ pub struct KeyRateLimit {
 }
 
 /// What a presented key turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyCheck {
     Valid(KeyOwner),
     /// Malformed or not a key of this ledger.
@@ -111,7 +113,7 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     let statement = client
         .prepare_typed_cached(
             "SELECT key_id, tenant_id, role, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false),
-                    rate_limit_per_s, rate_limit_burst
+                    rate_limit_per_s, rate_limit_burst, allowed_ips
              FROM api_keys WHERE key_hash = $1",
             &[Type::BYTEA],
         )
@@ -127,7 +129,15 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     let role: String = row.try_get(2)?;
     let role = Role::parse(&role).ok_or_else(|| ServiceError::internal(format!("stored role {role:?}")))?;
     let rate_limit = KeyRateLimit { rate_limit_per_s: row.try_get(5)?, rate_limit_burst: row.try_get(6)? };
-    Ok(KeyCheck::Valid(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role, rate_limit }))
+    let allowed_ips = parse_networks(row.try_get(7)?)?;
+    Ok(KeyCheck::Valid(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role, rate_limit, allowed_ips }))
+}
+
+/// Stored CIDR texts as networks (they were parsed before they were stored).
+fn parse_networks(stored: Option<Vec<String>>) -> ServiceResult<Option<Vec<ipnet::IpNet>>> {
+    let parse =
+        |text: &String| text.parse().map_err(|e| ServiceError::internal(format!("stored network {text:?}: {e}")));
+    stored.map(|texts| texts.iter().map(parse).collect()).transpose()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,6 +168,8 @@ pub struct ApiKeyInfo {
     /// The key's own rate limit (null fields: the server's default).
     #[serde(flatten)]
     pub rate_limit: KeyRateLimit,
+    /// The networks (CIDR) its requests may come from; null: any.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 /// A key just created: the only time its secret is shown.
@@ -292,6 +304,47 @@ pub async fn set_rate_limit<C: GenericClient>(
     row.map(|r| key_info(&r)).transpose()
 }
 
+/// Most networks in one key's allow-list.
+pub const ALLOWED_IPS_MAX: usize = 100;
+
+/// Parses an allow-list: CIDR blocks or single addresses (a /32 or /128), IPv4 or IPv6, 1
+/// to [`ALLOWED_IPS_MAX`] of them; stored in their canonical form (host bits cleared).
+pub fn parse_allowed_ips(texts: &[String]) -> ServiceResult<Vec<ipnet::IpNet>> {
+    if texts.is_empty() || texts.len() > ALLOWED_IPS_MAX {
+        return Err(ServiceError::AllowedIpsInvalid(format!("an allow-list has 1 to {ALLOWED_IPS_MAX} networks")));
+    }
+    texts
+        .iter()
+        .map(|text| {
+            let text = text.trim();
+            let net =
+                text.parse::<ipnet::IpNet>().or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            net.map(|n| n.trunc()).map_err(|_| {
+                ServiceError::AllowedIpsInvalid(format!(
+                    "{text:?} is not an IP address or CIDR block (e.g. 203.0.113.0/24)"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Sets a key's allow-list, or with `None` lets it be used from anywhere. None if there is
+/// no such key.
+pub async fn set_allowed_ips<C: GenericClient>(
+    client: &C,
+    key_id: Uuid,
+    networks: Option<&[ipnet::IpNet]>,
+) -> ServiceResult<Option<ApiKeyInfo>> {
+    let texts: Option<Vec<String>> = networks.map(|nets| nets.iter().map(ToString::to_string).collect());
+    let row = client
+        .query_opt(
+            &format!("UPDATE api_keys SET allowed_ips = $2 WHERE key_id = $1 RETURNING {KEY_COLUMNS}"),
+            &[&key_id, &texts],
+        )
+        .await?;
+    row.map(|r| key_info(&r)).transpose()
+}
+
 /// Default overlap of a rolled key with its successor: a day, as Stripe's roll.
 pub const ROLL_OVERLAP_DEFAULT_S: i64 = 86_400;
 /// Longest overlap: 30 days.
@@ -339,6 +392,12 @@ pub async fn roll_key(
         return Err(ServiceError::KeyNotActive { state });
     }
     let mut created = create_key(&*tx, info.tenant_id, info.role, info.mode, info.label.as_deref()).await?;
+    if let Some(texts) = &info.allowed_ips {
+        // The successor keeps the old key's allow-list.
+        let networks = parse_networks(Some(texts.clone()))?.unwrap_or_default();
+        let listed = set_allowed_ips(&*tx, created.info.id, Some(&networks)).await?;
+        created.info = listed.ok_or_else(|| ServiceError::internal("the new key vanished in its transaction"))?;
+    }
     if info.rate_limit != KeyRateLimit::default() {
         // The successor keeps the old key's own limit.
         let limited = set_rate_limit(&*tx, created.info.id, info.rate_limit).await?;
@@ -391,8 +450,8 @@ pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> Service
 /// The columns [`key_info`] reads, in its order.
 const KEY_COLUMNS: &str =
     "key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at, expires_at, rolled_to, last_used_at, \
-     use_count, rate_limit_per_s, rate_limit_burst";
-const KEY_COLUMN_COUNT: usize = 14;
+     use_count, rate_limit_per_s, rate_limit_burst, allowed_ips";
+const KEY_COLUMN_COUNT: usize = 15;
 
 fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
     let role: String = r.try_get(2)?;
@@ -411,6 +470,7 @@ fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
         last_used_at: r.try_get(10)?,
         use_count: r.try_get(11)?,
         rate_limit: KeyRateLimit { rate_limit_per_s: r.try_get(12)?, rate_limit_burst: r.try_get(13)? },
+        allowed_ips: r.try_get(14)?,
     })
 }
 

@@ -34,6 +34,7 @@ pub enum ApiCode {
     InvalidParameter,
     InvalidRequest,
     InvalidSettlementReport,
+    IpNotAllowed,
     JobNotCancellable,
     KeyNotActive,
     LabelInvalid,
@@ -76,7 +77,7 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 66] = [
+    pub const ALL: [ApiCode; 67] = [
         ApiCode::AmountInvalid,
         ApiCode::ApiKeyExpired,
         ApiCode::ApiKeyRevoked,
@@ -104,6 +105,7 @@ impl ApiCode {
         ApiCode::InvalidParameter,
         ApiCode::InvalidRequest,
         ApiCode::InvalidSettlementReport,
+        ApiCode::IpNotAllowed,
         ApiCode::JobNotCancellable,
         ApiCode::KeyNotActive,
         ApiCode::LabelInvalid,
@@ -174,6 +176,7 @@ impl ApiCode {
             ApiCode::InvalidParameter => "invalid_parameter",
             ApiCode::InvalidRequest => "invalid_request",
             ApiCode::InvalidSettlementReport => "invalid_settlement_report",
+            ApiCode::IpNotAllowed => "ip_not_allowed",
             ApiCode::JobNotCancellable => "job_not_cancellable",
             ApiCode::KeyNotActive => "key_not_active",
             ApiCode::LabelInvalid => "label_invalid",
@@ -261,7 +264,7 @@ impl ApiCode {
             | ApiCode::RebuildInProgress
             | ApiCode::ResourceBusy
             | ApiCode::TenantExists => (StatusCode::CONFLICT, ErrorType::Conflict),
-            ApiCode::InsufficientRole => (StatusCode::FORBIDDEN, ErrorType::Permission),
+            ApiCode::InsufficientRole | ApiCode::IpNotAllowed => (StatusCode::FORBIDDEN, ErrorType::Permission),
             ApiCode::InternalError => (StatusCode::INTERNAL_SERVER_ERROR, ErrorType::Internal),
             ApiCode::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorType::InvalidRequest),
             ApiCode::ResourceMissing | ApiCode::RouteNotFound => (StatusCode::NOT_FOUND, ErrorType::NotFound),

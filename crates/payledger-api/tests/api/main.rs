@@ -13,6 +13,7 @@ mod fuzz_openapi;
 mod happy_path;
 mod hostile_input;
 mod idempotency;
+mod ip_allow_lists;
 mod keys;
 mod money_edges;
 mod openapi;

@@ -1,0 +1,83 @@
+//! IP allow-lists per key: a request from outside the list is 403 `ip_not_allowed` and
+//! appends nothing; `X-Forwarded-For` counts only from a trusted proxy.
+
+use payledger_api::ApiConfig;
+use payledger_service::tenants::{self as keys, KeyMode, Role};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::{spawn_app, spawn_app_with, TestApp};
+
+/// A writer key that may be used only from `networks`.
+async fn writer_from(app: &TestApp, networks: &[&str]) -> String {
+    let client = app.pool.get().await.unwrap();
+    let key = keys::create_key(&**client, app.tenant_id, Role::Writer, KeyMode::Test, None).await.unwrap();
+    let texts: Vec<String> = networks.iter().map(|n| n.to_string()).collect();
+    let nets = keys::parse_allowed_ips(&texts).unwrap();
+    keys::set_allowed_ips(&**client, key.info.id, Some(&nets)).await.unwrap().unwrap();
+    key.key
+}
+
+/// Status and error code of an order created with `key`, optionally with an X-Forwarded-For.
+async fn order(app: &TestApp, key: &str, forwarded_for: Option<&str>) -> (u16, Value) {
+    let mut request = app
+        .http
+        .post(format!("{}/v1/orders", app.base_url))
+        .bearer_auth(key)
+        .json(&json!({"amount": 1, "currency": "USD", "reference": "ip"}));
+    if let Some(xff) = forwarded_for {
+        request = request.header("X-Forwarded-For", xff);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error"]["code"].clone())
+}
+
+#[tokio::test]
+async fn a_key_is_refused_outside_its_allow_list_and_the_header_of_an_untrusted_peer_is_ignored() {
+    let app = spawn_app().await;
+    let elsewhere = writer_from(&app, &["203.0.113.0/24", "2001:db8::/32"]).await;
+    let before = app.count_events().await;
+    assert_eq!(order(&app, &elsewhere, None).await, (403, json!("ip_not_allowed")));
+    // The test client is 127.0.0.1, not a trusted proxy: its X-Forwarded-For proves nothing.
+    assert_eq!(order(&app, &elsewhere, Some("203.0.113.7")).await, (403, json!("ip_not_allowed")));
+    assert_eq!(app.count_events().await, before, "nothing appended");
+
+    let loopback = writer_from(&app, &["127.0.0.0/8"]).await;
+    assert_eq!(order(&app, &loopback, None).await.0, 201);
+    let single = writer_from(&app, &["127.0.0.1"]).await;
+    assert_eq!(order(&app, &single, Some("203.0.113.7")).await.0, 201, "the peer counts, not the header");
+    // A key without a list works from anywhere.
+    assert_eq!(app.post("/v1/orders", json!({"amount": 1, "currency": "USD", "reference": "ip"})).await.0, 201);
+    let r = app.request(Method::GET, "/v1/admin/keys", Some(app.key("admin")), None, None).await;
+    let list: Value = r.json().await.unwrap();
+    let lists: Vec<Value> = list["data"].as_array().unwrap().iter().map(|k| k["allowed_ips"].clone()).collect();
+    assert!(lists.contains(&json!(["203.0.113.0/24", "2001:db8::/32"])), "{lists:?}");
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_counts() {
+    let config = ApiConfig { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..ApiConfig::default() };
+    let app = spawn_app_with(config).await;
+    let key = writer_from(&app, &["203.0.113.0/24", "2001:db8::/32"]).await;
+    assert_eq!(order(&app, &key, Some("203.0.113.7")).await.0, 201);
+    assert_eq!(order(&app, &key, Some("2001:db8::5")).await.0, 201, "IPv6");
+    // The client's own (leftmost) entry is not believed: the proxy's is the one that counts.
+    assert_eq!(order(&app, &key, Some("203.0.113.7, 198.51.100.1")).await, (403, json!("ip_not_allowed")));
+    assert_eq!(order(&app, &key, None).await, (403, json!("ip_not_allowed")), "the proxy itself is not listed");
+    assert_eq!(order(&app, &key, Some("garbage")).await, (403, json!("ip_not_allowed")));
+}
+
+#[test]
+fn allow_lists_are_parsed_strictly() {
+    let parse = |texts: &[&str]| keys::parse_allowed_ips(&texts.iter().map(|t| t.to_string()).collect::<Vec<_>>());
+    let nets = parse(&["10.1.2.3/8", "::1", " 192.0.2.1 "]).unwrap();
+    let shown: Vec<String> = nets.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["10.0.0.0/8", "::1/128", "192.0.2.1/32"], "canonical, host bits cleared");
+    for bad in [&[][..], &["10.0.0.0/33"], &["example.com"], &["1.2.3.4/"], &["1.2.3.4\0"]] {
+        assert!(parse(bad).is_err(), "{bad:?}");
+    }
+    let too_many: Vec<String> = (0..=keys::ALLOWED_IPS_MAX).map(|n| format!("10.0.{}.0/24", n % 256)).collect();
+    assert!(keys::parse_allowed_ips(&too_many).is_err());
+}
