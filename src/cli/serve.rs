@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 use payledger_api::{ApiConfig, AppState, LiveConfig};
+use payledger_service::admin_log::Actor;
 use payledger_service::jobs::{JobRunnerConfig, WorkConfig};
 use payledger_service::runtime::{Ledger, LedgerConfig};
 use payledger_service::sealer::SealerConfig;
@@ -237,11 +238,11 @@ async fn print_dev_keys(pool: &deadpool_postgres::Pool, keys_file: &PathBuf) -> 
         (Some(_), Some(text)) => text,
         (Some(tenant), None) => {
             // The tenant exists but its keys were lost: issue a fresh set.
-            create_dev_keys(&client, tenant.id, keys_file).await?
+            create_dev_keys(pool, tenant.id, keys_file).await?
         }
         (None, _) => {
-            let tenant = keys::create_tenant(&**client, "dev").await?;
-            create_dev_keys(&client, tenant.id, keys_file).await?
+            let tenant = keys::create_tenant(pool, &Actor::system("dev"), "dev").await?;
+            create_dev_keys(pool, tenant.id, keys_file).await?
         }
     };
     eprintln!("\n  Development tenant \"dev\". API keys (also in {}):\n{text}", keys_file.display());
@@ -249,13 +250,13 @@ async fn print_dev_keys(pool: &deadpool_postgres::Pool, keys_file: &PathBuf) -> 
 }
 
 async fn create_dev_keys(
-    client: &tokio_postgres::Client,
+    pool: &deadpool_postgres::Pool,
     tenant_id: uuid::Uuid,
     keys_file: &PathBuf,
 ) -> anyhow::Result<String> {
     let mut made = serde_json::Map::new();
     for role in [Role::Writer, Role::Finance, Role::Auditor, Role::Admin] {
-        let key = keys::create_key(client, tenant_id, role, KeyMode::Test, Some("dev")).await?;
+        let key = keys::create_key(pool, &Actor::system("dev"), tenant_id, role, KeyMode::Test, Some("dev")).await?;
         made.insert(role.as_str().to_owned(), json!(key.key));
     }
     let text = serde_json::to_string_pretty(&json!({ "tenant": "dev", "tenant_id": tenant_id, "keys": made }))?;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use payledger_service::admin_log::Actor;
 use payledger_service::tenants::{self as keys, Tenant};
 use payledger_service::tenants::{KeyMode, Role};
 use serde_json::json;
@@ -144,15 +145,17 @@ pub async fn resolve_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> a
 }
 
 async fn client(database_url: &str) -> anyhow::Result<deadpool_postgres::Object> {
-    let pool = payledger_store::connect_pool(database_url, &Default::default())?;
-    Ok(pool.get().await?)
+    Ok(pool(database_url)?.get().await?)
+}
+
+fn pool(database_url: &str) -> anyhow::Result<deadpool_postgres::Pool> {
+    Ok(payledger_store::connect_pool(database_url, &Default::default())?)
 }
 
 pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow::Result<ExitCode> {
     match command {
         TenantsCommand::Create { name, json } => {
-            let client = client(database_url).await?;
-            let tenant = keys::create_tenant(&**client, &name).await?;
+            let tenant = keys::create_tenant(&pool(database_url)?, &Actor::cli(), &name).await?;
             if json {
                 println!("{}", serde_json::to_string(&tenant)?);
             } else {
@@ -182,28 +185,23 @@ pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow:
 }
 
 pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Result<ExitCode> {
-    let client = client(database_url).await?;
+    let pool = pool(database_url)?;
+    let client = pool.get().await?;
+    let actor = Actor::cli();
     match command {
         KeysCommand::Create(args) => {
             let role = Role::parse(&args.role).context("role is writer, finance, auditor or admin")?;
             let mode = KeyMode::parse(&args.mode).context("mode is test or live")?;
             let tenant = resolve_tenant(&**client, &args.tenant).await?;
-            let label = args.label.as_deref();
-            let limit = args.limit.limit();
-            keys::check_rate_limit(limit)?;
-            let networks =
+            let allowed_ips =
                 (!args.allow_ips.is_empty()).then(|| keys::parse_allowed_ips(&args.allow_ips)).transpose()?;
-            let mut client = client;
-            let tx = client.transaction().await?;
-            let mut created = keys::create_key_expiring(&*tx, tenant.id, role, mode, label, args.expires_at).await?;
-            if limit != keys::KeyRateLimit::default() {
-                created.info = keys::set_rate_limit(&*tx, created.info.id, limit).await?.context("the new key")?;
-            }
-            if let Some(networks) = &networks {
-                created.info =
-                    keys::set_allowed_ips(&*tx, created.info.id, Some(networks)).await?.context("the new key")?;
-            }
-            tx.commit().await?;
+            let spec = keys::KeySpec {
+                label: args.label,
+                expires_at: args.expires_at,
+                rate_limit: args.limit.limit(),
+                allowed_ips,
+            };
+            let created = keys::create_key_with(&pool, &actor, tenant.id, role, mode, &spec).await?;
             if args.json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {
@@ -212,7 +210,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             }
         }
         KeysCommand::Revoke { id, json } => {
-            let revoked = keys::revoke_key(&**client, id, None).await?.with_context(|| format!("no key {id}"))?;
+            let revoked = keys::revoke_key(&pool, &actor, id, None).await?.with_context(|| format!("no key {id}"))?;
             if json {
                 println!("{}", serde_json::to_string(&revoked)?);
             } else {
@@ -220,8 +218,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             }
         }
         KeysCommand::Roll { id, expire_old_in_s, json } => {
-            let mut client = client;
-            let rolled = keys::roll_key(&mut client, id, None, expire_old_in_s)
+            let rolled = keys::roll_key(&pool, &actor, id, None, expire_old_in_s)
                 .await?
                 .with_context(|| format!("no key {id}"))?;
             if json {
@@ -236,8 +233,9 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             }
         }
         KeysCommand::Limit { id, limit, json } => {
-            let key =
-                keys::set_rate_limit(&**client, id, limit.limit()).await?.with_context(|| format!("no key {id}"))?;
+            let key = keys::set_rate_limit(&pool, &actor, id, limit.limit())
+                .await?
+                .with_context(|| format!("no key {id}"))?;
             if json {
                 println!("{}", serde_json::to_string(&key)?);
             } else {
@@ -251,7 +249,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
         }
         KeysCommand::AllowIps { id, networks, any, json } => {
             let networks = (!any).then(|| keys::parse_allowed_ips(&networks)).transpose()?;
-            let key = keys::set_allowed_ips(&**client, id, networks.as_deref())
+            let key = keys::set_allowed_ips(&pool, &actor, id, networks.as_deref())
                 .await?
                 .with_context(|| format!("no key {id}"))?;
             if json {

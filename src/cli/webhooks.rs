@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use payledger_gateways::Provider;
+use payledger_service::admin_log::Actor;
 use payledger_service::webhooks::endpoints::{self, LIST_MAX_LIMIT};
 use payledger_service::webhooks::{reprocess, RetryPolicy, Scope};
 use serde_json::json;
@@ -90,8 +91,15 @@ pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result
             let tenant = resolve_tenant(&**client, &tenant).await?;
             drop(client);
             let secret = read_secret(secret)?;
-            let created =
-                endpoints::create_endpoint(&pool, tenant.id, provider, secret.as_deref(), label.as_deref()).await?;
+            let created = endpoints::create_endpoint(
+                &pool,
+                &Actor::cli(),
+                tenant.id,
+                provider,
+                secret.as_deref(),
+                label.as_deref(),
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {
@@ -113,7 +121,7 @@ pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result
         WebhooksCommand::AddSecret { endpoint, secret, json } => {
             let tenant_id = endpoints::endpoint_tenant(&**pool.get().await?, endpoint).await?;
             let secret = read_secret(secret)?;
-            let created = endpoints::add_secret(&pool, tenant_id, endpoint, secret.as_deref()).await?;
+            let created = endpoints::add_secret(&pool, &Actor::cli(), tenant_id, endpoint, secret.as_deref()).await?;
             if json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {
@@ -128,7 +136,7 @@ pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result
         }
         WebhooksCommand::RetireSecret { endpoint, secret_id, json } => {
             let tenant_id = endpoints::endpoint_tenant(&**pool.get().await?, endpoint).await?;
-            let retired = endpoints::retire_secret(&pool, tenant_id, endpoint, secret_id).await?;
+            let retired = endpoints::retire_secret(&pool, &Actor::cli(), tenant_id, endpoint, secret_id).await?;
             if json {
                 println!("{}", serde_json::to_string(&retired)?);
             } else {

@@ -38,9 +38,10 @@ async fn mixed_history() -> History {
     let db = TestDb::new().await;
     let pool = db.pool(4);
     let client = pool.get().await.unwrap();
-    let tenant = payledger_service::tenants::create_tenant(&**client, "audited").await.unwrap().id;
+    // Bare tenant rows: the history is the workload's alone.
+    let tenant = crate::end_to_end::bare_tenant(&client, "audited").await;
     for name in ["other", "third"] {
-        payledger_service::tenants::create_tenant(&**client, name).await.unwrap();
+        crate::end_to_end::bare_tenant(&client, name).await;
     }
     let mut workload = Workload::new(7, 2);
     workload.run(&pool, 60).await;

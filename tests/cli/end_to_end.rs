@@ -86,7 +86,9 @@ async fn migrate_create_keys_serve_pay_and_verify() {
     assert_eq!((s, &payment["status"]), (200, &json!("captured")));
 
     // The server's sealer seals them (every 2 events, or at once: interval 0).
-    let events = 4; // OrderCreated, PaymentCreated, PaymentAuthorized, PaymentCaptured
+    // TenantCreated and ApiKeyCreated (the CLI's admin actions), then OrderCreated,
+    // PaymentCreated, PaymentAuthorized, PaymentCaptured.
+    let events = 6;
     let mut sealed = 0;
     for _ in 0..200 {
         let (ok, out, err) = payledger(&db, &["audit", "seals"]);
@@ -130,8 +132,8 @@ async fn audit_export_writes_a_tenants_events_in_read_order() {
     let db = TestDb::new().await;
     let pool = db.pool(2);
     let client = pool.get().await.unwrap();
-    let tenant = payledger_service::tenants::create_tenant(&**client, "audited").await.unwrap().id;
-    let other = payledger_service::tenants::create_tenant(&**client, "other").await.unwrap().id;
+    let tenant = bare_tenant(&client, "audited").await;
+    let other = bare_tenant(&client, "other").await;
     let event = |n: i64| NewEvent::new("Tested", 1, json!({ "n": n }));
     for (stream, n) in [("order-a", 1), ("order-b", 2), ("order-a", 3), ("order-b", 4), ("order-a", 5)] {
         append(&pool, &StreamKey::new(tenant, stream), ExpectedVersion::Any, vec![event(n)]).await.unwrap();
@@ -397,4 +399,12 @@ async fn keys_allow_ips_sets_and_removes_a_keys_allow_list() {
     assert!(ok && out.contains("any address"), "{out} {err}");
     let (ok, _, _) = payledger(&db, &["keys", "allow-ips", id]);
     assert!(!ok, "a list or --any is required");
+}
+
+/// A tenant row alone, without the `TenantCreated` event `tenants create` appends: for tests
+/// that count the events they append themselves.
+pub async fn bare_tenant(client: &tokio_postgres::Client, name: &str) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    client.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)", &[&id, &name]).await.unwrap();
+    id
 }

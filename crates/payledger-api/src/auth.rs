@@ -7,6 +7,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use payledger_service::admin_log::Actor;
 use payledger_service::key_usage::record_usage;
 pub use payledger_service::tenants::Role;
 use payledger_service::tenants::{authenticate, KeyCheck, KeyRateLimit};
@@ -34,6 +35,11 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// This key as the actor of an admin action, with the request it came in.
+    pub fn actor(&self) -> Actor {
+        Actor::api_key(self.key_id, crate::request_id::current())
+    }
+
     /// Refuses with 403 unless this key's role is one of `roles`.
     pub fn require(&self, roles: &[Role]) -> ApiResult<()> {
         if roles.contains(&self.role) {

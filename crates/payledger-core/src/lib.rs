@@ -13,6 +13,7 @@
 //!   because a stored fact already happened.
 //! - `fold(events)` replays a stream from nothing.
 
+pub mod admin;
 pub mod aggregate;
 pub mod error;
 pub mod event;

@@ -6,11 +6,13 @@
 //! - [`order_payments`]: an order's payments, folded;
 //! - [`aggregate`]: the two aggregates behind one interface.
 
+pub mod admin_log;
 pub mod aggregate;
 pub mod command;
 pub mod error;
 pub mod export;
 pub mod jobs;
+pub mod key_admin;
 pub mod key_usage;
 pub mod lookup;
 pub mod order_payments;

@@ -8,6 +8,11 @@ use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+pub use crate::key_admin::{
+    create_key, create_key_with, create_tenant, revoke_key, roll_key, set_allowed_ips, set_rate_limit, KeySpec,
+    RolledKey, KEY_EXPIRY_MAX_DAYS, ROLL_OVERLAP_DEFAULT_S, ROLL_OVERLAP_MAX_S,
+};
+
 use crate::error::{ServiceError, ServiceResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -134,7 +139,7 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
 }
 
 /// Stored CIDR texts as networks (they were parsed before they were stored).
-fn parse_networks(stored: Option<Vec<String>>) -> ServiceResult<Option<Vec<ipnet::IpNet>>> {
+pub(crate) fn parse_networks(stored: Option<Vec<String>>) -> ServiceResult<Option<Vec<ipnet::IpNet>>> {
     let parse =
         |text: &String| text.parse().map_err(|e| ServiceError::internal(format!("stored network {text:?}: {e}")));
     stored.map(|texts| texts.iter().map(parse).collect()).transpose()
@@ -180,21 +185,6 @@ pub struct CreatedKey {
     pub key: String,
 }
 
-pub async fn create_tenant<C: GenericClient>(client: &C, name: &str) -> ServiceResult<Tenant> {
-    let id = Uuid::now_v7();
-    let row = client
-        .query_one("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2) RETURNING created_at", &[&id, &name])
-        .await
-        .map_err(|e| match e.code() {
-            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                ServiceError::TenantExists { name: name.to_owned() }
-            }
-            Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => ServiceError::TenantNameInvalid,
-            _ => ServiceError::from(e),
-        })?;
-    Ok(Tenant { id, name: name.to_owned(), created_at: row.try_get(0)? })
-}
-
 /// The tenant with this id, else the one with this name (a name may spell another tenant's
 /// id: the id wins, and there is never more than one answer).
 pub async fn find_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> ServiceResult<Option<Tenant>> {
@@ -226,52 +216,6 @@ pub fn check_label(label: Option<&str>) -> ServiceResult<()> {
     }
 }
 
-pub async fn create_key<C: GenericClient>(
-    client: &C,
-    tenant_id: Uuid,
-    role: Role,
-    mode: KeyMode,
-    label: Option<&str>,
-) -> ServiceResult<CreatedKey> {
-    create_key_expiring(client, tenant_id, role, mode, label, None).await
-}
-
-/// Longest lifetime a key may be given at creation, in days.
-pub const KEY_EXPIRY_MAX_DAYS: i64 = 3_660;
-
-/// A key that stops working at `expires_at` (in the future, at most [`KEY_EXPIRY_MAX_DAYS`]).
-pub async fn create_key_expiring<C: GenericClient>(
-    client: &C,
-    tenant_id: Uuid,
-    role: Role,
-    mode: KeyMode,
-    label: Option<&str>,
-    expires_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> ServiceResult<CreatedKey> {
-    check_label(label)?;
-    if let Some(at) = expires_at {
-        let now = chrono::Utc::now();
-        if at <= now || at > now + chrono::Duration::days(KEY_EXPIRY_MAX_DAYS) {
-            return Err(ServiceError::ExpiryInvalid(format!(
-                "expires_at is in the future and at most {KEY_EXPIRY_MAX_DAYS} days away"
-            )));
-        }
-    }
-    let key = generate_key(mode);
-    let id = Uuid::now_v7();
-    let prefix: String = key.chars().take(12).collect();
-    let row = client
-        .query_one(
-            &format!(
-                "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash, label, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {KEY_COLUMNS}"
-            ),
-            &[&id, &tenant_id, &role.as_str(), &mode.as_str(), &prefix, &hash_key(&key).to_vec(), &label, &expires_at],
-        )
-        .await?;
-    Ok(CreatedKey { info: key_info(&row)?, key })
-}
-
 /// Largest rate or burst a key may be given.
 pub const KEY_RATE_LIMIT_MAX: i32 = 1_000_000;
 
@@ -282,26 +226,6 @@ pub fn check_rate_limit(limit: KeyRateLimit) -> ServiceResult<()> {
         true => Ok(()),
         false => Err(ServiceError::RateLimitInvalid { max: KEY_RATE_LIMIT_MAX }),
     }
-}
-
-/// Sets (or with `None`, clears back to the server's default) a key's own rate limit.
-/// None if there is no such key.
-pub async fn set_rate_limit<C: GenericClient>(
-    client: &C,
-    key_id: Uuid,
-    limit: KeyRateLimit,
-) -> ServiceResult<Option<ApiKeyInfo>> {
-    check_rate_limit(limit)?;
-    let row = client
-        .query_opt(
-            &format!(
-                "UPDATE api_keys SET rate_limit_per_s = $2, rate_limit_burst = $3 WHERE key_id = $1
-                 RETURNING {KEY_COLUMNS}"
-            ),
-            &[&key_id, &limit.rate_limit_per_s, &limit.rate_limit_burst],
-        )
-        .await?;
-    row.map(|r| key_info(&r)).transpose()
 }
 
 /// Most networks in one key's allow-list.
@@ -328,115 +252,6 @@ pub fn parse_allowed_ips(texts: &[String]) -> ServiceResult<Vec<ipnet::IpNet>> {
         .collect()
 }
 
-/// Sets a key's allow-list, or with `None` lets it be used from anywhere. None if there is
-/// no such key.
-pub async fn set_allowed_ips<C: GenericClient>(
-    client: &C,
-    key_id: Uuid,
-    networks: Option<&[ipnet::IpNet]>,
-) -> ServiceResult<Option<ApiKeyInfo>> {
-    let texts: Option<Vec<String>> = networks.map(|nets| nets.iter().map(ToString::to_string).collect());
-    let row = client
-        .query_opt(
-            &format!("UPDATE api_keys SET allowed_ips = $2 WHERE key_id = $1 RETURNING {KEY_COLUMNS}"),
-            &[&key_id, &texts],
-        )
-        .await?;
-    row.map(|r| key_info(&r)).transpose()
-}
-
-/// Default overlap of a rolled key with its successor: a day, as Stripe's roll.
-pub const ROLL_OVERLAP_DEFAULT_S: i64 = 86_400;
-/// Longest overlap: 30 days.
-pub const ROLL_OVERLAP_MAX_S: i64 = 30 * 86_400;
-
-/// The key that replaced a rolled one (its secret shown once), and the rolled key as it is now.
-#[derive(Debug, Clone, Serialize)]
-pub struct RolledKey {
-    #[serde(flatten)]
-    pub created: CreatedKey,
-    pub rolled: ApiKeyInfo,
-}
-
-/// Issues a new key with the same tenant, role, mode and label; the old one keeps working
-/// for `expire_old_in_s` more seconds (0: it stops now), or until its own earlier expiry.
-/// `tenant_id` limits it to that tenant's keys. None if there is no such key.
-pub async fn roll_key(
-    client: &mut deadpool_postgres::Client,
-    key_id: Uuid,
-    tenant_id: Option<Uuid>,
-    expire_old_in_s: i64,
-) -> ServiceResult<Option<RolledKey>> {
-    if !(0..=ROLL_OVERLAP_MAX_S).contains(&expire_old_in_s) {
-        return Err(ServiceError::ExpiryInvalid(format!("expire_old_in_s is 0 to {ROLL_OVERLAP_MAX_S}")));
-    }
-    let tx = client.transaction().await?;
-    let old = tx
-        .query_opt(
-            &format!(
-                "SELECT {KEY_COLUMNS}, coalesce(expires_at <= now(), false) FROM api_keys
-                 WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2) FOR UPDATE"
-            ),
-            &[&key_id, &tenant_id],
-        )
-        .await?;
-    let Some(old) = old else { return Ok(None) };
-    let info = key_info(&old)?;
-    let state = match (info.revoked_at, old.try_get::<_, bool>(KEY_COLUMN_COUNT)?, info.rolled_to) {
-        (Some(_), _, _) => Some("revoked"),
-        (None, true, _) => Some("expired"),
-        (None, false, Some(_)) => Some("already rolled"),
-        (None, false, None) => None,
-    };
-    if let Some(state) = state {
-        return Err(ServiceError::KeyNotActive { state });
-    }
-    let mut created = create_key(&*tx, info.tenant_id, info.role, info.mode, info.label.as_deref()).await?;
-    if let Some(texts) = &info.allowed_ips {
-        // The successor keeps the old key's allow-list.
-        let networks = parse_networks(Some(texts.clone()))?.unwrap_or_default();
-        let listed = set_allowed_ips(&*tx, created.info.id, Some(&networks)).await?;
-        created.info = listed.ok_or_else(|| ServiceError::internal("the new key vanished in its transaction"))?;
-    }
-    if info.rate_limit != KeyRateLimit::default() {
-        // The successor keeps the old key's own limit.
-        let limited = set_rate_limit(&*tx, created.info.id, info.rate_limit).await?;
-        created.info = limited.ok_or_else(|| ServiceError::internal("the new key vanished in its transaction"))?;
-    }
-    let rolled = tx
-        .query_one(
-            &format!(
-                "UPDATE api_keys SET rolled_to = $2,
-                        expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $3))
-                 WHERE key_id = $1 RETURNING {KEY_COLUMNS}"
-            ),
-            &[&key_id, &created.info.id, &(expire_old_in_s as f64)],
-        )
-        .await?;
-    let rolled = key_info(&rolled)?;
-    tx.commit().await?;
-    Ok(Some(RolledKey { created, rolled }))
-}
-
-/// Revokes a key; `tenant_id` limits it to that tenant's keys. Returns the key, or None if unknown.
-pub async fn revoke_key<C: GenericClient>(
-    client: &C,
-    key_id: Uuid,
-    tenant_id: Option<Uuid>,
-) -> ServiceResult<Option<ApiKeyInfo>> {
-    let row = client
-        .query_opt(
-            &format!(
-                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-             WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
-             RETURNING {KEY_COLUMNS}"
-            ),
-            &[&key_id, &tenant_id],
-        )
-        .await?;
-    row.map(|r| key_info(&r)).transpose()
-}
-
 pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<Vec<ApiKeyInfo>> {
     let rows = client
         .query(
@@ -448,12 +263,12 @@ pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> Service
 }
 
 /// The columns [`key_info`] reads, in its order.
-const KEY_COLUMNS: &str =
+pub(crate) const KEY_COLUMNS: &str =
     "key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at, expires_at, rolled_to, last_used_at, \
      use_count, rate_limit_per_s, rate_limit_burst, allowed_ips";
-const KEY_COLUMN_COUNT: usize = 15;
+pub(crate) const KEY_COLUMN_COUNT: usize = 15;
 
-fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
+pub(crate) fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
     let role: String = r.try_get(2)?;
     let mode: String = r.try_get(3)?;
     Ok(ApiKeyInfo {

@@ -49,12 +49,10 @@ pub async fn create_key(
         Some(m) => KeyMode::parse(m)
             .ok_or_else(|| ApiError::invalid_param("mode", ApiCode::ModeInvalid, "mode is test or live"))?,
     };
-    let label = request.label;
-    let client = state.pool.get().await?;
-    let created =
-        keys::create_key_expiring(&**client, principal.tenant_id, role, mode, label.as_deref(), request.expires_at)
-            .await
-            .map_err(|e| ApiError::from(e).with_param_if("expires_at", request.expires_at.is_some()))?;
+    let spec = keys::KeySpec { label: request.label, expires_at: request.expires_at, ..keys::KeySpec::default() };
+    let created = keys::create_key_with(&state.pool, &principal.actor(), principal.tenant_id, role, mode, &spec)
+        .await
+        .map_err(|e| ApiError::from(e).with_param_if("expires_at", request.expires_at.is_some()))?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -69,8 +67,7 @@ pub async fn revoke_key(
     principal: Principal,
     PathId(id): PathId,
 ) -> ApiResult<Response> {
-    let client = state.pool.get().await?;
-    let revoked = keys::revoke_key(&**client, id, Some(principal.tenant_id))
+    let revoked = keys::revoke_key(&state.pool, &principal.actor(), id, Some(principal.tenant_id))
         .await?
         .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok(Json(revoked).into_response())
@@ -84,8 +81,7 @@ pub async fn roll_key(
     body: JsonBody<RollKey>,
 ) -> ApiResult<Response> {
     let expire_old_in_s = body.value.expire_old_in_s.unwrap_or(keys::ROLL_OVERLAP_DEFAULT_S);
-    let mut client = state.pool.get().await?;
-    let rolled = keys::roll_key(&mut client, id, Some(principal.tenant_id), expire_old_in_s)
+    let rolled = keys::roll_key(&state.pool, &principal.actor(), id, Some(principal.tenant_id), expire_old_in_s)
         .await
         .map_err(|e| ApiError::from(e).with_param_if("expire_old_in_s", true))?
         .ok_or_else(|| ApiError::not_found("api key"))?;

@@ -47,6 +47,7 @@ pub async fn create(
     let label = request.label;
     let created = endpoints::create_endpoint(
         &state.pool,
+        &principal.actor(),
         principal.tenant_id,
         provider,
         request.secret.as_deref(),
@@ -97,8 +98,14 @@ pub async fn add_secret(
     PathId(endpoint_id): PathId,
     body: JsonBody<AddSecret>,
 ) -> ApiResult<Response> {
-    let created =
-        endpoints::add_secret(&state.pool, principal.tenant_id, endpoint_id, body.value.secret.as_deref()).await?;
+    let created = endpoints::add_secret(
+        &state.pool,
+        &principal.actor(),
+        principal.tenant_id,
+        endpoint_id,
+        body.value.secret.as_deref(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -110,7 +117,8 @@ pub async fn retire_secret(
     let Path((endpoint_id, secret_id)) = path.map_err(|_| ApiError::from(WebhookError::EndpointNotFound))?;
     let endpoint_id: Uuid = endpoint_id.parse().map_err(|_| ApiError::from(WebhookError::EndpointNotFound))?;
     let secret_id: Uuid = secret_id.parse().map_err(|_| ApiError::from(WebhookError::SecretNotFound))?;
-    let retired = endpoints::retire_secret(&state.pool, principal.tenant_id, endpoint_id, secret_id).await?;
+    let retired =
+        endpoints::retire_secret(&state.pool, &principal.actor(), principal.tenant_id, endpoint_id, secret_id).await?;
     Ok(Json(retired).into_response())
 }
 

@@ -10,11 +10,22 @@ use crate::support::{spawn_app, spawn_app_with, TestApp};
 
 /// A writer key that may be used only from `networks`.
 async fn writer_from(app: &TestApp, networks: &[&str]) -> String {
-    let client = app.pool.get().await.unwrap();
-    let key = keys::create_key(&**client, app.tenant_id, Role::Writer, KeyMode::Test, None).await.unwrap();
+    let key = keys::create_key(
+        &app.pool,
+        &payledger_service::admin_log::Actor::system("test"),
+        app.tenant_id,
+        Role::Writer,
+        KeyMode::Test,
+        None,
+    )
+    .await
+    .unwrap();
     let texts: Vec<String> = networks.iter().map(|n| n.to_string()).collect();
     let nets = keys::parse_allowed_ips(&texts).unwrap();
-    keys::set_allowed_ips(&**client, key.info.id, Some(&nets)).await.unwrap().unwrap();
+    keys::set_allowed_ips(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, Some(&nets))
+        .await
+        .unwrap()
+        .unwrap();
     key.key
 }
 

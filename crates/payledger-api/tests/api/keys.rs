@@ -134,7 +134,8 @@ async fn bad_expiries_and_other_tenants_keys_are_refused() {
     let other_tenant: uuid::Uuid =
         client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex'", &[]).await.unwrap().get(0);
     let other_admin = payledger_service::tenants::create_key(
-        &**client,
+        &app.pool,
+        &payledger_service::admin_log::Actor::system("test"),
         other_tenant,
         payledger_service::tenants::Role::Admin,
         payledger_service::tenants::KeyMode::Test,
@@ -194,4 +195,80 @@ async fn usage_is_written_at_most_once_per_interval() {
     assert_eq!(listed["use_count"], 6);
     assert!(listed["last_used_at"].is_string());
     assert!(listed.get("key").is_none(), "never the secret");
+}
+
+/// Every admin action over HTTP is in the history, in the stream of what it changed, with
+/// the admin key as its actor, never with a secret, and the hash chains stay intact.
+#[tokio::test]
+async fn admin_actions_are_events_with_their_actor_and_no_secret() {
+    let app = spawn_app().await;
+    let key =
+        new_writer_key(&app, json!({"expires_at": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339()}))
+            .await;
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let (status, rolled) = admin_post(&app, &format!("/v1/admin/keys/{key_id}/roll"), None).await;
+    assert_eq!(status, 201);
+    let successor = rolled["id"].as_str().unwrap().to_owned();
+    let (status, _) = admin_post(&app, &format!("/v1/admin/keys/{successor}/revoke"), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = admin_post(&app, &format!("/v1/admin/keys/{successor}/revoke"), None).await;
+    assert_eq!(status, 200, "revoking again changes nothing");
+    let (status, endpoint) =
+        admin_post(&app, "/v1/admin/webhook-endpoints", Some(json!({"provider": "generic", "label": "audit"}))).await;
+    assert_eq!(status, 201, "{endpoint}");
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_owned();
+    let (status, added) = admin_post(&app, &format!("/v1/admin/webhook-endpoints/{endpoint_id}/secrets"), None).await;
+    assert_eq!(status, 201, "{added}");
+    let first_secret = endpoint["secrets"][0]["id"].as_str().unwrap();
+    let retire = format!("/v1/admin/webhook-endpoints/{endpoint_id}/secrets/{first_secret}/retire");
+    assert_eq!(admin_post(&app, &retire, None).await.0, 200);
+
+    let client = app.pool.get().await.unwrap();
+    let rows = client
+        .query(
+            "SELECT stream_id, event_type, payload, metadata FROM events WHERE tenant_id = $1 ORDER BY global_position",
+            &[&app.tenant_id],
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let key_stream = format!("api-key-{key_id}");
+    let successor_stream = format!("api-key-{successor}");
+    let endpoint_stream = format!("webhook-endpoint-{endpoint_id}");
+    assert_eq!(
+        seen,
+        [
+            (key_stream.clone(), "ApiKeyCreated".to_owned()),
+            (successor_stream.clone(), "ApiKeyCreated".to_owned()),
+            (key_stream, "ApiKeyRolled".to_owned()),
+            (successor_stream, "ApiKeyRevoked".to_owned()),
+            (endpoint_stream.clone(), "WebhookEndpointCreated".to_owned()),
+            (endpoint_stream.clone(), "WebhookSecretAdded".to_owned()),
+            (endpoint_stream.clone(), "WebhookSecretAdded".to_owned()),
+            (endpoint_stream, "WebhookSecretRetired".to_owned()),
+        ]
+    );
+    let admin_id: String = client
+        .query_one("SELECT key_id::text FROM api_keys WHERE tenant_id = $1 AND role = 'admin'", &[&app.tenant_id])
+        .await
+        .unwrap()
+        .get(0);
+    let secrets = [
+        key["key"].as_str().unwrap(),
+        rolled["key"].as_str().unwrap(),
+        endpoint["secret"].as_str().unwrap(),
+        added["secret"].as_str().unwrap(),
+    ];
+    for row in &rows {
+        let metadata: Value = row.get(3);
+        assert_eq!(metadata["actor"], json!(format!("api_key:{admin_id}")), "{metadata}");
+        assert!(metadata["request_id"].as_str().is_some_and(|id| id.starts_with("req_")), "{metadata}");
+        let payload: Value = row.get(2);
+        for secret in secrets {
+            assert!(!payload.to_string().contains(secret), "a secret in {payload}");
+        }
+    }
+    let report = payledger_store::verify_chains(&**client, Some(app.tenant_id)).await.unwrap();
+    assert!(report.broken.is_empty(), "{:?}", report.broken);
+    assert_eq!(report.events_checked, 8);
 }

@@ -137,7 +137,10 @@ async fn a_tenant_named_like_another_tenants_id_does_not_shadow_it() {
     let app = common::spawn_app().await;
     let client = app.pool.get().await.unwrap();
     let id = app.tenant_id.to_string();
-    let namesake = payledger_service::tenants::create_tenant(&**client, &id).await.unwrap();
+    let namesake =
+        payledger_service::tenants::create_tenant(&app.pool, &payledger_service::admin_log::Actor::system("test"), &id)
+            .await
+            .unwrap();
     let found = payledger_service::tenants::find_tenant(&**client, &id).await.unwrap().unwrap();
     assert_eq!(found.id, app.tenant_id);
     assert_ne!(found.id, namesake.id);

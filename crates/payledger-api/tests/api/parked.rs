@@ -66,7 +66,17 @@ async fn another_tenant_reads_its_writes_after_a_stream_that_cannot_be_projected
         let client = app.pool.get().await.unwrap();
         let tenant: Uuid =
             client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex'", &[]).await.unwrap().get(0);
-        keys::create_key(&**client, tenant, Role::Finance, KeyMode::Test, None).await.unwrap().key
+        keys::create_key(
+            &app.pool,
+            &payledger_service::admin_log::Actor::system("test"),
+            tenant,
+            Role::Finance,
+            KeyMode::Test,
+            None,
+        )
+        .await
+        .unwrap()
+        .key
     };
     let (status, theirs) = get(&app, &globex_finance, "/v1/projections").await;
     assert_eq!(status, 200, "{theirs}");

@@ -9,10 +9,21 @@ use serde_json::json;
 use crate::support::{spawn_app, TestApp};
 
 async fn limited_writer(app: &TestApp, per_s: i32, burst: i32) -> String {
-    let client = app.pool.get().await.unwrap();
-    let key = keys::create_key(&**client, app.tenant_id, Role::Writer, KeyMode::Test, None).await.unwrap();
+    let key = keys::create_key(
+        &app.pool,
+        &payledger_service::admin_log::Actor::system("test"),
+        app.tenant_id,
+        Role::Writer,
+        KeyMode::Test,
+        None,
+    )
+    .await
+    .unwrap();
     let limit = KeyRateLimit { rate_limit_per_s: Some(per_s), rate_limit_burst: Some(burst) };
-    keys::set_rate_limit(&**client, key.info.id, limit).await.unwrap().unwrap();
+    keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, limit)
+        .await
+        .unwrap()
+        .unwrap();
     key.key
 }
 
@@ -69,16 +80,37 @@ async fn fifty_requests_at_once_on_one_key_pass_the_default_limit() {
 #[tokio::test]
 async fn a_changed_limit_applies_at_once() {
     let app = spawn_app().await;
-    let client = app.pool.get().await.unwrap();
-    let key = keys::create_key(&**client, app.tenant_id, Role::Auditor, KeyMode::Test, None).await.unwrap();
+    let key = keys::create_key(
+        &app.pool,
+        &payledger_service::admin_log::Actor::system("test"),
+        app.tenant_id,
+        Role::Auditor,
+        KeyMode::Test,
+        None,
+    )
+    .await
+    .unwrap();
     let get = || app.request(Method::GET, "/v1/events", Some(&key.key), None, None);
     assert_eq!(get().await.status(), 200);
     let one = KeyRateLimit { rate_limit_per_s: Some(1), rate_limit_burst: Some(1) };
-    keys::set_rate_limit(&**client, key.info.id, one).await.unwrap().unwrap();
+    keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, one)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(get().await.status(), 200, "a new, full bucket of 1");
     assert_eq!(get().await.status(), 429);
-    keys::set_rate_limit(&**client, key.info.id, KeyRateLimit::default()).await.unwrap().unwrap();
+    keys::set_rate_limit(
+        &app.pool,
+        &payledger_service::admin_log::Actor::system("test"),
+        key.info.id,
+        KeyRateLimit::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(get().await.status(), 200, "back to the default");
     let bad = KeyRateLimit { rate_limit_per_s: Some(0), rate_limit_burst: None };
-    assert!(keys::set_rate_limit(&**client, key.info.id, bad).await.is_err());
+    assert!(keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, bad)
+        .await
+        .is_err());
 }

@@ -49,26 +49,39 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     let server = tokio::spawn(async move {
         payledger_api::serve(listener, state, std::future::pending()).await.unwrap();
     });
+    let (tenant_id, made) = bare_tenant_with_keys(
+        &pool,
+        "acme",
+        &[("writer", Role::Writer), ("finance", Role::Finance), ("auditor", Role::Auditor), ("admin", Role::Admin)],
+    )
+    .await;
+    TestApp { base_url, db, pool, http: reqwest::Client::new(), tenant_id, keys: made, server, _ledger: ledger }
+}
+
+/// A tenant and keys as rows alone, without the admin events `tenants create` and `keys
+/// create` append (`keys.rs` tests those): the tests count the events they cause themselves.
+pub async fn bare_tenant_with_keys(
+    pool: &deadpool_postgres::Pool,
+    name: &str,
+    roles: &[(&'static str, Role)],
+) -> (Uuid, HashMap<&'static str, String>) {
     let client = pool.get().await.unwrap();
-    let tenant = keys::create_tenant(&**client, "acme").await.unwrap();
+    let tenant_id = Uuid::now_v7();
+    client.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)", &[&tenant_id, &name]).await.unwrap();
     let mut made = HashMap::new();
-    for (name, role) in
-        [("writer", Role::Writer), ("finance", Role::Finance), ("auditor", Role::Auditor), ("admin", Role::Admin)]
-    {
-        let key = keys::create_key(&**client, tenant.id, role, KeyMode::Test, None).await.unwrap();
-        made.insert(name, key.key);
+    for (label, role) in roles {
+        let key = keys::generate_key(KeyMode::Test);
+        let prefix: String = key.chars().take(12).collect();
+        client
+            .execute(
+                "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash) VALUES ($1, $2, $3, 'test', $4, $5)",
+                &[&Uuid::now_v7(), &tenant_id, &role.as_str(), &prefix, &keys::hash_key(&key).to_vec()],
+            )
+            .await
+            .unwrap();
+        made.insert(*label, key);
     }
-    drop(client);
-    TestApp {
-        base_url,
-        db,
-        pool,
-        http: reqwest::Client::new(),
-        tenant_id: tenant.id,
-        keys: made,
-        server,
-        _ledger: ledger,
-    }
+    (tenant_id, made)
 }
 
 impl TestApp {
@@ -78,13 +91,7 @@ impl TestApp {
 
     /// Another tenant on the same server, with a writer and an auditor key.
     pub async fn other_tenant(&self, name: &str) -> HashMap<&'static str, String> {
-        let client = self.pool.get().await.unwrap();
-        let tenant = keys::create_tenant(&**client, name).await.unwrap();
-        let mut made = HashMap::new();
-        for (n, role) in [("writer", Role::Writer), ("auditor", Role::Auditor)] {
-            made.insert(n, keys::create_key(&**client, tenant.id, role, KeyMode::Test, None).await.unwrap().key);
-        }
-        made
+        bare_tenant_with_keys(&self.pool, name, &[("writer", Role::Writer), ("auditor", Role::Auditor)]).await.1
     }
 
     pub async fn request(

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use payledger_api::{ApiConfig, AppState};
 use payledger_gateways::Provider;
+use payledger_service::admin_log::Actor;
 use payledger_service::runtime::{Ledger, LedgerConfig, Running};
 use payledger_service::tenants as keys;
 use payledger_service::tenants::{KeyMode, Role};
@@ -53,9 +54,9 @@ impl Server {
         let pool = ledger.pool.clone();
         let setup = |e: payledger_service::ServiceError| BenchError::Setup(format!("{e:?}"));
         let (tenant_id, writer_key) = {
-            let client = pool.get().await?;
-            let tenant = keys::create_tenant(&**client, "bench").await.map_err(setup)?;
-            let key = keys::create_key(&**client, tenant.id, Role::Writer, KeyMode::Test, Some("bench writer"))
+            let actor = Actor::system("bench");
+            let tenant = keys::create_tenant(&pool, &actor, "bench").await.map_err(setup)?;
+            let key = keys::create_key(&pool, &actor, tenant.id, Role::Writer, KeyMode::Test, Some("bench writer"))
                 .await
                 .map_err(setup)?;
             (tenant.id, key.key)
@@ -128,7 +129,7 @@ async fn generic_endpoint(
     tenant_id: Uuid,
     label: &str,
 ) -> Result<(Uuid, String), BenchError> {
-    let endpoint = create_endpoint(pool, tenant_id, Provider::Generic, None, Some(label))
+    let endpoint = create_endpoint(pool, &Actor::system("bench"), tenant_id, Provider::Generic, None, Some(label))
         .await
         .map_err(|e| BenchError::Setup(format!("webhook endpoint: {e}")))?;
     let secret =

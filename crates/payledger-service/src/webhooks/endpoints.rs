@@ -13,6 +13,9 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+use crate::admin_log::{append_admin_events, Actor};
+use payledger_core::admin::AdminEvent;
+
 use super::error::{WebhookError, WebhookResult};
 
 /// Active secrets per endpoint: enough for any rotation, few enough to try them all.
@@ -115,6 +118,7 @@ fn hint(secret: &str) -> String {
 
 pub async fn create_endpoint(
     pool: &Pool,
+    actor: &Actor,
     tenant_id: Uuid,
     provider: Provider,
     secret: Option<&str>,
@@ -139,14 +143,24 @@ pub async fn create_endpoint(
         &[&endpoint_id, &tenant_id, &provider.as_str(), &label],
     )
     .await?;
-    insert_secret(&*tx, endpoint_id, &secret).await?;
+    let secret_view = insert_secret(&*tx, endpoint_id, &secret).await?;
     let endpoint = load_endpoint(&*tx, tenant_id, endpoint_id).await?;
+    let events = [
+        AdminEvent::WebhookEndpointCreated {
+            endpoint_id,
+            provider: provider.as_str().to_owned(),
+            label: label.map(str::to_owned),
+        },
+        secret_added(&secret_view),
+    ];
+    record(&tx, tenant_id, actor, &events).await?;
     tx.commit().await?;
     Ok(CreatedEndpoint { endpoint, secret: generated.then_some(secret) })
 }
 
 pub async fn add_secret(
     pool: &Pool,
+    actor: &Actor,
     tenant_id: Uuid,
     endpoint_id: Uuid,
     secret: Option<&str>,
@@ -159,6 +173,7 @@ pub async fn add_secret(
         return Err(WebhookError::TooManyActiveSecrets { max: MAX_ACTIVE_SECRETS });
     }
     let info = insert_secret(&*tx, endpoint_id, &secret).await?;
+    record(&tx, tenant_id, actor, &[secret_added(&info)]).await?;
     tx.commit().await?;
     Ok(CreatedSecret { info, secret: generated.then_some(secret) })
 }
@@ -166,6 +181,7 @@ pub async fn add_secret(
 /// Retires a secret at once; retiring a retired secret changes nothing.
 pub async fn retire_secret(
     pool: &Pool,
+    actor: &Actor,
     tenant_id: Uuid,
     endpoint_id: Uuid,
     secret_id: Uuid,
@@ -186,6 +202,7 @@ pub async fn retire_secret(
             return Err(WebhookError::LastActiveSecret);
         }
         tx.execute("UPDATE webhook_secrets SET retired_at = now() WHERE secret_id = $1", &[&secret_id]).await?;
+        record(&tx, tenant_id, actor, &[AdminEvent::WebhookSecretRetired { endpoint_id, secret_id }]).await?;
     }
     let row =
         tx.query_one(&format!("{SECRET_COLUMNS} FROM webhook_secrets WHERE secret_id = $1"), &[&secret_id]).await?;
@@ -295,6 +312,23 @@ async fn active_secret_count<C: GenericClient>(client: &C, endpoint_id: Uuid) ->
 }
 
 const SECRET_COLUMNS: &str = "SELECT secret_id, endpoint_id, secret_hint, created_at, retired_at";
+
+/// The secret by its hint only: the secret itself is never in the history.
+fn secret_added(view: &SecretView) -> AdminEvent {
+    AdminEvent::WebhookSecretAdded { endpoint_id: view.endpoint_id, secret_id: view.id, hint: view.hint.clone() }
+}
+
+async fn record(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant_id: Uuid,
+    actor: &Actor,
+    events: &[AdminEvent],
+) -> WebhookResult<()> {
+    append_admin_events(tx, tenant_id, actor, events).await.map_err(|e| match e {
+        crate::ServiceError::Store(store) => WebhookError::Store(store),
+        other => WebhookError::Corrupt(other.to_string()),
+    })
+}
 
 async fn insert_secret<C: GenericClient>(client: &C, endpoint_id: Uuid, secret: &str) -> WebhookResult<SecretView> {
     let secret_id = Uuid::now_v7();

@@ -67,7 +67,7 @@ async fn create_order(ctx: CommandContext, order_id: OrderId) -> Result<Executed
 async fn a_command_answers_plain_data_and_replays_under_its_key() {
     let db = TestDb::new().await;
     let pool = db.pool(4);
-    let tenant = create_tenant(&**pool.get().await.unwrap(), "acme").await.unwrap();
+    let tenant = create_tenant(&pool, &payledger_service::admin_log::Actor::system("test"), "acme").await.unwrap();
     let order_id = OrderId::new();
 
     let first = create_order(context(&pool, tenant.id, Some("k1"), &[1; 32]), order_id).await.unwrap();
@@ -101,7 +101,7 @@ async fn a_command_answers_plain_data_and_replays_under_its_key() {
 async fn a_payment_on_a_missing_order_is_refused_at_order_id() {
     let db = TestDb::new().await;
     let pool = db.pool(4);
-    let tenant = create_tenant(&**pool.get().await.unwrap(), "acme").await.unwrap();
+    let tenant = create_tenant(&pool, &payledger_service::admin_log::Actor::system("test"), "acme").await.unwrap();
     let order_id = OrderId::new();
     let payment_id = PaymentId::new();
     let ctx = context(&pool, tenant.id, None, &[3; 32]);
@@ -146,7 +146,8 @@ async fn the_runtime_projects_what_commands_append_and_stops() {
     };
     let config = LedgerConfig { projector: Some(projector), ..LedgerConfig::new(db.url()).without_workers() };
     let ledger = Ledger::start(config).await.unwrap();
-    let tenant = create_tenant(&**ledger.pool.get().await.unwrap(), "acme").await.unwrap();
+    let tenant =
+        create_tenant(&ledger.pool, &payledger_service::admin_log::Actor::system("test"), "acme").await.unwrap();
     let order_id = OrderId::new();
     create_order(context(&ledger.pool, tenant.id, None, &[4; 32]), order_id).await.unwrap();
 

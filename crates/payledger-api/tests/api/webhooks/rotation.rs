@@ -95,9 +95,20 @@ async fn endpoints_are_admin_only_and_tenant_scoped() {
     let (status, _) = app.get_as("writer", "/v1/admin/webhook-endpoints").await;
     assert_eq!(status, 403);
     let other_admin = {
-        let client = app.pool.get().await.unwrap();
-        let tenant = keys::create_tenant(&**client, "globex").await.unwrap();
-        keys::create_key(&**client, tenant.id, Role::Admin, KeyMode::Test, None).await.unwrap().key
+        let tenant = keys::create_tenant(&app.pool, &payledger_service::admin_log::Actor::system("test"), "globex")
+            .await
+            .unwrap();
+        keys::create_key(
+            &app.pool,
+            &payledger_service::admin_log::Actor::system("test"),
+            tenant.id,
+            Role::Admin,
+            KeyMode::Test,
+            None,
+        )
+        .await
+        .unwrap()
+        .key
     };
     let response = app
         .request(
