@@ -44,15 +44,17 @@ async fn migrate_create_keys_serve_pay_and_verify() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut server = Command::new(env!("CARGO_BIN_EXE_payledger"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", db.url())
-        .env("PAYLEDGER_SEAL_EVERY_EVENTS", "2")
-        .env("PAYLEDGER_SEAL_INTERVAL_S", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_payledger"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", db.url())
+            .env("PAYLEDGER_SEAL_EVERY_EVENTS", "2")
+            .env("PAYLEDGER_SEAL_INTERVAL_S", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut ready = false;
@@ -102,20 +104,17 @@ async fn migrate_create_keys_serve_pay_and_verify() {
     assert_eq!(sealed, events, "the server sealed every event once");
 
     // SIGTERM: the server finishes and exits by itself.
-    let pid = server.id().to_string();
+    let pid = server.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let mut exited = None;
     for _ in 0..100 {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             exited = Some(status);
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = exited.unwrap_or_else(|| {
-        let _ = server.kill();
-        panic!("server did not stop on SIGTERM")
-    });
+    let status = exited.unwrap_or_else(|| panic!("server did not stop on SIGTERM"));
     assert!(status.success(), "{status:?}");
 
     let (ok, out, err) = payledger(&db, &["verify"]);
@@ -407,4 +406,14 @@ pub async fn bare_tenant(client: &tokio_postgres::Client, name: &str) -> uuid::U
     let id = uuid::Uuid::now_v7();
     client.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)", &[&id, &name]).await.unwrap();
     id
+}
+
+/// A child process killed when the test ends, also when an assertion fails first.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
