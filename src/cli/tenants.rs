@@ -166,7 +166,8 @@ pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow:
         TenantsCommand::SetTimeZone { tenant, time_zone } => {
             let client = client(database_url).await?;
             let tenant = resolve_tenant(&**client, &tenant).await?;
-            payledger_service::tenants::set_time_zone(&**client, tenant.id, &time_zone).await?;
+            let pool = pool(database_url)?;
+            payledger_service::tenants::set_time_zone(&pool, &Actor::cli(), tenant.id, &time_zone).await?;
             println!("tenant {} counts its days in {time_zone}", tenant.name);
             Ok(ExitCode::SUCCESS)
         }

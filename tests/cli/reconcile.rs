@@ -55,6 +55,16 @@ async fn reconcile_exits_one_while_an_exception_remains_and_counts_days_in_the_t
     assert!(err.contains("time_zone_invalid"), "{err}");
     let (code, _, err) = payledger(&db, &["tenants", "set-time-zone", "shop", "Europe/Berlin"]);
     assert_eq!(code, Some(0), "{err}");
+    let client = db.connect().await;
+    let changes: Vec<serde_json::Value> = client
+        .query("SELECT payload FROM events WHERE event_type = 'TenantTimeZoneSet' ORDER BY global_position", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(changes.len(), 1, "the refused zone recorded nothing: {changes:?}");
+    assert_eq!(changes[0]["time_zone"], "Europe/Berlin");
     let (code, out, _) = payledger(&db, &["reconcile", "--tenant", "shop", "--date", "2026-11-30"]);
     assert_eq!(code, Some(0), "nothing left on the 30th in Berlin: {out}");
     let (code, out, _) = payledger(&db, &["reconcile", "--tenant", "shop", "--date", "2026-12-01", "--json"]);

@@ -1,4 +1,4 @@
-//! Admin actions as facts of the ledger: creating a tenant, creating, rolling or revoking an
+//! Admin actions as facts of the ledger: creating a tenant, setting its time zone, creating, rolling or revoking an
 //! API key, changing its limits, creating a webhook endpoint, adding or retiring its secrets.
 //! Each is appended in the stream of what it changed (`tenant-<id>`, `api-key-<id>`,
 //! `webhook-endpoint-<id>`) in the same transaction as the change to the lookup tables
@@ -19,6 +19,10 @@ pub enum AdminEvent {
     TenantCreated {
         tenant_id: Uuid,
         name: String,
+    },
+    TenantTimeZoneSet {
+        tenant_id: Uuid,
+        time_zone: String,
     },
     ApiKeyCreated {
         key_id: Uuid,
@@ -65,6 +69,7 @@ impl AdminEvent {
     pub fn event_type(&self) -> &'static str {
         match self {
             AdminEvent::TenantCreated { .. } => "TenantCreated",
+            AdminEvent::TenantTimeZoneSet { .. } => "TenantTimeZoneSet",
             AdminEvent::ApiKeyCreated { .. } => "ApiKeyCreated",
             AdminEvent::ApiKeyRolled { .. } => "ApiKeyRolled",
             AdminEvent::ApiKeyRevoked { .. } => "ApiKeyRevoked",
@@ -79,7 +84,9 @@ impl AdminEvent {
     /// The stream of the thing the action changed.
     pub fn stream_id(&self) -> String {
         match self {
-            AdminEvent::TenantCreated { tenant_id, .. } => format!("tenant-{tenant_id}"),
+            AdminEvent::TenantCreated { tenant_id, .. } | AdminEvent::TenantTimeZoneSet { tenant_id, .. } => {
+                format!("tenant-{tenant_id}")
+            }
             AdminEvent::ApiKeyCreated { key_id, .. }
             | AdminEvent::ApiKeyRolled { key_id, .. }
             | AdminEvent::ApiKeyRevoked { key_id }

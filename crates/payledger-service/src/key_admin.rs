@@ -38,6 +38,25 @@ pub async fn create_tenant(pool: &Pool, actor: &Actor, name: &str) -> ServiceRes
     Ok(Tenant { id, name: name.to_owned(), created_at: row.try_get(0)? })
 }
 
+/// Sets the tenant's time zone: a name PostgreSQL's time zone database knows (`Europe/Berlin`).
+pub async fn set_time_zone(pool: &Pool, actor: &Actor, tenant_id: Uuid, time_zone: &str) -> ServiceResult<()> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let known = tx.query_opt("SELECT 1 FROM pg_timezone_names WHERE name = $1", &[&time_zone]).await?.is_some();
+    if !known {
+        return Err(ServiceError::TimeZoneInvalid(time_zone.to_owned()));
+    }
+    let updated =
+        tx.execute("UPDATE tenants SET time_zone = $2 WHERE tenant_id = $1", &[&tenant_id, &time_zone]).await?;
+    if updated == 0 {
+        return Err(ServiceError::NotFound("tenant"));
+    }
+    let event = AdminEvent::TenantTimeZoneSet { tenant_id, time_zone: time_zone.to_owned() };
+    append_admin_events(&tx, tenant_id, actor, &[event]).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// What a new key is, besides its tenant.
 #[derive(Debug, Clone, Default)]
 pub struct KeySpec {

@@ -9,8 +9,8 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 pub use crate::key_admin::{
-    create_key, create_key_with, create_tenant, revoke_key, roll_key, set_allowed_ips, set_rate_limit, KeySpec,
-    RolledKey, KEY_EXPIRY_MAX_DAYS, ROLL_OVERLAP_DEFAULT_S, ROLL_OVERLAP_MAX_S,
+    create_key, create_key_with, create_tenant, revoke_key, roll_key, set_allowed_ips, set_rate_limit, set_time_zone,
+    KeySpec, RolledKey, KEY_EXPIRY_MAX_DAYS, ROLL_OVERLAP_DEFAULT_S, ROLL_OVERLAP_MAX_S,
 };
 
 use crate::error::{ServiceError, ServiceResult};
@@ -293,20 +293,6 @@ pub(crate) fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
 pub async fn time_zone<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<String> {
     let row = client.query_opt("SELECT time_zone FROM tenants WHERE tenant_id = $1", &[&tenant_id]).await?;
     row.map(|row| row.try_get(0)).transpose()?.ok_or(ServiceError::NotFound("tenant"))
-}
-
-/// Sets the tenant's time zone: a name PostgreSQL's time zone database knows (`Europe/Berlin`).
-pub async fn set_time_zone<C: GenericClient>(client: &C, tenant_id: Uuid, time_zone: &str) -> ServiceResult<()> {
-    let known = client.query_opt("SELECT 1 FROM pg_timezone_names WHERE name = $1", &[&time_zone]).await?.is_some();
-    if !known {
-        return Err(ServiceError::TimeZoneInvalid(time_zone.to_owned()));
-    }
-    let updated =
-        client.execute("UPDATE tenants SET time_zone = $2 WHERE tenant_id = $1", &[&tenant_id, &time_zone]).await?;
-    if updated == 0 {
-        return Err(ServiceError::NotFound("tenant"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
