@@ -234,7 +234,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
             }
         }
         KeysCommand::Limit { id, limit, json } => {
-            let key = keys::set_rate_limit(&pool, &actor, id, limit.limit())
+            let key = keys::set_rate_limit(&pool, &actor, id, None, limit.limit())
                 .await?
                 .with_context(|| format!("no key {id}"))?;
             if json {
@@ -250,7 +250,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
         }
         KeysCommand::AllowIps { id, networks, any, json } => {
             let networks = (!any).then(|| keys::parse_allowed_ips(&networks)).transpose()?;
-            let key = keys::set_allowed_ips(&pool, &actor, id, networks.as_deref())
+            let key = keys::set_allowed_ips(&pool, &actor, id, None, networks.as_deref())
                 .await?
                 .with_context(|| format!("no key {id}"))?;
             if json {

@@ -226,8 +226,14 @@ impl From<ServiceError> for ApiError {
                 ApiCode::KeyNotActive,
                 format!("the key is {state}; only an active key that has not been rolled can be rolled"),
             ),
-            ServiceError::AllowedIpsInvalid(_) => ApiError::of(ApiCode::InvalidParameter, message),
-            ServiceError::RateLimitInvalid { .. } => ApiError::of(ApiCode::InvalidParameter, message),
+            ServiceError::AllowedIpsInvalid(text) => {
+                ApiError::invalid_param("allowed_ips", ApiCode::AllowedIpsInvalid, text)
+            }
+            ServiceError::RateLimitInvalid { max } => ApiError::invalid_param(
+                "rate_limit_per_s",
+                ApiCode::RateLimitInvalid,
+                format!("rate_limit_per_s and rate_limit_burst are 1 to {max}"),
+            ),
             ServiceError::TimeZoneInvalid(_) => {
                 ApiError::invalid_param("time_zone", ApiCode::InvalidParameter, message)
             }

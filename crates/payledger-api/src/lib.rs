@@ -106,6 +106,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/keys", post(admin::create_key).get(admin::list_keys))
         .route("/v1/admin/keys/{id}/revoke", post(admin::revoke_key))
         .route("/v1/admin/keys/{id}/roll", post(admin::roll_key))
+        .route("/v1/admin/keys/{id}/rate-limit", post(admin::set_rate_limit))
+        .route("/v1/admin/keys/{id}/allowed-ips", post(admin::set_allowed_ips))
         .route_layer(roles(ADMIN_ROLES));
     // The webhook route is public too; it is added below, outside the overload layer.
     let public = Router::new()

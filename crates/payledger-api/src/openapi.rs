@@ -47,7 +47,7 @@ use crate::views::{
         get_settlement_file,
         create_webhook_endpoint, list_webhook_endpoints, add_webhook_secret, retire_webhook_secret,
         jobs::reprocess_webhook_endpoint,
-        create_api_key, list_api_keys, revoke_api_key, roll_api_key,
+        create_api_key, list_api_keys, revoke_api_key, roll_api_key, set_api_key_rate_limit, set_api_key_allowed_ips,
     ),
     components(schemas(ErrorBody, ErrorDetail, ReportProblem, ExportEventLine, Seal)),
     modifiers(&BearerAuth, &ErrorResponses),
@@ -372,6 +372,25 @@ pub struct CreateApiKey {
     pub label: Option<String>,
     /// When the key stops working (RFC 3339, in the future, at most 3,660 days away); absent: never.
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetApiKeyRateLimit {
+    /// Requests per second of this key in each server process; null: PAYLEDGER_RATE_LIMIT_PER_S.
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub rate_limit_per_s: Option<i32>,
+    /// Requests it may send at once; null: PAYLEDGER_RATE_LIMIT_BURST.
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub rate_limit_burst: Option<i32>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetApiKeyAllowedIps {
+    /// 1 to 100 CIDR blocks or addresses, IPv4 or IPv6 (stored canonical, host bits cleared);
+    /// null: any address.
+    pub allowed_ips: Option<Vec<String>>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -1212,3 +1231,9 @@ fn revoke_api_key() {}
     responses((status = 201, body = RolledApiKey),
         (status = 409, body = ErrorBody, description = "key_not_active: the key is revoked, expired or rolled already")))]
 fn roll_api_key() {}
+#[utoipa::path(post, path = "/v1/admin/keys/{id}/rate-limit", params(("id" = Uuid, Path)), request_body = SetApiKeyRateLimit,
+    responses((status = 200, body = ApiKey)))]
+fn set_api_key_rate_limit() {}
+#[utoipa::path(post, path = "/v1/admin/keys/{id}/allowed-ips", params(("id" = Uuid, Path)), request_body = SetApiKeyAllowedIps,
+    responses((status = 200, body = ApiKey)))]
+fn set_api_key_allowed_ips() {}

@@ -164,11 +164,12 @@ async fn insert_key(
 }
 
 /// Sets (or with `None` fields, clears back to the server's default) a key's own rate
-/// limit. None if there is no such key.
+/// limit; `tenant_id` limits it to that tenant's keys. None if there is no such key.
 pub async fn set_rate_limit(
     pool: &Pool,
     actor: &Actor,
     key_id: Uuid,
+    tenant_id: Option<Uuid>,
     limit: KeyRateLimit,
 ) -> ServiceResult<Option<ApiKeyInfo>> {
     check_rate_limit(limit)?;
@@ -181,23 +182,26 @@ pub async fn set_rate_limit(
         pool,
         actor,
         event,
-        "UPDATE api_keys SET rate_limit_per_s = $2, rate_limit_burst = $3 WHERE key_id = $1",
-        &[&key_id, &limit.rate_limit_per_s, &limit.rate_limit_burst],
+        "UPDATE api_keys SET rate_limit_per_s = $3, rate_limit_burst = $4
+         WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)",
+        &[&key_id, &tenant_id, &limit.rate_limit_per_s, &limit.rate_limit_burst],
     )
     .await
 }
 
-/// Sets a key's allow-list, or with `None` lets it be used from anywhere. None if there is
-/// no such key.
+/// Sets a key's allow-list, or with `None` lets it be used from anywhere; `tenant_id`
+/// limits it to that tenant's keys. None if there is no such key.
 pub async fn set_allowed_ips(
     pool: &Pool,
     actor: &Actor,
     key_id: Uuid,
+    tenant_id: Option<Uuid>,
     networks: Option<&[ipnet::IpNet]>,
 ) -> ServiceResult<Option<ApiKeyInfo>> {
     let texts: Option<Vec<String>> = networks.map(|nets| nets.iter().map(ToString::to_string).collect());
     let event = AdminEvent::ApiKeyAllowedIpsSet { key_id, allowed_ips: texts.clone() };
-    update_key(pool, actor, event, "UPDATE api_keys SET allowed_ips = $2 WHERE key_id = $1", &[&key_id, &texts]).await
+    let update = "UPDATE api_keys SET allowed_ips = $3 WHERE key_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)";
+    update_key(pool, actor, event, update, &[&key_id, &tenant_id, &texts]).await
 }
 
 /// Runs `update` (`$1` the key id) and appends `event`, in one transaction.

@@ -7,6 +7,7 @@ use super::ErrorType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiCode {
+    AllowedIpsInvalid,
     AmountInvalid,
     ApiKeyExpired,
     ApiKeyRevoked,
@@ -53,6 +54,7 @@ pub enum ApiCode {
     ProjectionMaintenanceInProgress,
     ProjectionVerifyInterrupted,
     ProviderInvalid,
+    RateLimitInvalid,
     RateLimited,
     ReadModelsBehind,
     RebuildInProgress,
@@ -77,7 +79,8 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 67] = [
+    pub const ALL: [ApiCode; 69] = [
+        ApiCode::AllowedIpsInvalid,
         ApiCode::AmountInvalid,
         ApiCode::ApiKeyExpired,
         ApiCode::ApiKeyRevoked,
@@ -124,6 +127,7 @@ impl ApiCode {
         ApiCode::ProjectionMaintenanceInProgress,
         ApiCode::ProjectionVerifyInterrupted,
         ApiCode::ProviderInvalid,
+        ApiCode::RateLimitInvalid,
         ApiCode::RateLimited,
         ApiCode::ReadModelsBehind,
         ApiCode::RebuildInProgress,
@@ -149,6 +153,7 @@ impl ApiCode {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            ApiCode::AllowedIpsInvalid => "allowed_ips_invalid",
             ApiCode::AmountInvalid => "amount_invalid",
             ApiCode::ApiKeyExpired => "api_key_expired",
             ApiCode::ApiKeyRevoked => "api_key_revoked",
@@ -195,6 +200,7 @@ impl ApiCode {
             ApiCode::ProjectionMaintenanceInProgress => "projection_maintenance_in_progress",
             ApiCode::ProjectionVerifyInterrupted => "projection_verify_interrupted",
             ApiCode::ProviderInvalid => "provider_invalid",
+            ApiCode::RateLimitInvalid => "rate_limit_invalid",
             ApiCode::RateLimited => "rate_limited",
             ApiCode::ReadModelsBehind => "read_models_behind",
             ApiCode::RebuildInProgress => "rebuild_in_progress",
@@ -222,7 +228,8 @@ impl ApiCode {
     /// The status and type this code is always answered with.
     pub fn status(self) -> (StatusCode, ErrorType) {
         match self {
-            ApiCode::AmountInvalid
+            ApiCode::AllowedIpsInvalid
+            | ApiCode::AmountInvalid
             | ApiCode::BodyIncomplete
             | ApiCode::CaptureMethodInvalid
             | ApiCode::CurrencyInvalid
@@ -248,6 +255,7 @@ impl ApiCode {
             | ApiCode::OutcomeInvalid
             | ApiCode::PositionUnknown
             | ApiCode::ProviderInvalid
+            | ApiCode::RateLimitInvalid
             | ApiCode::RoleInvalid
             | ApiCode::SecretInvalid
             | ApiCode::SecretRequired

@@ -29,6 +29,23 @@ pub struct CreateKey {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct SetRateLimit {
+    /// Requests per second; null or absent: the server's default.
+    #[serde(default)]
+    pub rate_limit_per_s: Option<i32>,
+    #[serde(default)]
+    pub rate_limit_burst: Option<i32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAllowedIps {
+    /// CIDR blocks or addresses; null: any address.
+    pub allowed_ips: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RollKey {
     /// How long the old key keeps working beside the new one (default a day).
     #[serde(default)]
@@ -86,4 +103,36 @@ pub async fn roll_key(
         .map_err(|e| ApiError::from(e).with_param_if("expire_old_in_s", true))?
         .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok((StatusCode::CREATED, Json(rolled)).into_response())
+}
+
+/// Sets the key's own rate limit (null fields: back to the server's default).
+pub async fn set_rate_limit(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    body: JsonBody<SetRateLimit>,
+) -> ApiResult<Response> {
+    let limit = keys::KeyRateLimit {
+        rate_limit_per_s: body.value.rate_limit_per_s,
+        rate_limit_burst: body.value.rate_limit_burst,
+    };
+    let key = keys::set_rate_limit(&state.pool, &principal.actor(), id, Some(principal.tenant_id), limit)
+        .await?
+        .ok_or_else(|| ApiError::not_found("api key"))?;
+    Ok(Json(key).into_response())
+}
+
+/// Sets the networks the key may be used from (null: any).
+pub async fn set_allowed_ips(
+    State(state): State<AppState>,
+    principal: Principal,
+    PathId(id): PathId,
+    body: JsonBody<SetAllowedIps>,
+) -> ApiResult<Response> {
+    let networks = body.value.allowed_ips.as_deref().map(keys::parse_allowed_ips).transpose()?;
+    let key =
+        keys::set_allowed_ips(&state.pool, &principal.actor(), id, Some(principal.tenant_id), networks.as_deref())
+            .await?
+            .ok_or_else(|| ApiError::not_found("api key"))?;
+    Ok(Json(key).into_response())
 }

@@ -22,10 +22,16 @@ async fn writer_from(app: &TestApp, networks: &[&str]) -> String {
     .unwrap();
     let texts: Vec<String> = networks.iter().map(|n| n.to_string()).collect();
     let nets = keys::parse_allowed_ips(&texts).unwrap();
-    keys::set_allowed_ips(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, Some(&nets))
-        .await
-        .unwrap()
-        .unwrap();
+    keys::set_allowed_ips(
+        &app.pool,
+        &payledger_service::admin_log::Actor::system("test"),
+        key.info.id,
+        None,
+        Some(&nets),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     key.key
 }
 
@@ -91,4 +97,68 @@ fn allow_lists_are_parsed_strictly() {
     }
     let too_many: Vec<String> = (0..=keys::ALLOWED_IPS_MAX).map(|n| format!("10.0.{}.0/24", n % 256)).collect();
     assert!(keys::parse_allowed_ips(&too_many).is_err());
+}
+
+/// A tenant's admin sets its keys' allow-lists and rate limits over HTTP; bad values are
+/// 400 with their code and param, another tenant's key is 404, a writer may not.
+#[tokio::test]
+async fn admins_set_allow_lists_and_rate_limits_over_http() {
+    let app = spawn_app().await;
+    let (_, list) = {
+        let r = app.request(Method::GET, "/v1/admin/keys", Some(app.key("admin")), None, None).await;
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let writer_id = list["data"].as_array().unwrap().iter().find(|k| k["role"] == "writer").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |path: String, key: String, body: Value| {
+        let app = &app;
+        async move {
+            let r = app.request(Method::POST, &path, Some(&key), Some(&body), None).await;
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let admin = app.key("admin").to_owned();
+    let ips = format!("/v1/admin/keys/{writer_id}/allowed-ips");
+    let (status, key) = post(ips.clone(), admin.clone(), json!({"allowed_ips": ["203.0.113.9/24"]})).await;
+    assert_eq!((status, key["allowed_ips"].clone()), (200, json!(["203.0.113.0/24"])), "{key}");
+    assert_eq!(order(&app, app.key("writer"), None).await, (403, json!("ip_not_allowed")));
+    let (status, key) = post(ips.clone(), admin.clone(), json!({"allowed_ips": null})).await;
+    assert_eq!((status, key["allowed_ips"].clone()), (200, Value::Null));
+    assert_eq!(order(&app, app.key("writer"), None).await.0, 201);
+    for bad in [json!({"allowed_ips": []}), json!({"allowed_ips": ["300.0.0.1"]}), json!({"allowed_ips": ["::/129"]})] {
+        let (status, err) = post(ips.clone(), admin.clone(), bad.clone()).await;
+        assert_eq!((status, err["error"]["code"].clone()), (400, json!("allowed_ips_invalid")), "{bad}: {err}");
+        assert_eq!(err["error"]["param"], "allowed_ips");
+    }
+
+    let limit = format!("/v1/admin/keys/{writer_id}/rate-limit");
+    let (status, key) = post(limit.clone(), admin.clone(), json!({"rate_limit_per_s": 1, "rate_limit_burst": 1})).await;
+    assert_eq!((status, key["rate_limit_burst"].clone()), (200, json!(1)), "{key}");
+    assert_eq!(order(&app, app.key("writer"), None).await.0, 201);
+    assert_eq!(order(&app, app.key("writer"), None).await, (429, json!("rate_limited")));
+    for bad in
+        [json!({"rate_limit_per_s": 0}), json!({"rate_limit_burst": 1_000_001}), json!({"rate_limit_per_s": "5"})]
+    {
+        let (status, err) = post(limit.clone(), admin.clone(), bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {err}");
+    }
+    let (status, err) = post(limit.clone(), admin.clone(), json!({"rate_limit_per_s": -1})).await;
+    assert_eq!((status, err["error"]["code"].clone()), (400, json!("rate_limit_invalid")), "{err}");
+    let (status, key) = post(limit.clone(), admin.clone(), json!({})).await;
+    assert_eq!((status, key["rate_limit_per_s"].clone()), (200, Value::Null), "back to the default");
+
+    let (status, _) = post(limit.clone(), app.key("writer").to_owned(), json!({})).await;
+    assert_eq!(status, 403, "a writer may not");
+    let other = app.other_tenant("globex").await;
+    drop(other);
+    let client = app.pool.get().await.unwrap();
+    let globex: uuid::Uuid =
+        client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex'", &[]).await.unwrap().get(0);
+    let actor = payledger_service::admin_log::Actor::system("test");
+    let other_admin = keys::create_key(&app.pool, &actor, globex, Role::Admin, KeyMode::Test, None).await.unwrap().key;
+    let (status, _) = post(ips, other_admin, json!({"allowed_ips": null})).await;
+    assert_eq!(status, 404, "another tenant's key does not exist for them");
 }

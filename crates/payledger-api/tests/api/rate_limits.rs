@@ -20,7 +20,7 @@ async fn limited_writer(app: &TestApp, per_s: i32, burst: i32) -> String {
     .await
     .unwrap();
     let limit = KeyRateLimit { rate_limit_per_s: Some(per_s), rate_limit_burst: Some(burst) };
-    keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, limit)
+    keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, None, limit)
         .await
         .unwrap()
         .unwrap();
@@ -93,7 +93,7 @@ async fn a_changed_limit_applies_at_once() {
     let get = || app.request(Method::GET, "/v1/events", Some(&key.key), None, None);
     assert_eq!(get().await.status(), 200);
     let one = KeyRateLimit { rate_limit_per_s: Some(1), rate_limit_burst: Some(1) };
-    keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, one)
+    keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, None, one)
         .await
         .unwrap()
         .unwrap();
@@ -103,6 +103,7 @@ async fn a_changed_limit_applies_at_once() {
         &app.pool,
         &payledger_service::admin_log::Actor::system("test"),
         key.info.id,
+        None,
         KeyRateLimit::default(),
     )
     .await
@@ -110,9 +111,15 @@ async fn a_changed_limit_applies_at_once() {
     .unwrap();
     assert_eq!(get().await.status(), 200, "back to the default");
     let bad = KeyRateLimit { rate_limit_per_s: Some(0), rate_limit_burst: None };
-    assert!(keys::set_rate_limit(&app.pool, &payledger_service::admin_log::Actor::system("test"), key.info.id, bad)
-        .await
-        .is_err());
+    assert!(keys::set_rate_limit(
+        &app.pool,
+        &payledger_service::admin_log::Actor::system("test"),
+        key.info.id,
+        None,
+        bad
+    )
+    .await
+    .is_err());
 }
 
 /// Many requests at once on one key: exactly the burst passes (the bucket is one atomic

@@ -475,6 +475,26 @@ async fn every_route_answers_as_openapi_json_documents() {
         )
         .await;
     assert_eq!(s, 201, "{rolled}");
+    let (s, limited) = c
+        .call(
+            Method::POST,
+            "/v1/admin/keys/{id}/rate-limit",
+            &format!("/v1/admin/keys/{}/rate-limit", id(&key)),
+            Some("admin"),
+            Some(json!({"rate_limit_per_s": 10, "rate_limit_burst": 20})),
+        )
+        .await;
+    assert_eq!(s, 200, "{limited}");
+    let (s, listed) = c
+        .call(
+            Method::POST,
+            "/v1/admin/keys/{id}/allowed-ips",
+            &format!("/v1/admin/keys/{}/allowed-ips", id(&key)),
+            Some("admin"),
+            Some(json!({"allowed_ips": ["10.0.0.0/8"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{listed}");
     c.call(Method::GET, "/v1/admin/keys", "/v1/admin/keys", Some("admin"), None).await;
     let (s, revoked) = c
         .call(
