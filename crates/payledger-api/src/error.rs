@@ -92,15 +92,6 @@ impl ApiError {
         self
     }
 
-    /// Names `param` on an `expiry_invalid` refusal (the one input it can be about).
-    pub fn with_param_if(self, param: &str, applies: bool) -> Self {
-        if applies && self.code == ApiCode::ExpiryInvalid.as_str() {
-            self.with_param(param)
-        } else {
-            self
-        }
-    }
-
     pub fn invalid_param(param: &str, code: ApiCode, message: impl Into<String>) -> Self {
         Self::of(code, message).with_param(param)
     }
@@ -221,7 +212,9 @@ impl From<ServiceError> for ApiError {
                 ApiCode::LabelInvalid,
                 format!("label is 1 to {} characters", payledger_core::LABEL_MAX_CHARS),
             ),
-            ServiceError::ExpiryInvalid(text) => ApiError::of(ApiCode::ExpiryInvalid, text),
+            ServiceError::ExpiryInvalid { param, message } => {
+                ApiError::invalid_param(param, ApiCode::ExpiryInvalid, message)
+            }
             ServiceError::KeyNotActive { state } => ApiError::of(
                 ApiCode::KeyNotActive,
                 format!("the key is {state}; only an active key that has not been rolled can be rolled"),

@@ -31,8 +31,8 @@ pub enum ServiceError {
     #[error("label is 1 to {} characters (label_invalid)", payledger_core::LABEL_MAX_CHARS)]
     LabelInvalid,
     /// A key's expiry that is not in the future, or too far in it.
-    #[error("{0} (expiry_invalid)")]
-    ExpiryInvalid(String),
+    #[error("{message} (expiry_invalid)")]
+    ExpiryInvalid { param: &'static str, message: String },
     #[error("{0} (allowed_ips_invalid)")]
     AllowedIpsInvalid(String),
     #[error("a rate limit is 1 to {max} (rate_limit_invalid)")]

@@ -93,9 +93,8 @@ pub async fn create_key_with(
     if let Some(at) = spec.expires_at {
         let now = chrono::Utc::now();
         if at <= now || at > now + chrono::Duration::days(KEY_EXPIRY_MAX_DAYS) {
-            return Err(ServiceError::ExpiryInvalid(format!(
-                "expires_at is in the future and at most {KEY_EXPIRY_MAX_DAYS} days away"
-            )));
+            let message = format!("expires_at is in the future and at most {KEY_EXPIRY_MAX_DAYS} days away");
+            return Err(ServiceError::ExpiryInvalid { param: "expires_at", message });
         }
     }
     let mut client = pool.get().await?;
@@ -241,7 +240,8 @@ pub async fn roll_key(
     expire_old_in_s: i64,
 ) -> ServiceResult<Option<RolledKey>> {
     if !(0..=ROLL_OVERLAP_MAX_S).contains(&expire_old_in_s) {
-        return Err(ServiceError::ExpiryInvalid(format!("expire_old_in_s is 0 to {ROLL_OVERLAP_MAX_S}")));
+        let message = format!("expire_old_in_s is 0 to {ROLL_OVERLAP_MAX_S}");
+        return Err(ServiceError::ExpiryInvalid { param: "expire_old_in_s", message });
     }
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;

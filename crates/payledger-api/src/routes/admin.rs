@@ -67,9 +67,8 @@ pub async fn create_key(
             .ok_or_else(|| ApiError::invalid_param("mode", ApiCode::ModeInvalid, "mode is test or live"))?,
     };
     let spec = keys::KeySpec { label: request.label, expires_at: request.expires_at, ..keys::KeySpec::default() };
-    let created = keys::create_key_with(&state.pool, &principal.actor(), principal.tenant_id, role, mode, &spec)
-        .await
-        .map_err(|e| ApiError::from(e).with_param_if("expires_at", request.expires_at.is_some()))?;
+    let created =
+        keys::create_key_with(&state.pool, &principal.actor(), principal.tenant_id, role, mode, &spec).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -99,8 +98,7 @@ pub async fn roll_key(
 ) -> ApiResult<Response> {
     let expire_old_in_s = body.value.expire_old_in_s.unwrap_or(keys::ROLL_OVERLAP_DEFAULT_S);
     let rolled = keys::roll_key(&state.pool, &principal.actor(), id, Some(principal.tenant_id), expire_old_in_s)
-        .await
-        .map_err(|e| ApiError::from(e).with_param_if("expire_old_in_s", true))?
+        .await?
         .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok((StatusCode::CREATED, Json(rolled)).into_response())
 }
