@@ -44,9 +44,12 @@ pub fn notify_committed(pool: &Pool) {
         return;
     };
     let pool = pool.clone();
+    // Made before the task is spawned: a task dropped before its first poll (its runtime
+    // shutting down) must still clear the entry, or a later pool at the same address would
+    // find it and never notify.
+    let mut in_flight = InFlight { key, armed: true };
     runtime.spawn(async move {
         // The pool clone keeps the key's address alive until the entry is gone.
-        let mut in_flight = InFlight { key, armed: true };
         loop {
             send(&pool).await;
             let mut map = pending();

@@ -90,3 +90,19 @@ async fn the_command_statements_are_prepared_once_per_connection() {
     let prepared: i64 = client.query_typed("SELECT count(*) FROM pg_prepared_statements", &[]).await.unwrap()[0].get(0);
     assert_eq!(prepared, 6, "the six statements of a command, each once");
 }
+
+/// A notify task that its runtime drops before it ever runs must not leave its pool marked
+/// in flight: a later pool at the same address would then coalesce into a NOTIFY nobody
+/// sends (a flaky CI run of the test above).
+#[test]
+fn a_notify_task_dropped_before_it_runs_leaves_nothing_in_flight() {
+    let setup = tokio::runtime::Runtime::new().unwrap();
+    let db = setup.block_on(TestDb::new());
+    let pool = setup.block_on(async { db.pool(1) });
+    let short_lived = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // block_on returns at once; the spawned task is queued, not yet polled.
+    short_lived.block_on(async { payledger_store::notify_committed(&pool) });
+    drop(short_lived);
+    assert!(!payledger_store::notify_in_flight(&pool), "a task dropped unpolled left its pool in flight");
+    setup.block_on(async move { drop(db) });
+}
