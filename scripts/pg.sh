@@ -44,6 +44,19 @@ choose_port() {
   echo "$port"
 }
 
+# Dev mode's master key (docs/SECRETS.md), unless one is given: made once under target/,
+# readable by this user only, and kept so later starts open the secrets it sealed.
+DEV_MASTER_KEY_FILE="${PAYLEDGER_DEV_MASTER_KEY_FILE:-target/dev-master-key}"
+use_dev_master_key() {
+  if [[ -n "${PAYLEDGER_MASTER_KEY:-}" || -n "${PAYLEDGER_MASTER_KEY_FILE:-}" ]]; then return 0; fi
+  if [[ ! -s "$DEV_MASTER_KEY_FILE" ]]; then
+    mkdir -p "$(dirname "$DEV_MASTER_KEY_FILE")"
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$DEV_MASTER_KEY_FILE" && echo >> "$DEV_MASTER_KEY_FILE")
+    echo "payledger: development master key written to $DEV_MASTER_KEY_FILE (not for production)" >&2
+  fi
+  export PAYLEDGER_MASTER_KEY_FILE="$DEV_MASTER_KEY_FILE"
+}
+
 find_bindir() {
   if command -v pg_config >/dev/null 2>&1; then
     local d; d="$(pg_config --bindir 2>/dev/null || true)"
@@ -199,7 +212,10 @@ case "$cmd" in
     trap 'exit 138' USR1; trap 'exit 140' USR2; trap 'exit 141' PIPE
     start || true
     ensure_database
-    if [[ $dev == 1 ]]; then set -- "$@" --dev; fi
+    if [[ $dev == 1 ]]; then
+      set -- "$@" --dev
+      use_dev_master_key
+    fi
     if [[ $STARTED == 1 ]]; then how="stopped when this command ends"; else how="already running; left running"; fi
     echo "payledger: PostgreSQL at $(pg_url) (local cluster under $PG_HOME, $how)" >&2
     export DATABASE_URL; DATABASE_URL="$(pg_url)"

@@ -7,6 +7,7 @@ mod project;
 mod projections;
 mod rebuild;
 mod reconcile;
+mod secrets;
 mod serve;
 mod settlements;
 mod tenants;
@@ -27,6 +28,11 @@ pub struct Cli {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "PAYLEDGER_LOG_JSON", global = true)]
     pub log_json: bool,
+
+    /// File holding the master key that seals webhook signing secrets (64 hexadecimal
+    /// characters); or give the key itself by PAYLEDGER_MASTER_KEY.
+    #[arg(long, env = "PAYLEDGER_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -67,6 +73,9 @@ pub enum Command {
     /// List and follow the jobs servers run (rebuilds, verifies, large imports).
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
+    /// The master key sealing webhook signing secrets at rest.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
 }
 
 /// Refuses to work on a database whose migrations lag this binary.
@@ -107,6 +116,10 @@ pub fn init_tracing(json: bool) {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Secrets(secrets::SecretsCommand::GenerateMasterKey) = cli.command {
+        return Ok(secrets::generate_master_key());
+    }
+    let master_key = || secrets::master_key(cli.master_key_file.as_deref());
     let url = cli.database_url.clone().ok_or_else(|| {
         anyhow::anyhow!("DATABASE_URL is not set (or pass --database-url); `make run` starts a local PostgreSQL")
     })?;
@@ -114,7 +127,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     database::check_reachable(&url).await?;
     let database_url = || anyhow::Ok(url.clone());
     match cli.command {
-        Command::Serve(args) => serve::run(&database_url()?, args).await,
+        Command::Serve(args) => serve::run(&database_url()?, master_key()?, args).await,
+        Command::Secrets(command) => secrets::run(&database_url()?, master_key()?, command).await,
         Command::Migrate => {
             let applied = payledger_store::migrate(&database_url()?).await?;
             println!("{}", serde_json::json!({ "applied": applied }));
@@ -127,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
         Command::Reconcile(args) => reconcile::run(&database_url()?, args).await,
-        Command::Webhooks(command) => webhooks::run(&database_url()?, command).await,
+        Command::Webhooks(command) => webhooks::run(&database_url()?, master_key()?, command).await,
         Command::Projections(command) => projections::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,

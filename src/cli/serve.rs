@@ -8,6 +8,7 @@ use payledger_service::admin_log::Actor;
 use payledger_service::jobs::{JobRunnerConfig, WorkConfig};
 use payledger_service::runtime::{Ledger, LedgerConfig};
 use payledger_service::sealer::SealerConfig;
+use payledger_service::secrets::MasterKey;
 use payledger_service::tenants as keys;
 use payledger_service::tenants::{KeyMode, Role};
 use payledger_store::seal::SealPolicy;
@@ -152,7 +153,7 @@ pub struct ServeArgs {
     pub dev_keys_file: PathBuf,
 }
 
-pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(database_url: &str, master_key: Option<MasterKey>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // First, so that a taken address fails before anything else starts.
     let listener = bind(&args.listen).await?;
     super::prepare_schema(database_url, args.no_migrate).await?;
@@ -172,6 +173,7 @@ pub async fn run(database_url: &str, args: ServeArgs) -> anyhow::Result<ExitCode
             work: WorkConfig { verify_batch_size: args.job_verify_batch_size, ..WorkConfig::default() },
             ..JobRunnerConfig::default()
         }),
+        master_key,
         ..LedgerConfig::new(database_url)
     })
     .await?;

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use payledger_gateways::Provider;
 use payledger_service::admin_log::Actor;
+use payledger_service::secrets::MasterKey;
 use payledger_service::webhooks::endpoints::{self, LIST_MAX_LIMIT};
 use payledger_service::webhooks::{reprocess, RetryPolicy, Scope};
 use serde_json::json;
@@ -82,7 +83,11 @@ pub enum WebhooksCommand {
     },
 }
 
-pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    database_url: &str,
+    master_key: Option<MasterKey>,
+    command: WebhooksCommand,
+) -> anyhow::Result<ExitCode> {
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
     match command {
         WebhooksCommand::Create { tenant, provider, secret, label, json } => {
@@ -93,6 +98,7 @@ pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result
             let secret = read_secret(secret)?;
             let created = endpoints::create_endpoint(
                 &pool,
+                master_key.as_ref(),
                 &Actor::cli(),
                 tenant.id,
                 provider,
@@ -121,7 +127,15 @@ pub async fn run(database_url: &str, command: WebhooksCommand) -> anyhow::Result
         WebhooksCommand::AddSecret { endpoint, secret, json } => {
             let tenant_id = endpoints::endpoint_tenant(&**pool.get().await?, endpoint).await?;
             let secret = read_secret(secret)?;
-            let created = endpoints::add_secret(&pool, &Actor::cli(), tenant_id, endpoint, secret.as_deref()).await?;
+            let created = endpoints::add_secret(
+                &pool,
+                master_key.as_ref(),
+                &Actor::cli(),
+                tenant_id,
+                endpoint,
+                secret.as_deref(),
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {

@@ -11,6 +11,7 @@ fn payledger(db: &TestDb, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_payledger"))
         .args(args)
         .env("DATABASE_URL", db.url())
+        .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
         .output()
         .expect("run payledger");
     (
@@ -48,6 +49,7 @@ async fn migrate_create_keys_serve_pay_and_verify() {
         Command::new(env!("CARGO_BIN_EXE_payledger"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", db.url())
+            .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
             .env("PAYLEDGER_SEAL_EVERY_EVENTS", "2")
             .env("PAYLEDGER_SEAL_INTERVAL_S", "0")
             .stdout(Stdio::null())

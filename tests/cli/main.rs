@@ -9,5 +9,6 @@ mod feed;
 mod jobs;
 mod pg_script;
 mod reconcile;
+mod secrets;
 mod server;
 mod settlements;

@@ -28,7 +28,10 @@ impl Cluster {
             .args(args)
             .env_remove("DATABASE_URL")
             .env("PAYLEDGER_PG_HOME", &self.home)
-            .env("PAYLEDGER_PG_PORT", self.port.to_string());
+            .env("PAYLEDGER_PG_PORT", self.port.to_string())
+            .env("PAYLEDGER_DEV_MASTER_KEY_FILE", self.home.join("dev-master-key"))
+            .env_remove("PAYLEDGER_MASTER_KEY")
+            .env_remove("PAYLEDGER_MASTER_KEY_FILE");
         command
     }
 
@@ -123,6 +126,26 @@ fn dev_mode_and_the_url_only_with_the_local_cluster() {
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(text(&out.stdout).trim(), format!("{url} --dev"));
     assert!(text(&out.stderr).contains(&format!("PostgreSQL at {url}")), "{}", text(&out.stderr));
+    assert!(!cluster.is_running());
+
+    // Dev mode makes a master key once, readable by its owner only, and names it; a key
+    // given is used instead.
+    let show = ["with", "--dev", "sh", "-c", "echo \"$PAYLEDGER_MASTER_KEY_FILE\"; cat \"$PAYLEDGER_MASTER_KEY_FILE\""];
+    let first = text(&cluster.script(&show).output().unwrap().stdout);
+    let key_file = cluster.home.join("dev-master-key");
+    let mut lines = first.lines();
+    assert_eq!(lines.next(), Some(key_file.display().to_string().as_str()));
+    let key = lines.next().unwrap().to_owned();
+    assert!(key.len() == 64 && key.chars().all(|c| c.is_ascii_hexdigit()), "{first}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o077, 0, "readable by others");
+    assert_eq!(text(&cluster.script(&show).output().unwrap().stdout), first, "the same key at the next start");
+    let given = cluster
+        .script(&["with", "--dev", "sh", "-c", "echo \"[$PAYLEDGER_MASTER_KEY_FILE]\""])
+        .env("PAYLEDGER_MASTER_KEY", "given")
+        .output()
+        .unwrap();
+    assert_eq!(text(&given.stdout).trim(), "[]", "a given key is not replaced");
     assert!(!cluster.is_running());
 
     // With DATABASE_URL set, it is used as is, without --dev, and nothing is started.

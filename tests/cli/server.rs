@@ -9,6 +9,7 @@ pub fn payledger(db: &TestDb, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_payledger"))
         .args(args)
         .env("DATABASE_URL", db.url())
+        .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
         .output()
         .expect("run payledger");
     (
@@ -34,6 +35,7 @@ impl Server {
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", db.url())
+            .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in env {

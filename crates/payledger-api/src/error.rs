@@ -197,6 +197,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Domain(e) => ApiError::from(e),
             ServiceError::DomainAt { error, param } => ApiError::from(error).with_param(param),
             ServiceError::Store(e) => ApiError::from(e),
+            ServiceError::Secrets(_) => ApiError::internal(message),
             ServiceError::IdempotencyKeyReused => ApiError::of(ApiCode::IdempotencyKeyReused, message),
             ServiceError::IdempotencyKeyInUse => ApiError::of(ApiCode::IdempotencyKeyInUse, message),
             ServiceError::ConcurrentUpdate => ApiError::of(ApiCode::ConcurrentUpdate, message),
@@ -277,6 +278,10 @@ impl From<WebhookError> for ApiError {
             WebhookError::BodyIncomplete => ApiError::of(ApiCode::BodyIncomplete, message),
             WebhookError::Overloaded(_) => ApiError::overloaded(message),
             WebhookError::TooManyEndpoints { .. } => ApiError::of(ApiCode::TooManyEndpoints, message),
+            WebhookError::MasterKeyMissing | WebhookError::MasterKeyMismatch { .. } => {
+                tracing::error!(error = %message, "webhook secrets cannot be sealed or opened");
+                ApiError::of(ApiCode::MasterKeyUnavailable, message)
+            }
             WebhookError::Corrupt(_) => ApiError::internal(message),
             WebhookError::Store(e) => ApiError::from(e),
             WebhookError::Service(e) => ApiError::from(e),

@@ -1177,7 +1177,8 @@ fn verify_projections() {}
     request_body(content = Object, description = "the gateway's event, signed"),
     responses((status = 200, content((WebhookReceived = "application/json"), (String = "text/plain")),
         description = "taken in (also a duplicate, or a signed body that is recorded and ignored)"),
-        (status = 401, body = ErrorBody, description = "authentication_error: signature missing, wrong or stale")))]
+        (status = 401, body = ErrorBody, description = "authentication_error: signature missing, wrong or stale"),
+        (status = 503, body = ErrorBody, description = "overloaded, or master_key_unavailable (the secrets are sealed under a key this server lacks); retry")))]
 fn receive_webhook() {}
 
 /// Import a gateway's settlement report (finance, admin): the CSV file as the body, at most
@@ -1208,13 +1209,15 @@ fn get_settlement_file() {}
 
 /// Register a gateway's webhook endpoint (admin).
 #[utoipa::path(post, path = "/v1/admin/webhook-endpoints", request_body = CreateWebhookEndpoint,
-    responses((status = 201, body = WebhookEndpoint), (status = 422, body = ErrorBody, description = "too_many_endpoints")))]
+    responses((status = 201, body = WebhookEndpoint), (status = 422, body = ErrorBody, description = "too_many_endpoints"),
+        (status = 503, body = ErrorBody, description = "master_key_unavailable: the server has no master key to seal the secret with")))]
 fn create_webhook_endpoint() {}
 #[utoipa::path(get, path = "/v1/admin/webhook-endpoints", params(EndpointsQuery), responses((status = 200, body = List<WebhookEndpoint>)))]
 fn list_webhook_endpoints() {}
 /// Add a signing secret (rotation: both verify until the old one is retired).
 #[utoipa::path(post, path = "/v1/admin/webhook-endpoints/{id}/secrets", params(("id" = Uuid, Path)),
-    request_body = Option<AddWebhookSecret>, responses((status = 201, body = WebhookSecret), (status = 422, body = ErrorBody)))]
+    request_body = Option<AddWebhookSecret>, responses((status = 201, body = WebhookSecret), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "master_key_unavailable")))]
 fn add_webhook_secret() {}
 #[utoipa::path(post, path = "/v1/admin/webhook-endpoints/{id}/secrets/{secret_id}/retire",
     params(("id" = Uuid, Path), ("secret_id" = Uuid, Path)), responses((status = 200, body = WebhookSecret), (status = 422, body = ErrorBody)))]

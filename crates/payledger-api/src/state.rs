@@ -5,6 +5,7 @@ use deadpool_postgres::Pool;
 use payledger_service::aggregate::StateCache;
 use payledger_service::key_usage::KeyUsage;
 use payledger_service::runtime::Running;
+use payledger_service::secrets::MasterKey;
 
 use crate::live::{Live, LiveConfig};
 use crate::rate_limit::RateLimits;
@@ -113,6 +114,8 @@ pub struct AppState {
     /// Buckets per API key, and per webhook endpoint.
     pub key_rate_limits: Arc<RateLimits>,
     pub webhook_rate_limits: Arc<RateLimits>,
+    /// Seals and opens webhook signing secrets (`None`: none can be added or verified).
+    pub master_key: Option<Arc<MasterKey>>,
 }
 
 impl AppState {
@@ -126,6 +129,7 @@ impl AppState {
             key_usage: Arc::new(KeyUsage::new(Duration::from_millis(config.key_usage_flush_ms))),
             key_rate_limits: Arc::default(),
             webhook_rate_limits: Arc::default(),
+            master_key: ledger.master_key.clone(),
             config: Arc::new(config),
         }
     }

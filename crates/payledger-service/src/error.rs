@@ -13,6 +13,9 @@ pub enum ServiceError {
     DomainAt { error: DomainError, param: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The stored webhook secrets and the master key given do not agree (at startup).
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is in progress; retry later")]

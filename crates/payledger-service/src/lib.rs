@@ -20,6 +20,7 @@ pub mod reconciliation;
 pub mod retry;
 pub mod runtime;
 pub mod sealer;
+pub mod secrets;
 pub mod settlement;
 pub mod tenants;
 pub mod webhooks;

@@ -16,6 +16,7 @@ use crate::aggregate::{StateCache, STATE_CACHE_ENTRIES_DEFAULT};
 use crate::error::ServiceResult;
 use crate::jobs::{spawn_job_runner, JobRunner, JobRunnerConfig};
 use crate::sealer::{spawn_sealer, SealerConfig};
+use crate::secrets::{check_at_startup, MasterKey};
 use crate::webhooks::{spawn_processor, ProcessorConfig};
 
 /// Idempotency records deleted per statement by the pruner.
@@ -39,6 +40,9 @@ pub struct LedgerConfig {
     pub projector_stop_timeout: Duration,
     /// Streams whose decided state commands keep in memory (0: none).
     pub state_cache_entries: usize,
+    /// Seals and opens webhook signing secrets. Without it the ledger starts only if no
+    /// secret is stored, and refuses to add one.
+    pub master_key: Option<MasterKey>,
 }
 
 impl LedgerConfig {
@@ -54,6 +58,7 @@ impl LedgerConfig {
             jobs: Some(JobRunnerConfig::default()),
             projector_stop_timeout: Duration::from_secs(10),
             state_cache_entries: STATE_CACHE_ENTRIES_DEFAULT,
+            master_key: None,
         }
     }
 
@@ -71,9 +76,17 @@ impl LedgerConfig {
 pub struct Ledger;
 
 impl Ledger {
-    /// Connects the pool and starts the configured workers.
+    /// Connects the pool, checks that the master key opens the stored webhook secrets
+    /// (sealing any still in clear), and starts the configured workers.
     pub async fn start(config: LedgerConfig) -> ServiceResult<Running> {
         let pool = connect_pool(&config.database_url, &config.pool)?;
+        let at_rest = check_at_startup(&pool, config.master_key.as_ref()).await?;
+        match &config.master_key {
+            Some(key) => {
+                tracing::info!(master_key_id = key.id(), sealed = at_rest.sealed, "webhook secrets sealed at rest")
+            }
+            None => tracing::warn!("no master key given: webhook endpoints and secrets cannot be added"),
+        }
         Ok(Ledger::start_with_pool(pool, config))
     }
 
@@ -86,6 +99,7 @@ impl Ledger {
         let database_url: Arc<str> = Arc::from(config.database_url);
         let jobs = config.jobs.map(|c| spawn_job_runner(pool.clone(), database_url.clone(), c));
         Running {
+            master_key: config.master_key.map(Arc::new),
             pool,
             database_url,
             jobs,
@@ -105,6 +119,8 @@ pub struct Running {
     pub database_url: Arc<str>,
     /// The commands' cache of decided stream states.
     pub states: StateCache,
+    /// Seals and opens webhook signing secrets (`None`: none can be added).
+    pub master_key: Option<Arc<MasterKey>>,
     projector: Option<ProjectorTask>,
     sweep: Option<JoinHandle<()>>,
     pruner: Option<JoinHandle<()>>,

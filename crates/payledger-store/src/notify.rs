@@ -47,8 +47,10 @@ pub fn notify_committed(pool: &Pool) {
     // Made before the task is spawned: a task dropped before its first poll (its runtime
     // shutting down) must still clear the entry, or a later pool at the same address would
     // find it and never notify.
-    let mut in_flight = InFlight { key, armed: true };
+    let in_flight = InFlight { key, armed: true };
     runtime.spawn(async move {
+        // The whole guard moves in (a field alone would be captured by copy).
+        let mut in_flight = in_flight;
         // The pool clone keeps the key's address alive until the entry is gone.
         loop {
             send(&pool).await;

@@ -17,6 +17,10 @@ pub mod workload;
 
 pub use eventually::eventually;
 
+/// The master key (PAYLEDGER_MASTER_KEY) of every test server and CLI run; tests of the key
+/// itself make their own.
+pub const TEST_MASTER_KEY_HEX: &str = "74657374206d6173746572206b6579206f66207061796c656467657220746573";
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 

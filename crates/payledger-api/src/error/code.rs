@@ -42,6 +42,7 @@ pub enum ApiCode {
     LastActiveSecret,
     LimitInvalid,
     MalformedJson,
+    MasterKeyUnavailable,
     MetadataNumberInexact,
     MethodNotAllowed,
     MissingField,
@@ -79,7 +80,7 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 69] = [
+    pub const ALL: [ApiCode; 70] = [
         ApiCode::AllowedIpsInvalid,
         ApiCode::AmountInvalid,
         ApiCode::ApiKeyExpired,
@@ -115,6 +116,7 @@ impl ApiCode {
         ApiCode::LastActiveSecret,
         ApiCode::LimitInvalid,
         ApiCode::MalformedJson,
+        ApiCode::MasterKeyUnavailable,
         ApiCode::MetadataNumberInexact,
         ApiCode::MethodNotAllowed,
         ApiCode::MissingField,
@@ -188,6 +190,7 @@ impl ApiCode {
             ApiCode::LastActiveSecret => "last_active_secret",
             ApiCode::LimitInvalid => "limit_invalid",
             ApiCode::MalformedJson => "malformed_json",
+            ApiCode::MasterKeyUnavailable => "master_key_unavailable",
             ApiCode::MetadataNumberInexact => "metadata_number_inexact",
             ApiCode::MethodNotAllowed => "method_not_allowed",
             ApiCode::MissingField => "missing_field",
@@ -279,7 +282,8 @@ impl ApiCode {
             ApiCode::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorType::InvalidRequest),
             ApiCode::HeadersTooLarge => (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, ErrorType::InvalidRequest),
             ApiCode::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, ErrorType::InvalidRequest),
-            ApiCode::Overloaded
+            ApiCode::MasterKeyUnavailable
+            | ApiCode::Overloaded
             | ApiCode::ProjectionVerifyInterrupted
             | ApiCode::ReadModelsBehind
             | ApiCode::Timeout => (StatusCode::SERVICE_UNAVAILABLE, ErrorType::Overloaded),

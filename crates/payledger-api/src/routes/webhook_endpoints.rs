@@ -47,6 +47,7 @@ pub async fn create(
     let label = request.label;
     let created = endpoints::create_endpoint(
         &state.pool,
+        state.master_key.as_deref(),
         &principal.actor(),
         principal.tenant_id,
         provider,
@@ -100,6 +101,7 @@ pub async fn add_secret(
 ) -> ApiResult<Response> {
     let created = endpoints::add_secret(
         &state.pool,
+        state.master_key.as_deref(),
         &principal.actor(),
         principal.tenant_id,
         endpoint_id,

@@ -98,7 +98,7 @@ async fn record(
     // Read for every delivery, never cached: a new or retired secret counts at once.
     let keys = {
         let client = state.pool.get().await?;
-        verification_keys(&client, endpoint_id, provider).await?
+        verification_keys(&client, state.master_key.as_deref(), endpoint_id, provider).await?
     };
     let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let verified =

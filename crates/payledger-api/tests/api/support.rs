@@ -33,6 +33,10 @@ impl Drop for TestApp {
     }
 }
 
+pub fn test_master_key() -> payledger_service::secrets::MasterKey {
+    payledger_service::secrets::MasterKey::parse_hex(payledger_testkit::TEST_MASTER_KEY_HEX).unwrap()
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(ApiConfig::default()).await
 }
@@ -42,7 +46,9 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn,payledger=info").try_init();
     let db = TestDb::new().await;
     let pool = db.pool(32);
-    let ledger = Ledger::start_with_pool(pool.clone(), LedgerConfig::new(db.url()).without_workers());
+    let ledger_config =
+        LedgerConfig { master_key: Some(test_master_key()), ..LedgerConfig::new(db.url()).without_workers() };
+    let ledger = Ledger::start_with_pool(pool.clone(), ledger_config);
     let state = AppState::of(&ledger, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());

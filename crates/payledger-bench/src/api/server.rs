@@ -47,6 +47,8 @@ impl Server {
         let ledger = Ledger::start(LedgerConfig {
             pool: PoolOptions { max_connections: db_max_connections, ..PoolOptions::default() },
             projector_stop_timeout: Duration::from_millis(PROJECTOR_STOP_TIMEOUT_MS),
+            // A fresh database each run: a fresh key seals its endpoint's secret.
+            master_key: Some(payledger_service::secrets::MasterKey::generate()),
             ..LedgerConfig::new(database_url)
         })
         .await
@@ -61,10 +63,10 @@ impl Server {
                 .map_err(setup)?;
             (tenant.id, key.key)
         };
-        let (endpoint_id, webhook_secret) = generic_endpoint(&pool, tenant_id, "bench").await?;
+        let (endpoint_id, webhook_secret) = generic_endpoint(&ledger, tenant_id, "bench").await?;
         let mut others = Vec::with_capacity(other_endpoints);
         for n in 0..other_endpoints {
-            others.push(generic_endpoint(&pool, tenant_id, &format!("bench other {n}")).await?);
+            others.push(generic_endpoint(&ledger, tenant_id, &format!("bench other {n}")).await?);
         }
 
         // The limiter runs but never refuses: the benchmark measures the ledger's ceiling.
@@ -124,14 +126,18 @@ impl Server {
 }
 
 /// A generic endpoint of the tenant and its secret.
-async fn generic_endpoint(
-    pool: &deadpool_postgres::Pool,
-    tenant_id: Uuid,
-    label: &str,
-) -> Result<(Uuid, String), BenchError> {
-    let endpoint = create_endpoint(pool, &Actor::system("bench"), tenant_id, Provider::Generic, None, Some(label))
-        .await
-        .map_err(|e| BenchError::Setup(format!("webhook endpoint: {e}")))?;
+async fn generic_endpoint(ledger: &Running, tenant_id: Uuid, label: &str) -> Result<(Uuid, String), BenchError> {
+    let endpoint = create_endpoint(
+        &ledger.pool,
+        ledger.master_key.as_deref(),
+        &Actor::system("bench"),
+        tenant_id,
+        Provider::Generic,
+        None,
+        Some(label),
+    )
+    .await
+    .map_err(|e| BenchError::Setup(format!("webhook endpoint: {e}")))?;
     let secret =
         endpoint.secret.ok_or_else(|| BenchError::Setup("the generic endpoint's secret was not shown".into()))?;
     Ok((endpoint.endpoint.id, secret))

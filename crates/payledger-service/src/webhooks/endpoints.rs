@@ -14,6 +14,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::admin_log::{append_admin_events, Actor};
+use crate::secrets::{open_secret, seal_secret, MasterKey};
 use payledger_core::admin::AdminEvent;
 
 use super::error::{WebhookError, WebhookResult};
@@ -118,6 +119,7 @@ fn hint(secret: &str) -> String {
 
 pub async fn create_endpoint(
     pool: &Pool,
+    master_key: Option<&MasterKey>,
     actor: &Actor,
     tenant_id: Uuid,
     provider: Provider,
@@ -125,6 +127,7 @@ pub async fn create_endpoint(
     label: Option<&str>,
 ) -> WebhookResult<CreatedEndpoint> {
     crate::tenants::check_label(label)?;
+    let master_key = master_key.ok_or(WebhookError::MasterKeyMissing)?;
     let (secret, generated) = secret_for(provider, secret)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -143,7 +146,7 @@ pub async fn create_endpoint(
         &[&endpoint_id, &tenant_id, &provider.as_str(), &label],
     )
     .await?;
-    let secret_view = insert_secret(&*tx, endpoint_id, &secret).await?;
+    let secret_view = insert_secret(&*tx, master_key, endpoint_id, &secret).await?;
     let endpoint = load_endpoint(&*tx, tenant_id, endpoint_id).await?;
     let events = [
         AdminEvent::WebhookEndpointCreated {
@@ -160,11 +163,13 @@ pub async fn create_endpoint(
 
 pub async fn add_secret(
     pool: &Pool,
+    master_key: Option<&MasterKey>,
     actor: &Actor,
     tenant_id: Uuid,
     endpoint_id: Uuid,
     secret: Option<&str>,
 ) -> WebhookResult<CreatedSecret> {
+    let master_key = master_key.ok_or(WebhookError::MasterKeyMissing)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let provider = lock_endpoint(&*tx, tenant_id, endpoint_id).await?;
@@ -172,7 +177,7 @@ pub async fn add_secret(
     if active_secret_count(&*tx, endpoint_id).await? >= MAX_ACTIVE_SECRETS as i64 {
         return Err(WebhookError::TooManyActiveSecrets { max: MAX_ACTIVE_SECRETS });
     }
-    let info = insert_secret(&*tx, endpoint_id, &secret).await?;
+    let info = insert_secret(&*tx, master_key, endpoint_id, &secret).await?;
     record(&tx, tenant_id, actor, &[secret_added(&info)]).await?;
     tx.commit().await?;
     Ok(CreatedSecret { info, secret: generated.then_some(secret) })
@@ -238,15 +243,18 @@ pub async fn list_endpoints<C: GenericClient>(
 /// The endpoint's tenant and active secrets, for verification. An unknown endpoint and an
 /// endpoint of another provider are the same: [`WebhookError::EndpointNotFound`].
 ///
-/// Prepared once per connection (every delivery runs it).
+/// Prepared once per connection (every delivery runs it). The secrets are opened with the
+/// master key; a secret sealed under another key is [`WebhookError::MasterKeyMismatch`]
+/// (the sender retries; the server's key is wrong), not a bad signature.
 pub async fn verification_keys<C: deadpool_postgres::GenericClient>(
     client: &C,
+    master_key: Option<&MasterKey>,
     endpoint_id: Uuid,
     provider: Provider,
 ) -> WebhookResult<VerificationKeys> {
     let statement = client
         .prepare_cached(
-            "SELECT e.tenant_id, s.secret_id, s.secret
+            "SELECT e.tenant_id, s.secret_id, s.secret, s.secret_sealed, s.master_key_id
              FROM webhook_endpoints e
              LEFT JOIN webhook_secrets s ON s.endpoint_id = e.endpoint_id AND s.retired_at IS NULL
              WHERE e.endpoint_id = $1 AND e.provider = $2
@@ -257,11 +265,14 @@ pub async fn verification_keys<C: deadpool_postgres::GenericClient>(
     let first = rows.first().ok_or(WebhookError::EndpointNotFound)?;
     let mut keys = VerificationKeys { tenant_id: first.try_get(0)?, secret_ids: Vec::new(), secrets: Vec::new() };
     for row in &rows {
-        let (Some(secret_id), Some(secret)) = (row.try_get::<_, Option<Uuid>>(1)?, row.try_get::<_, Option<&str>>(2)?)
-        else {
+        let Some(secret_id) = row.try_get::<_, Option<Uuid>>(1)? else {
             continue;
         };
-        match WebhookSecret::new(provider, secret) {
+        let Some(secret) = stored_secret(row, master_key, secret_id)? else {
+            tracing::warn!(%endpoint_id, %secret_id, "stored webhook secret does not open under the master key");
+            continue;
+        };
+        match WebhookSecret::new(provider, &secret) {
             Ok(secret) => {
                 keys.secret_ids.push(secret_id);
                 keys.secrets.push(secret);
@@ -270,6 +281,29 @@ pub async fn verification_keys<C: deadpool_postgres::GenericClient>(
         }
     }
     Ok(keys)
+}
+
+/// The secret of a row of [`verification_keys`]: opened, or in clear for a row written
+/// before sealing (sealed at the next start). `None`: altered, or sealed for another row.
+fn stored_secret(
+    row: &tokio_postgres::Row,
+    master_key: Option<&MasterKey>,
+    secret_id: Uuid,
+) -> WebhookResult<Option<zeroize::Zeroizing<String>>> {
+    if let Some(clear) = row.try_get::<_, Option<&str>>(2)? {
+        return Ok(Some(zeroize::Zeroizing::new(clear.to_owned())));
+    }
+    let (Some(sealed), Some(stored_id)) = (row.try_get::<_, Option<&[u8]>>(3)?, row.try_get::<_, Option<&str>>(4)?)
+    else {
+        return Err(WebhookError::Corrupt(format!(
+            "webhook secret {secret_id} has neither a clear nor a sealed value"
+        )));
+    };
+    let master_key = master_key.ok_or(WebhookError::MasterKeyMissing)?;
+    if stored_id != master_key.id() {
+        return Err(WebhookError::MasterKeyMismatch { stored_id: stored_id.to_owned() });
+    }
+    Ok(open_secret(master_key, secret_id, sealed).ok())
 }
 
 /// The endpoint's provider, if the endpoint exists.
@@ -330,13 +364,21 @@ async fn record(
     })
 }
 
-async fn insert_secret<C: GenericClient>(client: &C, endpoint_id: Uuid, secret: &str) -> WebhookResult<SecretView> {
+/// Stores the secret sealed under the master key: never in clear.
+async fn insert_secret<C: GenericClient>(
+    client: &C,
+    master_key: &MasterKey,
+    endpoint_id: Uuid,
+    secret: &str,
+) -> WebhookResult<SecretView> {
     let secret_id = Uuid::now_v7();
+    let sealed = seal_secret(master_key, secret_id, secret).map_err(|e| WebhookError::Corrupt(e.to_string()))?;
     let row = client
         .query_one(
-            "INSERT INTO webhook_secrets (secret_id, endpoint_id, secret, secret_hint) VALUES ($1, $2, $3, $4)
+            "INSERT INTO webhook_secrets (secret_id, endpoint_id, secret_sealed, master_key_id, secret_hint)
+             VALUES ($1, $2, $3, $4, $5)
              RETURNING secret_id, endpoint_id, secret_hint, created_at, retired_at",
-            &[&secret_id, &endpoint_id, &secret, &hint(secret)],
+            &[&secret_id, &endpoint_id, &sealed, &master_key.id(), &hint(secret)],
         )
         .await?;
     secret_view(&row)

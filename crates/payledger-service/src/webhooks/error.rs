@@ -33,6 +33,15 @@ pub enum WebhookError {
     Overloaded(&'static str),
     #[error("a tenant has at most {max} webhook endpoints")]
     TooManyEndpoints { max: i64 },
+    /// This server was started without a master key, so it can neither seal a new secret
+    /// nor open a stored one.
+    #[error("webhook signing secrets are sealed at rest and this server has no master key (PAYLEDGER_MASTER_KEY)")]
+    MasterKeyMissing,
+    /// The secrets were sealed under another master key (rotated while this server ran).
+    #[error(
+        "the webhook secrets are sealed under master key {stored_id}, which this server was not given; retry shortly"
+    )]
+    MasterKeyMismatch { stored_id: String },
     /// Stored webhook data that cannot be read back (should never happen: we wrote it).
     #[error("stored webhook data is unreadable: {0}")]
     Corrupt(String),

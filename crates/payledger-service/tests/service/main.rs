@@ -3,6 +3,7 @@
 // A test binary: a failed assumption in a helper is the test failing, so helpers may panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod secrets_at_rest;
 mod stream_cache;
 
 use std::time::Duration;
