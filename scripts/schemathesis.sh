@@ -51,7 +51,7 @@ install
 # schemathesis keeps its own files in the working directory: keep them under target/.
 mkdir -p "$ROOT/target/schemathesis-run" && cd "$ROOT/target/schemathesis-run"
 status=0
-run_group public '^/(healthz|readyz|metrics|openapi\.json|v1/webhooks/)' "" || status=1
+run_group public '^/(healthz|readyz|metrics|openapi\.json|v1/webhooks/|v1/oauth/)' "" || status=1
 run_group writer '^/v1/(orders|payments|refunds|disputes)' "${PL_KEY_WRITER:?}" || status=1
 run_group finance '^/v1/(ledger|projections|settlement-reports|reconciliation|jobs)' "${PL_KEY_FINANCE:?}" || status=1
 run_group auditor '^/v1/(events|streams|seals)' "${PL_KEY_AUDITOR:?}" || status=1

@@ -1,6 +1,7 @@
 //! Subcommands. Each lives in its own module; this one parses and dispatches.
 
 mod audit;
+mod clients;
 mod database;
 mod jobs;
 mod project;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(tenants::KeysCommand),
+    /// OAuth2 clients (client credentials): create, list, revoke.
+    #[command(subcommand)]
+    Clients(clients::ClientsCommand),
     /// Reconcile the gateways' settlement reports with the ledger; exit 1 while exceptions remain.
     Reconcile(reconcile::ReconcileArgs),
     /// Import gateways' settlement reports.
@@ -145,6 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Projections(command) => projections::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,
+        Command::Clients(command) => clients::run(&database_url()?, command).await,
     }
 }
 

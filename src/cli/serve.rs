@@ -80,6 +80,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub webhook_rate_limit_burst: u32,
 
+    /// Lifetime of an OAuth access token, in seconds.
+    #[arg(long, env = "PAYLEDGER_OAUTH_TOKEN_TTL_S", default_value_t = payledger_service::oauth::TOKEN_TTL_DEFAULT_S,
+          value_parser = clap::value_parser!(i64).range(payledger_service::oauth::TOKEN_TTL_MIN_S..=payledger_service::oauth::TOKEN_TTL_MAX_S))]
+    pub oauth_token_ttl_s: i64,
+
     /// Development mode: on first start create a tenant "dev" with one key per role, and
     /// print them (they are kept in --dev-keys-file so later starts can print them again).
     #[arg(long)]
@@ -188,6 +193,7 @@ pub async fn run(database_url: &str, master_key: Option<MasterKey>, args: ServeA
         webhook_body_timeout_ms: args.webhook_body_timeout_ms,
         webhook_max_in_flight_per_endpoint: args.webhook_max_in_flight_per_endpoint,
         trusted_proxies: args.trusted_proxies.iter().map(|net| net.trunc()).collect(),
+        oauth_token_ttl_s: args.oauth_token_ttl_s,
         rate_limit_per_s: args.rate_limit_per_s,
         rate_limit_burst: args.rate_limit_burst,
         webhook_rate_limit_per_s: args.webhook_rate_limit_per_s,

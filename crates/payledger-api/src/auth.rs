@@ -1,5 +1,6 @@
-//! API keys over HTTP: `Authorization: Bearer pl_test_...`. Routes state which roles they
-//! admit; keys themselves are `payledger_service::tenants`.
+//! The bearer credentials over HTTP: an API key (`Authorization: Bearer pl_test_...`) or an
+//! OAuth access token (`Bearer pl_at_...`, from `POST /v1/oauth/token`). Routes state which
+//! roles they admit; keys are `payledger_service::tenants`, tokens `payledger_service::oauth`.
 
 use std::net::SocketAddr;
 
@@ -9,8 +10,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use payledger_service::admin_log::Actor;
 use payledger_service::key_usage::record_usage;
+use payledger_service::oauth::{authenticate_token, TokenCheck, TOKEN_PREFIX};
 pub use payledger_service::tenants::Role;
-use payledger_service::tenants::{authenticate, KeyCheck, KeyRateLimit};
+use payledger_service::tenants::{authenticate, Credential, KeyCheck, KeyRateLimit};
 use uuid::Uuid;
 
 use crate::client_ip::client_ip;
@@ -30,14 +32,24 @@ pub const RECONCILIATION_ROLES: &[Role] = &[Role::Finance, Role::Auditor, Role::
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub tenant_id: Uuid,
+    /// The API key's id, or the OAuth client's.
     pub key_id: Uuid,
     pub role: Role,
+    pub credential: Credential,
 }
 
 impl Principal {
-    /// This key as the actor of an admin action, with the request it came in.
+    /// This caller as the actor of an admin action, with the request it came in.
     pub fn actor(&self) -> Actor {
-        Actor::api_key(self.key_id, crate::request_id::current())
+        match self.credential {
+            Credential::ApiKey => Actor::api_key(self.key_id, crate::request_id::current()),
+            Credential::OAuthClient => Actor::oauth_client(self.key_id, crate::request_id::current()),
+        }
+    }
+
+    /// `api_key:<id>` or `oauth_client:<id>`.
+    pub fn actor_name(&self) -> String {
+        format!("{}:{}", self.credential.as_str(), self.key_id)
     }
 
     /// Refuses with 403 unless this key's role is one of `roles`.
@@ -106,6 +118,9 @@ async fn principal_of(
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| ApiError::unauthenticated("malformed Authorization header; use Bearer <api key>"))?;
+    if key.starts_with(TOKEN_PREFIX) {
+        return token_principal(key, headers, peer, state).await;
+    }
     let owner = match authenticate(&state.pool, key).await? {
         KeyCheck::Valid(owner) => owner,
         KeyCheck::Unknown => return Err(ApiError::unauthenticated("unknown API key")),
@@ -113,20 +128,79 @@ async fn principal_of(
         KeyCheck::Expired => return Err(ApiError::of(ApiCode::ApiKeyExpired, "this API key has expired")),
     };
     tracing::Span::current().record("tenant_id", tracing::field::display(owner.tenant_id));
-    if let Some(allowed) = &owner.allowed_ips {
-        let client = client_ip(peer, headers, &state.config.trusted_proxies);
-        if !client.is_some_and(|ip| allowed.iter().any(|net| net.contains(&ip))) {
-            let shown = client.map_or("an unknown address".to_owned(), |ip| ip.to_string());
-            return Err(ApiError::of(ApiCode::IpNotAllowed, format!("this API key may not be used from {shown}")));
-        }
-    }
+    check_allowed_ips(owner.allowed_ips.as_deref(), peer, headers, state, "API key")?;
     let decision = state.key_rate_limits.check(owner.key_id, key_limit(state, owner.rate_limit));
     if let Decision::Refused { .. } = decision {
         return Err(rate_limited(decision, "this API key"));
     }
     count_use(state, owner.key_id);
-    let principal = Principal { tenant_id: owner.tenant_id, key_id: owner.key_id, role: owner.role };
+    let principal = Principal {
+        tenant_id: owner.tenant_id,
+        key_id: owner.key_id,
+        role: owner.role,
+        credential: Credential::ApiKey,
+    };
     Ok((principal, decision))
+}
+
+/// The token's client, with the token's scope as its role; the client's allow-list and the
+/// default rate limit (per client) apply as to a key.
+async fn token_principal(
+    token: &str,
+    headers: &axum::http::HeaderMap,
+    peer: Option<SocketAddr>,
+    state: &AppState,
+) -> ApiResult<(Principal, Decision)> {
+    let owner = match authenticate_token(&state.pool, token).await? {
+        TokenCheck::Valid(owner) => owner,
+        TokenCheck::Unknown => return Err(invalid_token(ApiCode::InvalidAccessToken, "unknown access token")),
+        TokenCheck::Expired => return Err(invalid_token(ApiCode::AccessTokenExpired, "this access token has expired")),
+        TokenCheck::Revoked => {
+            return Err(invalid_token(ApiCode::AccessTokenRevoked, "this access token's client was revoked"))
+        }
+    };
+    tracing::Span::current().record("tenant_id", tracing::field::display(owner.tenant_id));
+    check_allowed_ips(owner.allowed_ips.as_deref(), peer, headers, state, "OAuth client")?;
+    let decision = state.key_rate_limits.check(owner.client_id, key_limit(state, KeyRateLimit::default()));
+    if let Decision::Refused { .. } = decision {
+        return Err(rate_limited(decision, "this OAuth client"));
+    }
+    let principal = Principal {
+        tenant_id: owner.tenant_id,
+        key_id: owner.client_id,
+        role: owner.scope,
+        credential: Credential::OAuthClient,
+    };
+    Ok((principal, decision))
+}
+
+/// 401 with RFC 6750's `WWW-Authenticate: Bearer error="invalid_token"`.
+fn invalid_token(code: ApiCode, message: &'static str) -> ApiError {
+    let mut err = ApiError::of(code, message);
+    let mut headers = axum::http::HeaderMap::new();
+    let challenge = format!("Bearer realm=\"payledger\", error=\"invalid_token\", error_description=\"{message}\"");
+    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+        headers.insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
+    err.headers = Some(Box::new(headers));
+    err
+}
+
+/// 403 `ip_not_allowed` unless the request comes from one of `allowed` (`None`: anywhere).
+fn check_allowed_ips(
+    allowed: Option<&[ipnet::IpNet]>,
+    peer: Option<SocketAddr>,
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+    whose: &str,
+) -> ApiResult<()> {
+    let Some(allowed) = allowed else { return Ok(()) };
+    let client = client_ip(peer, headers, &state.config.trusted_proxies);
+    if client.is_some_and(|ip| allowed.iter().any(|net| net.contains(&ip))) {
+        return Ok(());
+    }
+    let shown = client.map_or("an unknown address".to_owned(), |ip| ip.to_string());
+    Err(ApiError::of(ApiCode::IpNotAllowed, format!("this {whose} may not be used from {shown}")))
 }
 
 /// The key's own limit where set, else the server's default.

@@ -34,7 +34,7 @@ pub fn context(
     CommandContext {
         pool: state.pool.clone(),
         config,
-        actor: Actor { tenant_id: principal.tenant_id, key_id: principal.key_id },
+        actor: Actor { tenant_id: principal.tenant_id, key_id: principal.key_id, credential: principal.credential },
         idempotency_key,
         fingerprint: CommandContext::fingerprint(route, body_fingerprint),
         request_id: request_id::current(),

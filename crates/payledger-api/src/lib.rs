@@ -114,7 +114,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(crate::openapi::serve));
+        .route("/openapi.json", get(crate::openapi::serve))
+        .route("/v1/oauth/token", post(oauth::token));
     let api = Router::new()
         .merge(public)
         .merge(commands)

@@ -32,7 +32,7 @@ use crate::views::{
 #[openapi(
     info(title = "payledger", description = "An event-sourced payment ledger. Amounts are integers of minor units."),
     paths(
-        healthz, readyz, metrics, openapi_json,
+        healthz, readyz, metrics, openapi_json, oauth_token,
         create_order, list_orders, get_order, cancel_order,
         create_payment, list_payments, get_payment, authorize, capture, void, fail,
         create_refund, list_refunds, get_refund, succeed_refund, fail_refund,
@@ -49,7 +49,7 @@ use crate::views::{
         jobs::reprocess_webhook_endpoint,
         create_api_key, list_api_keys, revoke_api_key, roll_api_key, set_api_key_rate_limit, set_api_key_allowed_ips,
     ),
-    components(schemas(ErrorBody, ErrorDetail, ReportProblem, ExportEventLine, Seal)),
+    components(schemas(ErrorBody, ErrorDetail, ReportProblem, ExportEventLine, Seal, OAuthTokenError)),
     modifiers(&BearerAuth, &ErrorResponses),
     security(("api_key" = []))
 )]
@@ -63,7 +63,10 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pl_test_... / pl_live_...").build(),
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("an API key (pl_test_... / pl_live_...) or an OAuth access token (pl_at_...)")
+                    .build(),
             ),
         );
     }
@@ -76,6 +79,10 @@ impl Modify for ErrorResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
             let is_webhook = path.starts_with("/v1/webhooks/");
+            if path == "/v1/oauth/token" {
+                // RFC 6749's own error shape, listed on the operation itself.
+                continue;
+            }
             for (method, operation) in [(HttpMethod::Get, &mut item.get), (HttpMethod::Post, &mut item.post)] {
                 if let Some(operation) = operation {
                     let statuses = error_statuses(method == HttpMethod::Post, is_webhook, operation);
@@ -98,7 +105,9 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
     ];
     let authenticated = op.security.as_ref().is_none_or(|s| !s.is_empty());
     if authenticated {
-        statuses.push((401, "authentication_error: missing or unknown API key (invalid_api_key), revoked (api_key_revoked) or expired (api_key_expired)"));
+        statuses.push((401, "authentication_error: missing or unknown API key (invalid_api_key), revoked (api_key_revoked) or expired (api_key_expired); \
+            an OAuth access token unknown (invalid_access_token), expired (access_token_expired) or of a revoked client (access_token_revoked), \
+            with WWW-Authenticate: Bearer error=\"invalid_token\""));
         statuses.push((403, "permission_error: the key's role may not do this (insufficient_role), or not from this address (ip_not_allowed)"));
         statuses.push((
             429,
@@ -1047,6 +1056,49 @@ pub struct WebhookHeaders {
 // ---- Operations (error statuses are added by `ErrorResponses`)
 
 /// Liveness.
+/// The form of `POST /v1/oauth/token` (RFC 6749 §4.4.2); the client authenticates by HTTP
+/// Basic or by `client_id` and `client_secret` here, not both.
+#[derive(Deserialize, ToSchema)]
+pub struct OAuthTokenForm {
+    /// `client_credentials`.
+    pub grant_type: String,
+    /// The role the client holds (default: that role).
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// A token (RFC 6749 §5.1).
+#[derive(Serialize, ToSchema)]
+pub struct OAuthToken {
+    /// `pl_at_...`: send it as `Authorization: Bearer`.
+    pub access_token: String,
+    /// `Bearer`.
+    pub token_type: String,
+    /// Seconds it is valid for (PAYLEDGER_OAUTH_TOKEN_TTL_S, default 3600).
+    pub expires_in: i64,
+    /// The role it carries.
+    pub scope: String,
+}
+
+/// A refused token request (RFC 6749 §5.2).
+#[derive(Serialize, ToSchema)]
+pub struct OAuthTokenError {
+    /// invalid_request, invalid_client, invalid_scope, unauthorized_client or unsupported_grant_type.
+    pub error: String,
+    pub error_description: String,
+}
+
+/// Exchange an OAuth client's id and secret for an access token (client credentials grant,
+/// RFC 6749 §4.4). Answers carry `Cache-Control: no-store`.
+#[utoipa::path(post, path = "/v1/oauth/token", security(),
+    request_body(content = OAuthTokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = OAuthToken),
+        (status = 400, body = OAuthTokenError, description = "invalid_request (a parameter missing or repeated, not a form, both ways of client authentication), unsupported_grant_type, invalid_scope (a role the client does not hold), unauthorized_client (not from an address on the client's allow-list)"),
+        (status = 401, body = OAuthTokenError, description = "invalid_client: unknown client, wrong secret, revoked client or no client authentication; with WWW-Authenticate: Basic"),
+        (status = 503, body = ErrorBody, description = "overloaded_error: retry")))]
+fn oauth_token() {}
+
 #[utoipa::path(get, path = "/healthz", security(), responses((status = 200, body = Health)))]
 fn healthz() {}
 /// Readiness: database reachable and migrated.

@@ -64,6 +64,8 @@ pub struct ApiConfig {
     /// Peers whose `X-Forwarded-For` is believed (load balancers); from anyone else the
     /// connection's own address is the client's.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Lifetime of an OAuth access token, in seconds (60 to 86,400).
+    pub oauth_token_ttl_s: i64,
 }
 
 /// `PAYLEDGER_RATE_LIMIT_PER_S` and `_BURST` when not set: far above one client's ordinary
@@ -98,6 +100,7 @@ impl Default for ApiConfig {
             webhook_rate_limit_per_s: WEBHOOK_RATE_LIMIT_PER_S_DEFAULT,
             webhook_rate_limit_burst: WEBHOOK_RATE_LIMIT_BURST_DEFAULT,
             trusted_proxies: Vec::new(),
+            oauth_token_ttl_s: payledger_service::oauth::TOKEN_TTL_DEFAULT_S,
         }
     }
 }

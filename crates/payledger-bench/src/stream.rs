@@ -284,7 +284,11 @@ async fn capture(pool: &Pool, stream: &StreamKey, states: &StateCache) -> Result
             stream_lock_timeout_ms: 10_000,
             idempotency_retention: Duration::from_secs(3_600),
         },
-        actor: Actor { tenant_id: stream.tenant_id, key_id: Uuid::nil() },
+        actor: Actor {
+            tenant_id: stream.tenant_id,
+            key_id: Uuid::nil(),
+            credential: payledger_service::tenants::Credential::ApiKey,
+        },
         idempotency_key: Some(Uuid::new_v4().to_string()),
         fingerprint: [0; 32],
         request_id: None,

@@ -1,5 +1,6 @@
 //! Admin actions as facts of the ledger: creating a tenant, setting its time zone, creating, rolling or revoking an
-//! API key, changing its limits, creating a webhook endpoint, adding or retiring its secrets.
+//! API key, changing its limits, creating a webhook endpoint, adding or retiring its secrets,
+//! creating or revoking an OAuth client.
 //! Each is appended in the stream of what it changed (`tenant-<id>`, `api-key-<id>`,
 //! `webhook-endpoint-<id>`) in the same transaction as the change to the lookup tables
 //! (`tenants`, `api_keys`, `webhook_endpoints`, `webhook_secrets`), so the history shows who
@@ -63,6 +64,16 @@ pub enum AdminEvent {
         endpoint_id: Uuid,
         secret_id: Uuid,
     },
+    OAuthClientCreated {
+        client_id: Uuid,
+        role: String,
+        mode: String,
+        label: Option<String>,
+        allowed_ips: Option<Vec<String>>,
+    },
+    OAuthClientRevoked {
+        client_id: Uuid,
+    },
 }
 
 impl AdminEvent {
@@ -78,6 +89,8 @@ impl AdminEvent {
             AdminEvent::WebhookEndpointCreated { .. } => "WebhookEndpointCreated",
             AdminEvent::WebhookSecretAdded { .. } => "WebhookSecretAdded",
             AdminEvent::WebhookSecretRetired { .. } => "WebhookSecretRetired",
+            AdminEvent::OAuthClientCreated { .. } => "OAuthClientCreated",
+            AdminEvent::OAuthClientRevoked { .. } => "OAuthClientRevoked",
         }
     }
 
@@ -95,6 +108,9 @@ impl AdminEvent {
             AdminEvent::WebhookEndpointCreated { endpoint_id, .. }
             | AdminEvent::WebhookSecretAdded { endpoint_id, .. }
             | AdminEvent::WebhookSecretRetired { endpoint_id, .. } => format!("webhook-endpoint-{endpoint_id}"),
+            AdminEvent::OAuthClientCreated { client_id, .. } | AdminEvent::OAuthClientRevoked { client_id } => {
+                format!("oauth-client-{client_id}")
+            }
         }
     }
 

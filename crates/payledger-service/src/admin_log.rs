@@ -26,6 +26,10 @@ impl Actor {
     }
 
     /// The ledger itself (development set-up, tests).
+    pub fn oauth_client(client_id: Uuid, request_id: Option<String>) -> Actor {
+        Actor { name: format!("oauth_client:{client_id}"), source: "api", request_id }
+    }
+
     pub fn system(what: &str) -> Actor {
         Actor { name: format!("system:{what}"), source: "system", request_id: None }
     }

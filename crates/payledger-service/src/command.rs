@@ -32,11 +32,12 @@ const RETRY_BASE: Duration = Duration::from_millis(2);
 /// 2, 4 ... 64 ms, as the pipeline has always waited.
 const RETRY_CAP: Duration = Duration::from_millis(64);
 
-/// Who is calling: an API key of a tenant.
+/// Who is calling: an API key or an OAuth client of a tenant (`key_id` is the id of either).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Actor {
     pub tenant_id: Uuid,
     pub key_id: Uuid,
+    pub credential: crate::tenants::Credential,
 }
 
 /// The pipeline's bounds.
@@ -77,7 +78,7 @@ impl CommandContext {
     fn metadata(&self) -> Value {
         json!({
             "source": "api",
-            "actor": format!("api_key:{}", self.actor.key_id),
+            "actor": format!("{}:{}", self.actor.credential.as_str(), self.actor.key_id),
             "request_id": self.request_id,
             "correlation_id": self.request_id,
             "idempotency_key": self.idempotency_key,

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod key_admin;
 pub mod key_usage;
 pub mod lookup;
+pub mod oauth;
 pub mod order_payments;
 pub mod reconciliation;
 pub mod retry;

@@ -67,6 +67,23 @@ impl KeyMode {
     }
 }
 
+/// How a caller authenticated: an API key, or a token of an OAuth client. With its id it
+/// names the actor of what the caller does (`api_key:<id>`, `oauth_client:<id>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    ApiKey,
+    OAuthClient,
+}
+
+impl Credential {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Credential::ApiKey => "api_key",
+            Credential::OAuthClient => "oauth_client",
+        }
+    }
+}
+
 /// SHA-256 of the whole key: keys carry ~190 random bits, so a slow hash buys nothing.
 pub fn hash_key(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()

@@ -7,6 +7,8 @@ use super::ErrorType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ApiCode {
+    AccessTokenExpired,
+    AccessTokenRevoked,
     AllowedIpsInvalid,
     AmountInvalid,
     ApiKeyExpired,
@@ -35,6 +37,7 @@ pub enum ApiCode {
     InvalidParameter,
     InvalidRequest,
     InvalidSettlementReport,
+    InvalidAccessToken,
     IpNotAllowed,
     JobNotCancellable,
     KeyNotActive,
@@ -80,7 +83,9 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 70] = [
+    pub const ALL: [ApiCode; 73] = [
+        ApiCode::AccessTokenExpired,
+        ApiCode::AccessTokenRevoked,
         ApiCode::AllowedIpsInvalid,
         ApiCode::AmountInvalid,
         ApiCode::ApiKeyExpired,
@@ -109,6 +114,7 @@ impl ApiCode {
         ApiCode::InvalidParameter,
         ApiCode::InvalidRequest,
         ApiCode::InvalidSettlementReport,
+        ApiCode::InvalidAccessToken,
         ApiCode::IpNotAllowed,
         ApiCode::JobNotCancellable,
         ApiCode::KeyNotActive,
@@ -155,6 +161,8 @@ impl ApiCode {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            ApiCode::AccessTokenExpired => "access_token_expired",
+            ApiCode::AccessTokenRevoked => "access_token_revoked",
             ApiCode::AllowedIpsInvalid => "allowed_ips_invalid",
             ApiCode::AmountInvalid => "amount_invalid",
             ApiCode::ApiKeyExpired => "api_key_expired",
@@ -183,6 +191,7 @@ impl ApiCode {
             ApiCode::InvalidParameter => "invalid_parameter",
             ApiCode::InvalidRequest => "invalid_request",
             ApiCode::InvalidSettlementReport => "invalid_settlement_report",
+            ApiCode::InvalidAccessToken => "invalid_access_token",
             ApiCode::IpNotAllowed => "ip_not_allowed",
             ApiCode::JobNotCancellable => "job_not_cancellable",
             ApiCode::KeyNotActive => "key_not_active",
@@ -287,9 +296,12 @@ impl ApiCode {
             | ApiCode::ProjectionVerifyInterrupted
             | ApiCode::ReadModelsBehind
             | ApiCode::Timeout => (StatusCode::SERVICE_UNAVAILABLE, ErrorType::Overloaded),
-            ApiCode::ApiKeyExpired | ApiCode::ApiKeyRevoked | ApiCode::InvalidApiKey => {
-                (StatusCode::UNAUTHORIZED, ErrorType::Authentication)
-            }
+            ApiCode::AccessTokenExpired
+            | ApiCode::AccessTokenRevoked
+            | ApiCode::ApiKeyExpired
+            | ApiCode::ApiKeyRevoked
+            | ApiCode::InvalidAccessToken
+            | ApiCode::InvalidApiKey => (StatusCode::UNAUTHORIZED, ErrorType::Authentication),
             ApiCode::IdempotencyKeyReused
             | ApiCode::LastActiveSecret
             | ApiCode::TooManyActiveSecrets

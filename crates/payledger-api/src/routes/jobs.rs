@@ -71,7 +71,7 @@ pub async fn cancel(State(state): State<AppState>, principal: Principal, PathId(
 }
 
 pub fn actor(principal: &Principal) -> String {
-    format!("api_key:{}", principal.key_id)
+    principal.actor_name()
 }
 
 /// Queues a job for the caller's tenant and answers `202 Accepted` with it.

@@ -5,6 +5,7 @@ pub mod disputes;
 pub mod events;
 pub mod health;
 pub mod jobs;
+pub mod oauth;
 pub mod orders;
 pub mod payments;
 pub mod projections;

@@ -66,11 +66,7 @@ pub async fn import(
         let kind = payledger_core::job::JobKind::SettlementImport;
         return crate::routes::jobs::accept(&state, &principal, kind, params, Some(bytes.to_vec())).await;
     }
-    let origin = Origin {
-        source: "api",
-        actor: format!("api_key:{}", principal.key_id),
-        request_id: crate::request_id::current(),
-    };
+    let origin = Origin { source: "api", actor: principal.actor_name(), request_id: crate::request_id::current() };
     let imported = settlement::import(&state.pool, principal.tenant_id, provider, &bytes, &origin).await?;
     let status = if imported.duplicate { StatusCode::OK } else { StatusCode::CREATED };
     let view = to_json(SettlementReportView::new(&imported.report, imported.duplicate))?;

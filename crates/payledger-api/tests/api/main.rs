@@ -16,6 +16,7 @@ mod idempotency;
 mod ip_allow_lists;
 mod keys;
 mod money_edges;
+mod oauth;
 mod openapi;
 mod operations;
 mod order_payments;

@@ -714,6 +714,27 @@ async fn every_route_answers_as_openapi_json_documents() {
     let (s, days) = c.call(Method::GET, "/v1/reconciliation/days", days_path, Some("auditor"), None).await;
     assert!(s == 200 && !days["data"].as_array().unwrap().is_empty(), "{days}");
 
+    // The token endpoint: a token, and a refusal in RFC 6749's shape.
+    let spec = payledger_service::oauth::ClientSpec::default();
+    let actor = payledger_service::admin_log::Actor::cli();
+    let (role, mode) = (payledger_service::tenants::Role::Auditor, payledger_service::tenants::KeyMode::Test);
+    let client =
+        payledger_service::oauth::create_client(&c.app.pool, &actor, c.app.tenant_id, role, mode, &spec).await.unwrap();
+    let token_url = format!("{}/v1/oauth/token", c.app.base_url);
+    for (grant, want) in [("client_credentials", 200), ("password", 400)] {
+        let r = c
+            .app
+            .http
+            .post(&token_url)
+            .basic_auth(&client.info.client_id, Some(&client.client_secret))
+            .form(&[("grant_type", grant)])
+            .send()
+            .await
+            .unwrap();
+        let (s, body) = c.answer(Method::POST, "/v1/oauth/token", r).await;
+        assert_eq!(s, want, "{body}");
+    }
+
     projector.abort();
     let documented: BTreeSet<(String, String)> = c.spec["paths"]
         .as_object()

@@ -33,7 +33,7 @@ fn context(pool: &deadpool_postgres::Pool, tenant_id: Uuid, key: Option<&str>, b
             stream_lock_timeout_ms: 5_000,
             idempotency_retention: Duration::from_secs(3600),
         },
-        actor: Actor { tenant_id, key_id: Uuid::now_v7() },
+        actor: Actor { tenant_id, key_id: Uuid::now_v7(), credential: payledger_service::tenants::Credential::ApiKey },
         idempotency_key: key.map(str::to_owned),
         fingerprint: CommandContext::fingerprint("create order", body),
         request_id: Some("req_test".into()),

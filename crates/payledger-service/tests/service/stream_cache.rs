@@ -73,7 +73,7 @@ fn context(pool: &deadpool_postgres::Pool, tenant_id: Uuid, states: &StateCache)
             stream_lock_timeout_ms: 30_000,
             idempotency_retention: Duration::from_secs(3600),
         },
-        actor: Actor { tenant_id, key_id: Uuid::now_v7() },
+        actor: Actor { tenant_id, key_id: Uuid::now_v7(), credential: payledger_service::tenants::Credential::ApiKey },
         idempotency_key: None,
         fingerprint: [0; 32],
         request_id: None,
