@@ -132,7 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let database_url = || anyhow::Ok(url.clone());
     match cli.command {
         Command::Serve(args) => serve::run(&database_url()?, master_key()?, args).await,
-        Command::Secrets(command) => secrets::run(&database_url()?, master_key()?, command).await,
+        Command::Secrets(command) => secrets::run(&database_url()?, cli.master_key_file.as_deref(), command).await,
         Command::Migrate => {
             let applied = payledger_store::migrate(&database_url()?).await?;
             println!("{}", serde_json::json!({ "applied": applied }));
@@ -145,7 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Project(args) => project::run(&database_url()?, args).await,
         Command::Rebuild(args) => rebuild::run(&database_url()?, args).await,
         Command::Reconcile(args) => reconcile::run(&database_url()?, args).await,
-        Command::Webhooks(command) => webhooks::run(&database_url()?, master_key()?, command).await,
+        Command::Webhooks(command) => webhooks::run(&database_url()?, cli.master_key_file.as_deref(), command).await,
         Command::Projections(command) => projections::run(&database_url()?, command).await,
         Command::Tenants(command) => tenants::run_tenants(&database_url()?, command).await,
         Command::Keys(command) => tenants::run_keys(&database_url()?, command).await,

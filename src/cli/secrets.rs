@@ -42,7 +42,13 @@ pub fn generate_master_key() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub async fn run(database_url: &str, key: Option<MasterKey>, command: SecretsCommand) -> anyhow::Result<ExitCode> {
+/// The key is read only by the commands that use it: `status` still runs (and says so) when
+/// the key given is unusable.
+pub async fn run(
+    database_url: &str,
+    master_key_file: Option<&Path>,
+    command: SecretsCommand,
+) -> anyhow::Result<ExitCode> {
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
     match command {
         SecretsCommand::GenerateMasterKey => return Ok(generate_master_key()),
@@ -61,11 +67,14 @@ pub async fn run(database_url: &str, key: Option<MasterKey>, command: SecretsCom
                     None => clear = row.try_get(1)?,
                 }
             }
-            let given = key.as_ref().map(|k| k.id().to_owned());
+            let given = match master_key(master_key_file) {
+                Ok(key) => json!(key.map(|k| k.id().to_owned())),
+                Err(e) => json!(format!("unusable: {}", super::error_chain(&e))),
+            };
             println!("{}", json!({ "sealed_by_master_key_id": sealed, "clear": clear, "master_key_id_given": given }));
         }
         SecretsCommand::RotateMaster { new_master_key_file } => {
-            let from = key.context(
+            let from = master_key(master_key_file)?.context(
                 "rotate-master needs the current master key: set PAYLEDGER_MASTER_KEY or PAYLEDGER_MASTER_KEY_FILE",
             )?;
             let to = MasterKey::read_file(&new_master_key_file)?;

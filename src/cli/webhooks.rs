@@ -6,11 +6,11 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
+use super::secrets::master_key;
 use anyhow::Context;
 use clap::Subcommand;
 use payledger_gateways::Provider;
 use payledger_service::admin_log::Actor;
-use payledger_service::secrets::MasterKey;
 use payledger_service::webhooks::endpoints::{self, LIST_MAX_LIMIT};
 use payledger_service::webhooks::{reprocess, RetryPolicy, Scope};
 use serde_json::json;
@@ -85,7 +85,7 @@ pub enum WebhooksCommand {
 
 pub async fn run(
     database_url: &str,
-    master_key: Option<MasterKey>,
+    master_key_file: Option<&std::path::Path>,
     command: WebhooksCommand,
 ) -> anyhow::Result<ExitCode> {
     let pool = payledger_store::connect_pool(database_url, &Default::default())?;
@@ -98,7 +98,7 @@ pub async fn run(
             let secret = read_secret(secret)?;
             let created = endpoints::create_endpoint(
                 &pool,
-                master_key.as_ref(),
+                master_key(master_key_file)?.as_ref(),
                 &Actor::cli(),
                 tenant.id,
                 provider,
@@ -129,7 +129,7 @@ pub async fn run(
             let secret = read_secret(secret)?;
             let created = endpoints::add_secret(
                 &pool,
-                master_key.as_ref(),
+                master_key(master_key_file)?.as_ref(),
                 &Actor::cli(),
                 tenant_id,
                 endpoint,

@@ -12,6 +12,7 @@ fn payledger(db: &TestDb, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .env("DATABASE_URL", db.url())
         .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
+        .env_remove("PAYLEDGER_MASTER_KEY_FILE")
         .output()
         .expect("run payledger");
     (
@@ -50,6 +51,7 @@ async fn migrate_create_keys_serve_pay_and_verify() {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", db.url())
             .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
+            .env_remove("PAYLEDGER_MASTER_KEY_FILE")
             .env("PAYLEDGER_SEAL_EVERY_EVENTS", "2")
             .env("PAYLEDGER_SEAL_INTERVAL_S", "0")
             .stdout(Stdio::null())

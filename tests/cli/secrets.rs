@@ -20,6 +20,7 @@ fn payledger_with_key(db: &TestDb, key: &str, args: &[&str]) -> (bool, String, S
         .args(args)
         .env("DATABASE_URL", db.url())
         .env("PAYLEDGER_MASTER_KEY", key)
+        .env_remove("PAYLEDGER_MASTER_KEY_FILE")
         .output()
         .unwrap();
     (
@@ -35,6 +36,7 @@ fn serve_refused(db: &TestDb, key: &str) -> String {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", db.url())
         .env("PAYLEDGER_MASTER_KEY", key)
+        .env_remove("PAYLEDGER_MASTER_KEY_FILE")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -10,6 +10,7 @@ pub fn payledger(db: &TestDb, args: &[&str]) -> (bool, String, String) {
         .args(args)
         .env("DATABASE_URL", db.url())
         .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
+        .env_remove("PAYLEDGER_MASTER_KEY_FILE")
         .output()
         .expect("run payledger");
     (
@@ -36,6 +37,7 @@ impl Server {
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .env("DATABASE_URL", db.url())
             .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
+            .env_remove("PAYLEDGER_MASTER_KEY_FILE")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         for (k, v) in env {

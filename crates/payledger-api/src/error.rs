@@ -279,7 +279,11 @@ impl From<WebhookError> for ApiError {
             WebhookError::Overloaded(_) => ApiError::overloaded(message),
             WebhookError::TooManyEndpoints { .. } => ApiError::of(ApiCode::TooManyEndpoints, message),
             WebhookError::MasterKeyMissing | WebhookError::MasterKeyMismatch { .. } => {
-                tracing::error!(error = %message, "webhook secrets cannot be sealed or opened");
+                let stored_id = match &err {
+                    WebhookError::MasterKeyMismatch { stored_id } => Some(stored_id.as_str()),
+                    _ => None,
+                };
+                tracing::error!(error = %message, stored_master_key_id = ?stored_id, "webhook secrets cannot be sealed or opened");
                 ApiError::of(ApiCode::MasterKeyUnavailable, message)
             }
             WebhookError::Corrupt(_) => ApiError::internal(message),

@@ -6,7 +6,31 @@ use tokio_postgres::Transaction;
 use uuid::Uuid;
 
 use super::master_key::MasterKey;
-use super::sealing::{open_secret, seal_secret, SealError};
+use super::sealing::{open_secret, seal_secret, SealError, SecretRow};
+
+/// Held (for its transaction) by everything that seals: the startup check, a rotation and
+/// adding a secret. So all of them see one master key in the table, never two.
+const SEALING_LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtextextended('payledger webhook secrets sealing', 0))";
+
+/// Takes the sealing lock for the rest of `tx`.
+pub async fn lock_secrets<C: tokio_postgres::GenericClient>(tx: &C) -> Result<(), tokio_postgres::Error> {
+    tx.execute(SEALING_LOCK_SQL, &[]).await.map(|_| ())
+}
+
+/// The id of a master key other than `key` that some stored secret is sealed under, if any
+/// (call it under [`lock_secrets`]).
+pub async fn sealed_under_other_key<C: tokio_postgres::GenericClient>(
+    tx: &C,
+    key: &MasterKey,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = tx
+        .query_opt(
+            "SELECT master_key_id FROM webhook_secrets WHERE master_key_id IS NOT NULL AND master_key_id <> $1 LIMIT 1",
+            &[&key.id()],
+        )
+        .await?;
+    row.map(|row| row.try_get(0)).transpose()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
@@ -52,6 +76,7 @@ pub struct SecretsAtRest {
 pub async fn check_at_startup(pool: &Pool, key: Option<&MasterKey>) -> Result<SecretsAtRest, SecretsError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    lock_secrets(&*tx).await?;
     let mut sealed = 0;
     for row in tx.query("SELECT master_key_id, count(*) FROM webhook_secrets GROUP BY 1", &[]).await? {
         let (stored_id, count): (Option<String>, i64) = (row.try_get(0)?, row.try_get(1)?);
@@ -79,23 +104,24 @@ pub async fn check_at_startup(pool: &Pool, key: Option<&MasterKey>) -> Result<Se
 pub async fn rotate_master(pool: &Pool, from: &MasterKey, to: &MasterKey) -> Result<i64, SecretsError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    lock_secrets(&*tx).await?;
     let rows = tx
         .query(
-            "SELECT secret_id, secret_sealed, master_key_id FROM webhook_secrets
-             WHERE master_key_id IS DISTINCT FROM $1 AND secret IS NULL FOR UPDATE",
+            "SELECT secret_id, endpoint_id, secret_sealed, master_key_id FROM webhook_secrets
+             WHERE master_key_id IS DISTINCT FROM $1 AND secret IS NULL ORDER BY created_at, secret_id FOR UPDATE",
             &[&to.id()],
         )
         .await?;
     let mut resealed = 0;
     for row in rows {
-        let (secret_id, sealed, stored_id): (Uuid, Vec<u8>, String) =
-            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let at = SecretRow { secret_id: row.try_get(0)?, endpoint_id: row.try_get(1)? };
+        let (sealed, stored_id): (Vec<u8>, String) = (row.try_get(2)?, row.try_get(3)?);
         if stored_id != from.id() {
             return Err(SecretsError::KeyMismatch { count: 1, stored_id, given_id: from.id().to_owned() });
         }
-        let secret = open_secret(from, secret_id, &sealed)
-            .map_err(|_| SecretsError::Unreadable { secret_id, key_id: from.id().to_owned() })?;
-        store_sealed(&tx, to, secret_id, &secret).await?;
+        let secret = open_secret(from, at, &sealed)
+            .map_err(|_| SecretsError::Unreadable { secret_id: at.secret_id, key_id: from.id().to_owned() })?;
+        store_sealed(&tx, to, at, &secret).await?;
         resealed += 1;
     }
     resealed += seal_clear_secrets(&tx, to).await?;
@@ -105,11 +131,16 @@ pub async fn rotate_master(pool: &Pool, from: &MasterKey, to: &MasterKey) -> Res
 
 /// Seals, under `key`, the secrets written in clear before sealing existed.
 async fn seal_clear_secrets(tx: &Transaction<'_>, key: &MasterKey) -> Result<i64, SecretsError> {
-    let rows =
-        tx.query("SELECT secret_id, secret FROM webhook_secrets WHERE secret IS NOT NULL FOR UPDATE", &[]).await?;
+    let rows = tx
+        .query(
+            "SELECT secret_id, endpoint_id, secret FROM webhook_secrets WHERE secret IS NOT NULL
+             ORDER BY created_at, secret_id FOR UPDATE",
+            &[],
+        )
+        .await?;
     for row in &rows {
-        let (secret_id, secret): (Uuid, &str) = (row.try_get(0)?, row.try_get(1)?);
-        store_sealed(tx, key, secret_id, secret).await?;
+        let at = SecretRow { secret_id: row.try_get(0)?, endpoint_id: row.try_get(1)? };
+        store_sealed(tx, key, at, row.try_get(2)?).await?;
     }
     if !rows.is_empty() {
         tracing::info!(count = rows.len(), master_key_id = key.id(), "sealed webhook secrets stored in clear");
@@ -117,16 +148,11 @@ async fn seal_clear_secrets(tx: &Transaction<'_>, key: &MasterKey) -> Result<i64
     Ok(rows.len() as i64)
 }
 
-async fn store_sealed(
-    tx: &Transaction<'_>,
-    key: &MasterKey,
-    secret_id: Uuid,
-    secret: &str,
-) -> Result<(), SecretsError> {
-    let sealed = seal_secret(key, secret_id, secret)?;
+async fn store_sealed(tx: &Transaction<'_>, key: &MasterKey, at: SecretRow, secret: &str) -> Result<(), SecretsError> {
+    let sealed = seal_secret(key, at, secret)?;
     tx.execute(
         "UPDATE webhook_secrets SET secret = NULL, secret_sealed = $2, master_key_id = $3 WHERE secret_id = $1",
-        &[&secret_id, &sealed, &key.id()],
+        &[&at.secret_id, &sealed, &key.id()],
     )
     .await?;
     Ok(())

@@ -12,6 +12,6 @@ pub mod at_rest;
 pub mod master_key;
 pub mod sealing;
 
-pub use at_rest::{check_at_startup, rotate_master, SecretsAtRest, SecretsError};
+pub use at_rest::{check_at_startup, lock_secrets, rotate_master, sealed_under_other_key, SecretsAtRest, SecretsError};
 pub use master_key::{MasterKey, MasterKeyError, MASTER_KEY_HEX_CHARS};
-pub use sealing::{open_secret, seal_secret, SealError};
+pub use sealing::{open_secret, seal_secret, SealError, SecretRow};

@@ -14,7 +14,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::admin_log::{append_admin_events, Actor};
-use crate::secrets::{open_secret, seal_secret, MasterKey};
+use crate::secrets::{lock_secrets, open_secret, seal_secret, sealed_under_other_key, MasterKey, SecretRow};
 use payledger_core::admin::AdminEvent;
 
 use super::error::{WebhookError, WebhookResult};
@@ -254,7 +254,7 @@ pub async fn verification_keys<C: deadpool_postgres::GenericClient>(
 ) -> WebhookResult<VerificationKeys> {
     let statement = client
         .prepare_cached(
-            "SELECT e.tenant_id, s.secret_id, s.secret, s.secret_sealed, s.master_key_id
+            "SELECT e.tenant_id, s.secret_id, s.secret, s.secret_sealed, s.master_key_id, s.endpoint_id
              FROM webhook_endpoints e
              LEFT JOIN webhook_secrets s ON s.endpoint_id = e.endpoint_id AND s.retired_at IS NULL
              WHERE e.endpoint_id = $1 AND e.provider = $2
@@ -268,10 +268,7 @@ pub async fn verification_keys<C: deadpool_postgres::GenericClient>(
         let Some(secret_id) = row.try_get::<_, Option<Uuid>>(1)? else {
             continue;
         };
-        let Some(secret) = stored_secret(row, master_key, secret_id)? else {
-            tracing::warn!(%endpoint_id, %secret_id, "stored webhook secret does not open under the master key");
-            continue;
-        };
+        let secret = stored_secret(row, master_key, SecretRow { secret_id, endpoint_id: row.try_get(5)? })?;
         match WebhookSecret::new(provider, &secret) {
             Ok(secret) => {
                 keys.secret_ids.push(secret_id);
@@ -284,14 +281,16 @@ pub async fn verification_keys<C: deadpool_postgres::GenericClient>(
 }
 
 /// The secret of a row of [`verification_keys`]: opened, or in clear for a row written
-/// before sealing (sealed at the next start). `None`: altered, or sealed for another row.
+/// before sealing (sealed at the next start). A sealed value that does not open under the
+/// right key was altered or moved: [`WebhookError::Corrupt`], never a bad signature.
 fn stored_secret(
     row: &tokio_postgres::Row,
     master_key: Option<&MasterKey>,
-    secret_id: Uuid,
-) -> WebhookResult<Option<zeroize::Zeroizing<String>>> {
+    at: SecretRow,
+) -> WebhookResult<zeroize::Zeroizing<String>> {
+    let secret_id = at.secret_id;
     if let Some(clear) = row.try_get::<_, Option<&str>>(2)? {
-        return Ok(Some(zeroize::Zeroizing::new(clear.to_owned())));
+        return Ok(zeroize::Zeroizing::new(clear.to_owned()));
     }
     let (Some(sealed), Some(stored_id)) = (row.try_get::<_, Option<&[u8]>>(3)?, row.try_get::<_, Option<&str>>(4)?)
     else {
@@ -303,7 +302,8 @@ fn stored_secret(
     if stored_id != master_key.id() {
         return Err(WebhookError::MasterKeyMismatch { stored_id: stored_id.to_owned() });
     }
-    Ok(open_secret(master_key, secret_id, sealed).ok())
+    open_secret(master_key, at, sealed)
+        .map_err(|_| WebhookError::Corrupt(format!("webhook secret {secret_id} does not open under its master key")))
 }
 
 /// The endpoint's provider, if the endpoint exists.
@@ -371,8 +371,15 @@ async fn insert_secret<C: GenericClient>(
     endpoint_id: Uuid,
     secret: &str,
 ) -> WebhookResult<SecretView> {
+    // One master key for the whole table: a writer holding another key (a CLI given the
+    // wrong one, a server left on the old key after a rotation) is refused, not obeyed.
+    lock_secrets(client).await?;
+    if let Some(stored_id) = sealed_under_other_key(client, master_key).await? {
+        return Err(WebhookError::MasterKeyMismatch { stored_id });
+    }
     let secret_id = Uuid::now_v7();
-    let sealed = seal_secret(master_key, secret_id, secret).map_err(|e| WebhookError::Corrupt(e.to_string()))?;
+    let at = SecretRow { secret_id, endpoint_id };
+    let sealed = seal_secret(master_key, at, secret).map_err(|e| WebhookError::Corrupt(e.to_string()))?;
     let row = client
         .query_one(
             "INSERT INTO webhook_secrets (secret_id, endpoint_id, secret_sealed, master_key_id, secret_hint)

@@ -33,14 +33,12 @@ pub enum WebhookError {
     Overloaded(&'static str),
     #[error("a tenant has at most {max} webhook endpoints")]
     TooManyEndpoints { max: i64 },
-    /// This server was started without a master key, so it can neither seal a new secret
-    /// nor open a stored one.
-    #[error("webhook signing secrets are sealed at rest and this server has no master key (PAYLEDGER_MASTER_KEY)")]
+    /// No master key was given, so no secret can be sealed or opened.
+    #[error("webhook signing secrets are sealed at rest and no master key was given (PAYLEDGER_MASTER_KEY)")]
     MasterKeyMissing,
-    /// The secrets were sealed under another master key (rotated while this server ran).
-    #[error(
-        "the webhook secrets are sealed under master key {stored_id}, which this server was not given; retry shortly"
-    )]
+    /// The secrets were sealed under another master key (rotated while this server ran, or
+    /// the wrong key given). The display is what a caller may see; the id is for the log.
+    #[error("the webhook secrets are sealed under another master key than the one given; retry shortly")]
     MasterKeyMismatch { stored_id: String },
     /// Stored webhook data that cannot be read back (should never happen: we wrote it).
     #[error("stored webhook data is unreadable: {0}")]

@@ -173,3 +173,79 @@ async fn a_rotation_that_cannot_open_a_secret_changes_nothing() {
     assert!(matches!(rotate_master(&pool, &old, &new).await, Err(SecretsError::Unreadable { .. })));
     assert_eq!(stored(&pool).await, altered, "the first secret's re-sealing rolled back too");
 }
+
+/// A writer holding another master key than the table's (a CLI given the wrong key, a server
+/// left on the old key after a rotation) is refused: the table never holds two keys.
+#[tokio::test]
+async fn a_secret_is_not_added_under_another_key_than_the_tables() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let (old, new) = (MasterKey::generate(), MasterKey::generate());
+    let endpoint_id = endpoint_with_secret(&pool, &old).await;
+    let tenant_id: Uuid =
+        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants", &[]).await.unwrap().get(0);
+    let refused = add_secret(&pool, Some(&new), &Actor::cli(), tenant_id, endpoint_id, Some("whsec_third")).await;
+    assert!(
+        matches!(&refused, Err(WebhookError::MasterKeyMismatch { stored_id }) if stored_id == old.id()),
+        "{refused:?}"
+    );
+    rotate_master(&pool, &old, &new).await.unwrap();
+    let stale = add_secret(&pool, Some(&old), &Actor::cli(), tenant_id, endpoint_id, Some("whsec_third")).await;
+    assert!(matches!(stale, Err(WebhookError::MasterKeyMismatch { .. })), "a server still on the old key");
+    add_secret(&pool, Some(&new), &Actor::cli(), tenant_id, endpoint_id, Some("whsec_third")).await.unwrap();
+    assert!(stored(&pool).await.iter().all(|(_, _, id)| id.as_deref() == Some(new.id())));
+}
+
+/// A sealed secret altered in place, or moved onto another endpoint, is corrupt data (500),
+/// never mistaken for a bad signature.
+#[tokio::test]
+async fn an_altered_or_moved_secret_is_corrupt_not_a_bad_signature() {
+    let db = TestDb::new().await;
+    let pool = db.pool(4);
+    let key = MasterKey::generate();
+    let victim = endpoint_with_secret(&pool, &key).await;
+    let tenant_id: Uuid =
+        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants", &[]).await.unwrap().get(0);
+    let attacker = create_endpoint(
+        &pool,
+        Some(&key),
+        &Actor::cli(),
+        tenant_id,
+        Provider::Stripe,
+        Some("whsec_attackers_own"),
+        None,
+    )
+    .await
+    .unwrap()
+    .endpoint
+    .id;
+    let client = pool.get().await.unwrap();
+    // The attacker's known secret moved onto the victim's endpoint (its own retired there).
+    client.execute("UPDATE webhook_secrets SET retired_at = now() WHERE endpoint_id = $1", &[&victim]).await.unwrap();
+    client
+        .execute("UPDATE webhook_secrets SET endpoint_id = $1 WHERE endpoint_id = $2", &[&victim, &attacker])
+        .await
+        .unwrap();
+    let moved = verification_keys(&client, Some(&key), victim, Provider::Stripe).await;
+    assert!(matches!(moved, Err(WebhookError::Corrupt(_))), "a moved secret opened: {:?}", moved.err());
+    // Bytes altered in place, on an endpoint of its own.
+    let tenant = create_tenant(&pool, &Actor::cli(), "other").await.unwrap();
+    let altered_endpoint =
+        create_endpoint(&pool, Some(&key), &Actor::cli(), tenant.id, Provider::Stripe, Some(STRIPE_SECRET), None)
+            .await
+            .unwrap()
+            .endpoint
+            .id;
+    verifies(&pool, &key, altered_endpoint, STRIPE_SECRET, 1).await;
+    let victim = altered_endpoint;
+    client
+        .execute(
+            "UPDATE webhook_secrets SET secret_sealed = set_byte(secret_sealed, 12, get_byte(secret_sealed, 12) # 1)
+             WHERE endpoint_id = $1",
+            &[&victim],
+        )
+        .await
+        .unwrap();
+    let altered = verification_keys(&client, Some(&key), victim, Provider::Stripe).await;
+    assert!(matches!(altered, Err(WebhookError::Corrupt(_))), "{:?}", altered.err());
+}
