@@ -421,3 +421,48 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// `payledger clients create|list|revoke`: the secret is printed once, a token for it works
+/// against a real server, and a revoked client's token stops working.
+#[tokio::test]
+async fn oauth_clients_from_the_cli_get_tokens_that_work_until_revoked() {
+    let db = TestDb::new().await;
+    assert!(payledger(&db, &["migrate"]).0);
+    assert!(payledger(&db, &["tenants", "create", "shop"]).0);
+    let (ok, _, err) = payledger(&db, &["clients", "create", "--tenant", "shop", "--role", "root"]);
+    assert!(!ok && err.contains("role is"), "{err}");
+    let (ok, out, err) =
+        payledger(&db, &["clients", "create", "--tenant", "shop", "--role", "auditor", "--label", "bi", "--json"]);
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).unwrap();
+    let (id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+    assert!(id.starts_with("plc_") && secret.starts_with("plcs_"), "{created}");
+    let (ok, out, _) = payledger(&db, &["clients", "list", "--tenant", "shop"]);
+    assert!(ok && out.contains(id) && !out.contains(secret), "{out}");
+
+    let server = crate::server::Server::start(&db, &[]).await;
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/v1/oauth/token", server.base))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let events = |token: String| {
+        let http = http.clone();
+        let url = format!("{}/v1/events", server.base);
+        async move { http.get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(events(token.clone()).await, 200);
+    let (ok, out, err) = payledger(&db, &["clients", "revoke", id, "--json"]);
+    assert!(ok, "{err}");
+    assert!(serde_json::from_str::<Value>(&out).unwrap()["revoked_at"].is_string());
+    assert_eq!(events(token).await, 401);
+    let (ok, _, err) = payledger(&db, &["clients", "revoke", "plc_nope"]);
+    assert!(!ok && err.contains("not a client id"), "{err}");
+}
