@@ -61,7 +61,7 @@ pub async fn run(database_url: &str, command: ClientsCommand) -> anyhow::Result<
             let tenant = resolve_tenant(&**client, &tenant).await?;
             let allowed_ips = (!allow_ips.is_empty()).then(|| keys::parse_allowed_ips(&allow_ips)).transpose()?;
             let spec = ClientSpec { label, allowed_ips };
-            let created = oauth::create_client(&pool, &Actor::cli(), tenant.id, role, mode, &spec).await?;
+            let created = oauth::create_client(&pool, &Actor::cli(), tenant.account_id(), role, mode, &spec).await?;
             if json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {
@@ -77,7 +77,7 @@ pub async fn run(database_url: &str, command: ClientsCommand) -> anyhow::Result<
         }
         ClientsCommand::List { tenant } => {
             let tenant = resolve_tenant(&**client, &tenant).await?;
-            let data = oauth::list_clients(&**client, tenant.id).await?;
+            let data = oauth::list_clients(&**client, tenant.account_id()).await?;
             println!("{}", serde_json::to_string_pretty(&json!({ "data": data }))?);
         }
         ClientsCommand::Revoke { client_id, json } => {

@@ -253,7 +253,10 @@ async fn print_dev_keys(pool: &deadpool_postgres::Pool, keys_file: &PathBuf) -> 
             create_dev_keys(pool, tenant.id, keys_file).await?
         }
     };
-    eprintln!("\n  Development tenant \"dev\". API keys (also in {}):\n{text}", keys_file.display());
+    eprintln!(
+        "\n  Development tenant \"dev\". Test API keys (their data is --tenant dev:test; also in {}):\n{text}",
+        keys_file.display()
+    );
     Ok(())
 }
 

@@ -137,12 +137,26 @@ impl RateLimitArgs {
     }
 }
 
-/// The tenant named, or with this id. An id wins over another tenant's name that spells it
-/// (`keys::find_tenant`).
+/// The tenant named, or with this id: its live data. `NAME:test` (or the test scope's id)
+/// is its test data, what its `pl_test_` keys read and write (DESIGN §12). An id wins over
+/// another tenant's name that spells it (`keys::find_tenant`).
 pub async fn resolve_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> anyhow::Result<Tenant> {
-    let tenant = keys::find_tenant(client, name_or_id).await?;
-    tenant.with_context(|| format!("no tenant {name_or_id:?} (`payledger tenants list` shows them)"))
+    let (name, test) = match name_or_id.strip_suffix(TEST_SCOPE_SUFFIX) {
+        Some(name) => (name, true),
+        None => (name_or_id, false),
+    };
+    let tenant = keys::find_tenant(client, name).await?;
+    let tenant = tenant.with_context(|| format!("no tenant {name:?} (`payledger tenants list` shows them)"))?;
+    if !test || !tenant.livemode {
+        return Ok(tenant);
+    }
+    let scope_id = tenant.test_scope_id.with_context(|| format!("tenant {name:?} has no test scope"))?;
+    let scope = keys::find_tenant(client, &scope_id.to_string()).await?;
+    scope.with_context(|| format!("tenant {name:?} has no test scope"))
 }
+
+/// `--tenant acme:test`: the tenant's test data.
+const TEST_SCOPE_SUFFIX: &str = ":test";
 
 async fn client(database_url: &str) -> anyhow::Result<deadpool_postgres::Object> {
     Ok(pool(database_url)?.get().await?)
@@ -167,7 +181,7 @@ pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow:
             let client = client(database_url).await?;
             let tenant = resolve_tenant(&**client, &tenant).await?;
             let pool = pool(database_url)?;
-            payledger_service::tenants::set_time_zone(&pool, &Actor::cli(), tenant.id, &time_zone).await?;
+            payledger_service::tenants::set_time_zone(&pool, &Actor::cli(), tenant.account_id(), &time_zone).await?;
             println!("tenant {} counts its days in {time_zone}", tenant.name);
             Ok(ExitCode::SUCCESS)
         }
@@ -177,7 +191,13 @@ pub async fn run_tenants(database_url: &str, command: TenantsCommand) -> anyhow:
                 println!("{}", serde_json::to_string(&json!({ "data": tenants }))?);
             } else {
                 for tenant in &tenants {
-                    println!("{}\t{}\t{}", tenant.name, tenant.id, tenant.created_at.to_rfc3339());
+                    let test_scope = tenant.test_scope_id.map(|id| id.to_string()).unwrap_or_default();
+                    println!(
+                        "{}\t{}\t{}\ttest scope {test_scope}",
+                        tenant.name,
+                        tenant.id,
+                        tenant.created_at.to_rfc3339()
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -202,7 +222,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
                 rate_limit: args.limit.limit(),
                 allowed_ips,
             };
-            let created = keys::create_key_with(&pool, &actor, tenant.id, role, mode, &spec).await?;
+            let created = keys::create_key_with(&pool, &actor, tenant.account_id(), role, mode, &spec).await?;
             if args.json {
                 println!("{}", serde_json::to_string(&created)?);
             } else {
@@ -262,7 +282,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
         }
         KeysCommand::List { tenant } => {
             let tenant = resolve_tenant(&**client, &tenant).await?;
-            let list = keys::list_keys(&**client, tenant.id).await?;
+            let list = keys::list_keys(&**client, tenant.account_id()).await?;
             println!("{}", serde_json::to_string_pretty(&json!({ "data": list }))?);
         }
     }

@@ -91,6 +91,28 @@ async fn migrate_create_keys_serve_pay_and_verify() {
     let (s, payment) = post(format!("/v1/payments/{}/authorize", payment["id"].as_str().unwrap()), json!({})).await;
     assert_eq!((s, &payment["status"]), (200, &json!("captured")));
 
+    // A test key's data is the tenant's test scope: `--tenant shop:test` (or the scope's id)
+    // exports it, `--tenant shop` (the live data) does not.
+    let order_id = order["id"].as_str().unwrap();
+    let scope_id = tenant["test_scope_id"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for scope in ["shop:test", scope_id] {
+        // Gap-free reads: another test's open transaction can hold the events back a moment.
+        loop {
+            let (ok, out, err) = payledger(&db, &["audit", "export", "--tenant", scope]);
+            assert!(ok, "{err}");
+            if out.contains(order_id) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{scope}: {out}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let (ok, out, err) = payledger(&db, &["audit", "export", "--tenant", "shop"]);
+    assert!(ok && out.contains("TenantCreated") && !out.contains(order_id), "{out} {err}");
+    let (ok, out, _) = payledger(&db, &["tenants", "list"]);
+    assert!(ok && out.contains(&format!("test scope {scope_id}")), "{out}");
+
     // The server's sealer seals them (every 2 events, or at once: interval 0).
     // TenantCreated and ApiKeyCreated (the CLI's admin actions), then OrderCreated,
     // PaymentCreated, PaymentAuthorized, PaymentCaptured.

@@ -112,7 +112,8 @@ async fn a_client_that_stops_reading_is_cut_off_memory_stays_bounded_and_it_resu
     let (ok, out, err) = payledger(&db, &["tenants", "create", "shop", "--json"]);
     assert!(ok, "{err}");
     let tenant_id: uuid::Uuid = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().parse().unwrap();
-    let (ok, out, err) = payledger(&db, &["keys", "create", "--tenant", "shop", "--role", "auditor", "--json"]);
+    let (ok, out, err) =
+        payledger(&db, &["keys", "create", "--tenant", "shop", "--role", "auditor", "--mode", "live", "--json"]);
     assert!(ok, "{err}");
     let key = serde_json::from_str::<Value>(&out).unwrap()["key"].as_str().unwrap().to_owned();
     let env = [("PAYLEDGER_FEED_BUFFER_EVENTS", "64"), ("PAYLEDGER_FEED_SLOW_CONSUMER_MS", "1000")];

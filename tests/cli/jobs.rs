@@ -18,7 +18,8 @@ async fn shop_with_history(db: &TestDb, lifecycles: u64) -> (String, uuid::Uuid)
     let (ok, out, err) = payledger(db, &["tenants", "create", "shop", "--json"]);
     assert!(ok, "{err}");
     let tenant: uuid::Uuid = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().parse().unwrap();
-    let (ok, out, err) = payledger(db, &["keys", "create", "--tenant", "shop", "--role", "finance", "--json"]);
+    let (ok, out, err) =
+        payledger(db, &["keys", "create", "--tenant", "shop", "--role", "finance", "--mode", "live", "--json"]);
     assert!(ok, "{err}");
     let key = serde_json::from_str::<Value>(&out).unwrap()["key"].as_str().unwrap().to_owned();
     let pool = db.pool(4);

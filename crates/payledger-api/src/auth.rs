@@ -12,7 +12,7 @@ use payledger_service::admin_log::Actor;
 use payledger_service::key_usage::record_usage;
 use payledger_service::oauth::{authenticate_token, TokenCheck, TOKEN_PREFIX};
 pub use payledger_service::tenants::Role;
-use payledger_service::tenants::{authenticate, Credential, KeyCheck, KeyRateLimit};
+use payledger_service::tenants::{authenticate, Credential, KeyCheck, KeyMode, KeyRateLimit};
 use uuid::Uuid;
 
 use crate::client_ip::client_ip;
@@ -31,7 +31,12 @@ pub const RECONCILIATION_ROLES: &[Role] = &[Role::Finance, Role::Auditor, Role::
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The data scope every request reads and writes: the tenant's live data for a live
+    /// credential, its test scope for a test one (DESIGN §12).
     pub tenant_id: Uuid,
+    /// The tenant the credential belongs to (its keys and clients are listed under it).
+    pub account_id: Uuid,
+    pub mode: KeyMode,
     /// The API key's id, or the OAuth client's.
     pub key_id: Uuid,
     pub role: Role,
@@ -127,7 +132,7 @@ async fn principal_of(
         KeyCheck::Revoked => return Err(ApiError::of(ApiCode::ApiKeyRevoked, "this API key was revoked")),
         KeyCheck::Expired => return Err(ApiError::of(ApiCode::ApiKeyExpired, "this API key has expired")),
     };
-    tracing::Span::current().record("tenant_id", tracing::field::display(owner.tenant_id));
+    tracing::Span::current().record("tenant_id", tracing::field::display(owner.scope_id));
     check_allowed_ips(owner.allowed_ips.as_deref(), peer, headers, state, "API key")?;
     let decision = state.key_rate_limits.check(owner.key_id, key_limit(state, owner.rate_limit));
     if let Decision::Refused { .. } = decision {
@@ -135,7 +140,9 @@ async fn principal_of(
     }
     count_use(state, owner.key_id);
     let principal = Principal {
-        tenant_id: owner.tenant_id,
+        tenant_id: owner.scope_id,
+        account_id: owner.tenant_id,
+        mode: owner.mode,
         key_id: owner.key_id,
         role: owner.role,
         credential: Credential::ApiKey,
@@ -159,14 +166,16 @@ async fn token_principal(
             return Err(invalid_token(ApiCode::AccessTokenRevoked, "this access token's client was revoked"))
         }
     };
-    tracing::Span::current().record("tenant_id", tracing::field::display(owner.tenant_id));
+    tracing::Span::current().record("tenant_id", tracing::field::display(owner.scope_id));
     check_allowed_ips(owner.allowed_ips.as_deref(), peer, headers, state, "OAuth client")?;
     let decision = state.key_rate_limits.check(owner.client_id, key_limit(state, KeyRateLimit::default()));
     if let Decision::Refused { .. } = decision {
         return Err(rate_limited(decision, "this OAuth client"));
     }
     let principal = Principal {
-        tenant_id: owner.tenant_id,
+        tenant_id: owner.scope_id,
+        account_id: owner.tenant_id,
+        mode: owner.mode,
         key_id: owner.client_id,
         role: owner.scope,
         credential: Credential::OAuthClient,

@@ -373,7 +373,8 @@ pub struct Verify {
 pub struct CreateApiKey {
     #[schema(value_type = Role)]
     pub role: String,
-    /// Default: test.
+    /// Default and only choice: the admin key's own mode (the other is 403: test and live
+    /// keys are managed apart).
     #[schema(value_type = Option<KeyMode>)]
     pub mode: Option<String>,
     /// 1 to 200 characters (`payledger_core::LABEL_MAX_CHARS`).

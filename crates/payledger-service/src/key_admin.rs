@@ -34,8 +34,19 @@ pub async fn create_tenant(pool: &Pool, actor: &Actor, name: &str) -> ServiceRes
             _ => ServiceError::from(e),
         })?;
     append_admin_events(&tx, id, actor, &[AdminEvent::TenantCreated { tenant_id: id, name: name.to_owned() }]).await?;
+    let test_scope_id: Uuid = tx
+        .query_one("SELECT tenant_id FROM tenants WHERE live_tenant_id = $1 AND NOT livemode", &[&id])
+        .await?
+        .try_get(0)?;
     tx.commit().await?;
-    Ok(Tenant { id, name: name.to_owned(), created_at: row.try_get(0)? })
+    Ok(Tenant {
+        id,
+        name: name.to_owned(),
+        created_at: row.try_get(0)?,
+        livemode: true,
+        live_tenant_id: None,
+        test_scope_id: Some(test_scope_id),
+    })
 }
 
 /// Sets the tenant's time zone: a name PostgreSQL's time zone database knows (`Europe/Berlin`).
@@ -47,7 +58,12 @@ pub async fn set_time_zone(pool: &Pool, actor: &Actor, tenant_id: Uuid, time_zon
         return Err(ServiceError::TimeZoneInvalid(time_zone.to_owned()));
     }
     let updated =
-        tx.execute("UPDATE tenants SET time_zone = $2 WHERE tenant_id = $1", &[&tenant_id, &time_zone]).await?;
+        // The tenant and its test scope count days alike.
+        tx.execute(
+            "UPDATE tenants SET time_zone = $2 WHERE (tenant_id = $1 AND livemode) OR live_tenant_id = $1",
+            &[&tenant_id, &time_zone],
+        )
+        .await?;
     if updated == 0 {
         return Err(ServiceError::NotFound("tenant"));
     }
@@ -112,6 +128,10 @@ async fn insert_key(
     mode: KeyMode,
     spec: &KeySpec,
 ) -> ServiceResult<CreatedKey> {
+    // Keys belong to a tenant, never to its test scope (the key's mode chooses the scope).
+    tx.query_opt("SELECT 1 FROM tenants WHERE tenant_id = $1 AND livemode FOR KEY SHARE", &[&tenant_id])
+        .await?
+        .ok_or(ServiceError::NotFound("tenant"))?;
     let key = generate_key(mode);
     let id = Uuid::now_v7();
     let prefix: String = key.chars().take(12).collect();

@@ -98,7 +98,11 @@ pub fn generate_key(mode: KeyMode) -> String {
 /// The owner of a live API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyOwner {
+    /// The tenant the key belongs to.
     pub tenant_id: Uuid,
+    /// The data its requests read and write: the tenant's live or test scope, by its mode.
+    pub scope_id: Uuid,
+    pub mode: KeyMode,
     pub key_id: Uuid,
     pub role: Role,
     /// The key's own rate limit, where set (else the server's default).
@@ -135,7 +139,10 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     let statement = client
         .prepare_typed_cached(
             "SELECT key_id, tenant_id, role, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false),
-                    rate_limit_per_s, rate_limit_burst, allowed_ips
+                    rate_limit_per_s, rate_limit_burst, allowed_ips, mode,
+                    CASE WHEN mode = 'live' THEN tenant_id
+                         ELSE (SELECT s.tenant_id FROM tenants s WHERE s.live_tenant_id = api_keys.tenant_id AND NOT s.livemode)
+                    END
              FROM api_keys WHERE key_hash = $1",
             &[Type::BYTEA],
         )
@@ -152,7 +159,12 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     let role = Role::parse(&role).ok_or_else(|| ServiceError::internal(format!("stored role {role:?}")))?;
     let rate_limit = KeyRateLimit { rate_limit_per_s: row.try_get(5)?, rate_limit_burst: row.try_get(6)? };
     let allowed_ips = parse_networks(row.try_get(7)?)?;
-    Ok(KeyCheck::Valid(KeyOwner { key_id: row.try_get(0)?, tenant_id: row.try_get(1)?, role, rate_limit, allowed_ips }))
+    let mode: String = row.try_get(8)?;
+    let mode = KeyMode::parse(&mode).ok_or_else(|| ServiceError::internal(format!("stored mode {mode:?}")))?;
+    let tenant_id: Uuid = row.try_get(1)?;
+    let scope_id: Option<Uuid> = row.try_get(9)?;
+    let scope_id = scope_id.ok_or_else(|| ServiceError::internal(format!("tenant {tenant_id} has no test scope")))?;
+    Ok(KeyCheck::Valid(KeyOwner { key_id: row.try_get(0)?, tenant_id, scope_id, mode, role, rate_limit, allowed_ips }))
 }
 
 /// Stored CIDR texts as networks (they were parsed before they were stored).
@@ -164,9 +176,53 @@ pub(crate) fn parse_networks(stored: Option<Vec<String>>) -> ServiceResult<Optio
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Tenant {
+    /// The live scope's id for a tenant; a test scope's own id for a test scope.
     pub id: Uuid,
     pub name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Whether this is the tenant (its live data) or its test scope (V21).
+    pub livemode: bool,
+    /// A test scope's tenant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_tenant_id: Option<Uuid>,
+    /// A tenant's test scope: the id that stands for its test data (`--tenant` takes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_scope_id: Option<Uuid>,
+}
+
+impl Tenant {
+    /// The tenant that owns keys and clients: itself, or a test scope's tenant.
+    pub fn account_id(&self) -> Uuid {
+        self.live_tenant_id.unwrap_or(self.id)
+    }
+}
+
+/// A tenant with its scope columns, from [`TENANT_SELECT`].
+const TENANT_SELECT: &str = "SELECT t.tenant_id, t.name, t.created_at, t.livemode, t.live_tenant_id, s.tenant_id
+     FROM tenants t LEFT JOIN tenants s ON s.live_tenant_id = t.tenant_id AND NOT s.livemode";
+
+fn tenant_of(r: &tokio_postgres::Row) -> ServiceResult<Tenant> {
+    Ok(Tenant {
+        id: r.try_get(0)?,
+        name: r.try_get(1)?,
+        created_at: r.try_get(2)?,
+        livemode: r.try_get(3)?,
+        live_tenant_id: r.try_get(4)?,
+        test_scope_id: r.try_get(5)?,
+    })
+}
+
+/// The data scope of a key or a client of `tenant_id` in `mode`: the tenant itself for live,
+/// its test scope for test.
+pub async fn scope_of<C: GenericClient>(client: &C, tenant_id: Uuid, mode: KeyMode) -> ServiceResult<Uuid> {
+    if mode == KeyMode::Live {
+        return Ok(tenant_id);
+    }
+    let row = client
+        .query_opt("SELECT tenant_id FROM tenants WHERE live_tenant_id = $1 AND NOT livemode", &[&tenant_id])
+        .await?
+        .ok_or_else(|| ServiceError::internal(format!("tenant {tenant_id} has no test scope")))?;
+    Ok(row.try_get(0)?)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -208,18 +264,20 @@ pub async fn find_tenant<C: GenericClient>(client: &C, name_or_id: &str) -> Serv
     let id = name_or_id.parse::<Uuid>().ok();
     let row = client
         .query_opt(
-            "SELECT tenant_id, name, created_at FROM tenants WHERE name = $1 OR tenant_id = $2
-             ORDER BY tenant_id IS NOT DISTINCT FROM $2 DESC LIMIT 1",
+            &format!(
+                "{TENANT_SELECT} WHERE (t.name = $1 AND t.livemode) OR t.tenant_id = $2
+                 ORDER BY t.tenant_id IS NOT DISTINCT FROM $2 DESC LIMIT 1"
+            ),
             &[&name_or_id, &id],
         )
         .await?;
-    row.map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).transpose()
+    row.map(|r| tenant_of(&r)).transpose()
 }
 
 /// Every tenant, by name.
 pub async fn list_tenants<C: GenericClient>(client: &C) -> ServiceResult<Vec<Tenant>> {
-    let rows = client.query("SELECT tenant_id, name, created_at FROM tenants ORDER BY name", &[]).await?;
-    rows.iter().map(|r| Ok(Tenant { id: r.try_get(0)?, name: r.try_get(1)?, created_at: r.try_get(2)? })).collect()
+    let rows = client.query(&format!("{TENANT_SELECT} WHERE t.livemode ORDER BY t.name"), &[]).await?;
+    rows.iter().map(tenant_of).collect()
 }
 
 /// An operator's label for a key or an endpoint: absent, or 1 to `LABEL_MAX_CHARS`
@@ -267,6 +325,16 @@ pub fn parse_allowed_ips(texts: &[String]) -> ServiceResult<Vec<ipnet::IpNet>> {
             })
         })
         .collect()
+}
+
+/// The mode of the tenant's key `key_id`, if it has one by that id.
+pub async fn key_mode<C: GenericClient>(client: &C, tenant_id: Uuid, key_id: Uuid) -> ServiceResult<Option<KeyMode>> {
+    let row = client
+        .query_opt("SELECT mode FROM api_keys WHERE key_id = $1 AND tenant_id = $2", &[&key_id, &tenant_id])
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mode: String = row.try_get(0)?;
+    KeyMode::parse(&mode).map(Some).ok_or_else(|| ServiceError::internal(format!("stored mode {mode:?}")))
 }
 
 pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> ServiceResult<Vec<ApiKeyInfo>> {

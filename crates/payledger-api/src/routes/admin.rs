@@ -62,19 +62,25 @@ pub async fn create_key(
         ApiError::invalid_param("role", ApiCode::RoleInvalid, "role is writer, finance, auditor or admin")
     })?;
     let mode = match request.mode.as_deref() {
-        None => KeyMode::Test,
+        None => principal.mode,
         Some(m) => KeyMode::parse(m)
             .ok_or_else(|| ApiError::invalid_param("mode", ApiCode::ModeInvalid, "mode is test or live"))?,
     };
+    if mode != principal.mode {
+        let message = format!("a {} admin key creates {} keys only", principal.mode.as_str(), principal.mode.as_str());
+        return Err(ApiError::forbidden(message));
+    }
     let spec = keys::KeySpec { label: request.label, expires_at: request.expires_at, ..keys::KeySpec::default() };
     let created =
-        keys::create_key_with(&state.pool, &principal.actor(), principal.tenant_id, role, mode, &spec).await?;
+        keys::create_key_with(&state.pool, &principal.actor(), principal.account_id, role, mode, &spec).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 pub async fn list_keys(State(state): State<AppState>, principal: Principal) -> ApiResult<Response> {
     let client = state.pool.get().await?;
-    let data = keys::list_keys(&**client, principal.tenant_id).await?;
+    let mut data = keys::list_keys(&**client, principal.account_id).await?;
+    // An admin key sees the keys of its own mode: test and live are apart.
+    data.retain(|key| key.mode == principal.mode);
     Ok(Json(json!({ "data": data, "has_more": false })).into_response())
 }
 
@@ -83,7 +89,8 @@ pub async fn revoke_key(
     principal: Principal,
     PathId(id): PathId,
 ) -> ApiResult<Response> {
-    let revoked = keys::revoke_key(&state.pool, &principal.actor(), id, Some(principal.tenant_id))
+    key_in_mode(&state, &principal, id).await?;
+    let revoked = keys::revoke_key(&state.pool, &principal.actor(), id, Some(principal.account_id))
         .await?
         .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok(Json(revoked).into_response())
@@ -96,8 +103,9 @@ pub async fn roll_key(
     PathId(id): PathId,
     body: JsonBody<RollKey>,
 ) -> ApiResult<Response> {
+    key_in_mode(&state, &principal, id).await?;
     let expire_old_in_s = body.value.expire_old_in_s.unwrap_or(keys::ROLL_OVERLAP_DEFAULT_S);
-    let rolled = keys::roll_key(&state.pool, &principal.actor(), id, Some(principal.tenant_id), expire_old_in_s)
+    let rolled = keys::roll_key(&state.pool, &principal.actor(), id, Some(principal.account_id), expire_old_in_s)
         .await?
         .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok((StatusCode::CREATED, Json(rolled)).into_response())
@@ -110,11 +118,12 @@ pub async fn set_rate_limit(
     PathId(id): PathId,
     body: JsonBody<SetRateLimit>,
 ) -> ApiResult<Response> {
+    key_in_mode(&state, &principal, id).await?;
     let limit = keys::KeyRateLimit {
         rate_limit_per_s: body.value.rate_limit_per_s,
         rate_limit_burst: body.value.rate_limit_burst,
     };
-    let key = keys::set_rate_limit(&state.pool, &principal.actor(), id, Some(principal.tenant_id), limit)
+    let key = keys::set_rate_limit(&state.pool, &principal.actor(), id, Some(principal.account_id), limit)
         .await?
         .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok(Json(key).into_response())
@@ -127,10 +136,20 @@ pub async fn set_allowed_ips(
     PathId(id): PathId,
     body: JsonBody<SetAllowedIps>,
 ) -> ApiResult<Response> {
+    key_in_mode(&state, &principal, id).await?;
     let networks = body.value.allowed_ips.as_deref().map(keys::parse_allowed_ips).transpose()?;
     let key =
-        keys::set_allowed_ips(&state.pool, &principal.actor(), id, Some(principal.tenant_id), networks.as_deref())
+        keys::set_allowed_ips(&state.pool, &principal.actor(), id, Some(principal.account_id), networks.as_deref())
             .await?
             .ok_or_else(|| ApiError::not_found("api key"))?;
     Ok(Json(key).into_response())
+}
+
+/// 404 unless the key is the admin's tenant's and of the admin key's own mode.
+async fn key_in_mode(state: &AppState, principal: &Principal, key_id: uuid::Uuid) -> ApiResult<()> {
+    let client = state.pool.get().await?;
+    match keys::key_mode(&**client, principal.account_id, key_id).await? {
+        Some(mode) if mode == principal.mode => Ok(()),
+        _ => Err(ApiError::not_found("api key")),
+    }
 }

@@ -80,7 +80,7 @@ async fn a_revoked_key_is_401_and_admins_manage_keys() {
     assert_eq!(r.status(), 201);
     let created: Value = r.json().await.unwrap();
     let key = created["key"].as_str().unwrap().to_owned();
-    assert!(key.starts_with("pl_test_"));
+    assert!(key.starts_with("pl_live_"), "a key of the admin key's own mode: {key}");
 
     let body = json!({"amount": 1, "currency": "USD", "reference": "x"});
     let r = app.request(Method::POST, "/v1/orders", Some(&key), Some(&body), None).await;

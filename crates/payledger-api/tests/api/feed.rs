@@ -81,7 +81,7 @@ async fn write(pool: deadpool_postgres::Pool, tenant_id: Uuid, w: usize, count: 
 
 async fn tenant_id_of(app: &TestApp, name: &str) -> Uuid {
     let client = app.pool.get().await.unwrap();
-    client.query_one("SELECT tenant_id FROM tenants WHERE name = $1", &[&name]).await.unwrap().get(0)
+    client.query_one("SELECT tenant_id FROM tenants WHERE name = $1 AND livemode", &[&name]).await.unwrap().get(0)
 }
 
 /// Every event of the tenant, in read order, as the store reads it.

@@ -15,7 +15,7 @@ async fn writer_from(app: &TestApp, networks: &[&str]) -> String {
         &payledger_service::admin_log::Actor::system("test"),
         app.tenant_id,
         Role::Writer,
-        KeyMode::Test,
+        KeyMode::Live,
         None,
     )
     .await
@@ -156,9 +156,9 @@ async fn admins_set_allow_lists_and_rate_limits_over_http() {
     drop(other);
     let client = app.pool.get().await.unwrap();
     let globex: uuid::Uuid =
-        client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex'", &[]).await.unwrap().get(0);
+        client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex' AND livemode", &[]).await.unwrap().get(0);
     let actor = payledger_service::admin_log::Actor::system("test");
-    let other_admin = keys::create_key(&app.pool, &actor, globex, Role::Admin, KeyMode::Test, None).await.unwrap().key;
+    let other_admin = keys::create_key(&app.pool, &actor, globex, Role::Admin, KeyMode::Live, None).await.unwrap().key;
     let (status, _) = post(ips, other_admin, json!({"allowed_ips": null})).await;
     assert_eq!(status, 404, "another tenant's key does not exist for them");
 }

@@ -132,13 +132,13 @@ async fn bad_expiries_and_other_tenants_keys_are_refused() {
     let other = app.other_tenant("globex").await;
     let client = app.pool.get().await.unwrap();
     let other_tenant: uuid::Uuid =
-        client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex'", &[]).await.unwrap().get(0);
+        client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex' AND livemode", &[]).await.unwrap().get(0);
     let other_admin = payledger_service::tenants::create_key(
         &app.pool,
         &payledger_service::admin_log::Actor::system("test"),
         other_tenant,
         payledger_service::tenants::Role::Admin,
-        payledger_service::tenants::KeyMode::Test,
+        payledger_service::tenants::KeyMode::Live,
         None,
     )
     .await

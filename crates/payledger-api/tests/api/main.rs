@@ -29,4 +29,5 @@ mod response_schema;
 mod settlement_entries;
 mod settlements;
 mod support;
+mod test_mode;
 mod webhooks;

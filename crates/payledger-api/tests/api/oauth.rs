@@ -13,7 +13,7 @@ use crate::support::{spawn_app, TestApp};
 async fn client_of(app: &TestApp, role: Role, allowed_ips: Option<&[&str]>) -> CreatedClient {
     let allowed_ips = allowed_ips.map(|nets| nets.iter().map(|n| n.parse().unwrap()).collect());
     let spec = ClientSpec { label: Some("svc".into()), allowed_ips };
-    create_client(&app.pool, &Actor::cli(), app.tenant_id, role, KeyMode::Test, &spec).await.unwrap()
+    create_client(&app.pool, &Actor::cli(), app.tenant_id, role, KeyMode::Live, &spec).await.unwrap()
 }
 
 /// POST /v1/oauth/token with the form `fields`, by HTTP Basic when `basic` is given.

@@ -64,14 +64,17 @@ async fn another_tenant_reads_its_writes_after_a_stream_that_cannot_be_projected
     assert!(streams.contains(&bad.stream_id.as_str()), "{own}");
     let globex_finance = {
         let client = app.pool.get().await.unwrap();
-        let tenant: Uuid =
-            client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex'", &[]).await.unwrap().get(0);
+        let tenant: Uuid = client
+            .query_one("SELECT tenant_id FROM tenants WHERE name = 'globex' AND livemode", &[])
+            .await
+            .unwrap()
+            .get(0);
         keys::create_key(
             &app.pool,
             &payledger_service::admin_log::Actor::system("test"),
             tenant,
             Role::Finance,
-            KeyMode::Test,
+            KeyMode::Live,
             None,
         )
         .await

@@ -14,7 +14,7 @@ async fn limited_writer(app: &TestApp, per_s: i32, burst: i32) -> String {
         &payledger_service::admin_log::Actor::system("test"),
         app.tenant_id,
         Role::Writer,
-        KeyMode::Test,
+        KeyMode::Live,
         None,
     )
     .await
@@ -85,7 +85,7 @@ async fn a_changed_limit_applies_at_once() {
         &payledger_service::admin_log::Actor::system("test"),
         app.tenant_id,
         Role::Auditor,
-        KeyMode::Test,
+        KeyMode::Live,
         None,
     )
     .await

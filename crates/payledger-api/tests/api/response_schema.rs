@@ -717,7 +717,7 @@ async fn every_route_answers_as_openapi_json_documents() {
     // The token endpoint: a token, and a refusal in RFC 6749's shape.
     let spec = payledger_service::oauth::ClientSpec::default();
     let actor = payledger_service::admin_log::Actor::cli();
-    let (role, mode) = (payledger_service::tenants::Role::Auditor, payledger_service::tenants::KeyMode::Test);
+    let (role, mode) = (payledger_service::tenants::Role::Auditor, payledger_service::tenants::KeyMode::Live);
     let client =
         payledger_service::oauth::create_client(&c.app.pool, &actor, c.app.tenant_id, role, mode, &spec).await.unwrap();
     let token_url = format!("{}/v1/oauth/token", c.app.base_url);

@@ -64,7 +64,7 @@ async fn report_postings_are_listed_without_a_payment_and_within_their_tenant() 
     app.other_tenant("globex").await;
     let client = app.pool.get().await.unwrap();
     let other: Uuid =
-        client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex'", &[]).await.unwrap().get(0);
+        client.query_one("SELECT tenant_id FROM tenants WHERE name = 'globex' AND livemode", &[]).await.unwrap().get(0);
     drop(client);
     append_fee_report(&app, other, 999).await;
 

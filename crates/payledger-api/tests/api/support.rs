@@ -76,11 +76,12 @@ pub async fn bare_tenant_with_keys(
     client.execute("INSERT INTO tenants (tenant_id, name) VALUES ($1, $2)", &[&tenant_id, &name]).await.unwrap();
     let mut made = HashMap::new();
     for (label, role) in roles {
-        let key = keys::generate_key(KeyMode::Test);
+        // Live keys: their data is the tenant's own row (a test key's is its test scope).
+        let key = keys::generate_key(KeyMode::Live);
         let prefix: String = key.chars().take(12).collect();
         client
             .execute(
-                "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash) VALUES ($1, $2, $3, 'test', $4, $5)",
+                "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash) VALUES ($1, $2, $3, 'live', $4, $5)",
                 &[&Uuid::now_v7(), &tenant_id, &role.as_str(), &prefix, &keys::hash_key(&key).to_vec()],
             )
             .await

@@ -58,7 +58,7 @@ impl Server {
         let (tenant_id, writer_key) = {
             let actor = Actor::system("bench");
             let tenant = keys::create_tenant(&pool, &actor, "bench").await.map_err(setup)?;
-            let key = keys::create_key(&pool, &actor, tenant.id, Role::Writer, KeyMode::Test, Some("bench writer"))
+            let key = keys::create_key(&pool, &actor, tenant.id, Role::Writer, KeyMode::Live, Some("bench writer"))
                 .await
                 .map_err(setup)?;
             (tenant.id, key.key)

@@ -77,7 +77,7 @@ pub async fn create_client(
     let networks: Option<Vec<String>> = spec.allowed_ips.as_ref().map(|n| n.iter().map(ToString::to_string).collect());
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.query_opt("SELECT 1 FROM tenants WHERE tenant_id = $1 FOR KEY SHARE", &[&tenant_id])
+    tx.query_opt("SELECT 1 FROM tenants WHERE tenant_id = $1 AND livemode FOR KEY SHARE", &[&tenant_id])
         .await?
         .ok_or(ServiceError::NotFound("tenant"))?;
     let row = tx

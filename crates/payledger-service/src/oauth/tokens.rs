@@ -36,6 +36,8 @@ pub struct IssuedToken {
 pub struct TokenOwner {
     pub client_id: Uuid,
     pub tenant_id: Uuid,
+    /// The data its requests read and write: the tenant's live or test scope, by the client's mode.
+    pub scope_id: Uuid,
     pub scope: Role,
     pub mode: KeyMode,
     pub allowed_ips: Option<Vec<ipnet::IpNet>>,
@@ -129,7 +131,10 @@ pub async fn authenticate_token(pool: &Pool, token: &str) -> ServiceResult<Token
     let statement = client
         .prepare_typed_cached(
             "SELECT c.client_id, c.tenant_id, t.scope, c.mode, c.revoked_at IS NOT NULL, t.expires_at <= now(),
-                    c.allowed_ips
+                    c.allowed_ips,
+                    CASE WHEN c.mode = 'live' THEN c.tenant_id
+                         ELSE (SELECT s.tenant_id FROM tenants s WHERE s.live_tenant_id = c.tenant_id AND NOT s.livemode)
+                    END
              FROM oauth_tokens t JOIN oauth_clients c ON c.client_id = t.client_id
              WHERE t.token_hash = $1",
             &[Type::BYTEA],
@@ -146,9 +151,12 @@ pub async fn authenticate_token(pool: &Pool, token: &str) -> ServiceResult<Token
     }
     let scope: String = row.try_get(2)?;
     let mode: String = row.try_get(3)?;
+    let tenant_id: Uuid = row.try_get(1)?;
+    let scope_id: Option<Uuid> = row.try_get(7)?;
     Ok(TokenCheck::Valid(TokenOwner {
         client_id: row.try_get(0)?,
-        tenant_id: row.try_get(1)?,
+        tenant_id,
+        scope_id: scope_id.ok_or_else(|| ServiceError::internal(format!("tenant {tenant_id} has no test scope")))?,
         scope: Role::parse(&scope).ok_or_else(|| ServiceError::internal(format!("stored scope {scope:?}")))?,
         mode: KeyMode::parse(&mode).ok_or_else(|| ServiceError::internal(format!("stored mode {mode:?}")))?,
         allowed_ips: parse_networks(row.try_get(6)?)?,

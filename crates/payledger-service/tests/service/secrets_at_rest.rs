@@ -73,7 +73,7 @@ async fn without_a_master_key_no_secret_is_added() {
     let key = MasterKey::generate();
     let endpoint_id = endpoint_with_secret(&pool, &key).await;
     let tenant_id: Uuid =
-        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants", &[]).await.unwrap().get(0);
+        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants WHERE livemode", &[]).await.unwrap().get(0);
     let created = create_endpoint(&pool, None, &Actor::cli(), tenant_id, Provider::Generic, None, None).await;
     assert!(matches!(created, Err(WebhookError::MasterKeyMissing)));
     let added = add_secret(&pool, None, &Actor::cli(), tenant_id, endpoint_id, None).await;
@@ -133,7 +133,7 @@ async fn rotation_reseals_everything_under_the_new_key_and_can_be_run_again() {
     let (old, new) = (MasterKey::generate(), MasterKey::generate());
     let endpoint_id = endpoint_with_secret(&pool, &old).await;
     let tenant_id: Uuid =
-        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants", &[]).await.unwrap().get(0);
+        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants WHERE livemode", &[]).await.unwrap().get(0);
     add_secret(&pool, Some(&old), &Actor::cli(), tenant_id, endpoint_id, Some("whsec_second_one")).await.unwrap();
     assert_eq!(rotate_master(&pool, &old, &new).await.unwrap(), 2);
     assert!(stored(&pool).await.iter().all(|(clear, _, id)| clear.is_none() && id.as_deref() == Some(new.id())));
@@ -153,7 +153,7 @@ async fn a_rotation_that_cannot_open_a_secret_changes_nothing() {
     let (old, new, wrong) = (MasterKey::generate(), MasterKey::generate(), MasterKey::generate());
     let endpoint_id = endpoint_with_secret(&pool, &old).await;
     let tenant_id: Uuid =
-        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants", &[]).await.unwrap().get(0);
+        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants WHERE livemode", &[]).await.unwrap().get(0);
     add_secret(&pool, Some(&old), &Actor::cli(), tenant_id, endpoint_id, Some("whsec_second_one")).await.unwrap();
     let before = stored(&pool).await;
     assert!(matches!(rotate_master(&pool, &wrong, &new).await, Err(SecretsError::KeyMismatch { .. })));
@@ -183,7 +183,7 @@ async fn a_secret_is_not_added_under_another_key_than_the_tables() {
     let (old, new) = (MasterKey::generate(), MasterKey::generate());
     let endpoint_id = endpoint_with_secret(&pool, &old).await;
     let tenant_id: Uuid =
-        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants", &[]).await.unwrap().get(0);
+        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants WHERE livemode", &[]).await.unwrap().get(0);
     let refused = add_secret(&pool, Some(&new), &Actor::cli(), tenant_id, endpoint_id, Some("whsec_third")).await;
     assert!(
         matches!(&refused, Err(WebhookError::MasterKeyMismatch { stored_id }) if stored_id == old.id()),
@@ -205,7 +205,7 @@ async fn an_altered_or_moved_secret_is_corrupt_not_a_bad_signature() {
     let key = MasterKey::generate();
     let victim = endpoint_with_secret(&pool, &key).await;
     let tenant_id: Uuid =
-        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants", &[]).await.unwrap().get(0);
+        pool.get().await.unwrap().query_one("SELECT tenant_id FROM tenants WHERE livemode", &[]).await.unwrap().get(0);
     let attacker = create_endpoint(
         &pool,
         Some(&key),

@@ -103,7 +103,7 @@ async fn endpoints_are_admin_only_and_tenant_scoped() {
             &payledger_service::admin_log::Actor::system("test"),
             tenant.id,
             Role::Admin,
-            KeyMode::Test,
+            KeyMode::Live,
             None,
         )
         .await
