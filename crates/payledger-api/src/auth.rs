@@ -101,8 +101,9 @@ pub async fn gate(
     if let Err(err) = principal.require(roles) {
         return err.into_response();
     }
+    let live = principal.mode == KeyMode::Live;
     request.extensions_mut().insert(principal);
-    let mut response = next.run(request).await;
+    let mut response = crate::livemode::mark(next.run(request).await, live).await;
     decision.write_headers(response.headers_mut());
     response
 }

@@ -10,6 +10,7 @@ mod command;
 pub mod error;
 mod extract;
 pub mod live;
+mod livemode;
 mod metrics;
 pub mod openapi;
 mod params;

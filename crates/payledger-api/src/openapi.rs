@@ -72,6 +72,53 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The kinds (`"object"`) of the resources a keyed answer marks with `livemode`
+/// (`crate::livemode`), and the feed's events.
+const LIVEMODE_KINDS: &[&str] = &[
+    "order",
+    "payment",
+    "refund",
+    "dispute",
+    "ledger_account",
+    "ledger_entry",
+    "settlement_report",
+    "job",
+    "webhook_endpoint",
+    "webhook_secret",
+];
+
+/// Declares `livemode` on every schema of those kinds, also where a page inlines a copy
+/// (on the JSON: utoipa's types do not read back what they write).
+fn declare_livemode(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let properties = map.get("properties");
+            let kind = properties.and_then(|p| p.pointer("/object/pattern")).and_then(|p| p.as_str());
+            // An event of the feed has no kind; an export's line (kind `event`) is not marked.
+            let feed_event = properties.is_some_and(|p| p.get("event_id").is_some() && p.get("object").is_none());
+            let marked =
+                feed_event || kind.is_some_and(|pattern| LIVEMODE_KINDS.iter().any(|k| pattern == format!("^{k}$")));
+            map.values_mut().for_each(declare_livemode);
+            if marked {
+                add_livemode(value);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(declare_livemode),
+        _ => {}
+    }
+}
+
+fn add_livemode(schema: &mut serde_json::Value) {
+    let field = serde_json::json!({"type": "boolean",
+        "description": "true for the tenant's live data, false for its test data (a pl_test_ key's)"});
+    if let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        properties.insert("livemode".to_owned(), field);
+    }
+    if let Some(required) = schema.get_mut("required").and_then(|r| r.as_array_mut()) {
+        required.push(serde_json::json!("livemode"));
+    }
+}
+
 /// Adds the error answers each operation can give, in the error shape.
 struct ErrorResponses;
 
@@ -143,11 +190,14 @@ fn error(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response>
 }
 
 /// The document as JSON.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+pub fn document() -> serde_json::Value {
+    // An OpenApi always serializes (string keys, plain values).
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    declare_livemode(&mut document);
+    document
 }
 
-pub async fn serve() -> axum::Json<utoipa::openapi::OpenApi> {
+pub async fn serve() -> axum::Json<serde_json::Value> {
     axum::Json(document())
 }
 

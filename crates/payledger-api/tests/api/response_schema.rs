@@ -757,7 +757,8 @@ fn the_checker_finds_undeclared_missing_and_mistyped_fields() {
         "amount": 100, "currency": "USD", "capture_method": "manual", "amount_authorized": 100, "amount_captured": 100,
         "amount_refunded": 0, "amount_refund_pending": 0, "amount_disputed": 0, "amount_capturable": 0,
         "amount_refundable": 100, "provider": "stripe", "provider_reference": null, "failure_code": null,
-        "failure_message": null, "refunds": [], "disputes": [], "created_at": "2024-01-01T00:00:00Z", "position": 7});
+        "failure_message": null, "refunds": [], "disputes": [], "created_at": "2024-01-01T00:00:00Z", "position": 7,
+        "livemode": true});
     let payment_schema = json!({"$ref": "#/components/schemas/Payment"});
     let check = |spec: &Value, value: &Value| {
         let mut found = Vec::new();

@@ -292,8 +292,12 @@ async fn test_scope_writes_stay_apart(app: &TestApp, test: &HashMap<&str, String
     assert_eq!(r.status(), 201, "the test scope's idempotency key is not the live scope's");
     let theirs: Value = r.json().await.unwrap();
     assert_ne!(id(&ours), id(&theirs));
+    assert_eq!((&ours["livemode"], &theirs["livemode"]), (&json!(false), &json!(true)), "each says its mode");
     let seen = format!("/v1/orders/{}?min_position={}", id(&ours), ours["position"]);
-    assert_eq!(call(app, Method::GET, &seen, &test["auditor"], None).await.0, 200);
+    let (s, shown) = app_json(call(app, Method::GET, &seen, &test["auditor"], None).await);
+    assert_eq!((s, &shown["livemode"]), (200, &json!(false)), "{shown}");
+    let live_order = format!("/v1/orders/{}", live.order);
+    assert_eq!(app.get_as("auditor", &live_order).await.1["livemode"], json!(true));
     let from_live = format!("/v1/orders/{}?min_position={}", id(&ours), theirs["position"]);
     assert_eq!(app.get_as("auditor", &from_live).await.0, 404, "a live key never sees a test order");
 
@@ -320,6 +324,8 @@ async fn test_scope_writes_stay_apart(app: &TestApp, test: &HashMap<&str, String
     let event_id = test_endpoint_delivery(app, test).await;
     let (_, feed) = app_json(call(app, Method::GET, "/v1/events", &test["auditor"], None).await);
     assert!(feed.to_string().contains(&event_id), "the test endpoint's delivery is test data: {feed}");
+    let modes: BTreeSet<String> = feed["data"].as_array().unwrap().iter().map(|e| e["livemode"].to_string()).collect();
+    assert_eq!(modes, BTreeSet::from(["false".to_owned()]), "{feed}");
     let (_, live_feed) = app.get_as("auditor", "/v1/events").await;
     assert!(!live_feed.to_string().contains(&event_id), "{live_feed}");
     assert!(!live_feed.to_string().contains(&id(&ours)), "{live_feed}");
