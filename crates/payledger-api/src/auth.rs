@@ -44,6 +44,11 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whether the caller reads and writes the tenant's live data (else its test data).
+    pub fn is_live(&self) -> bool {
+        self.mode == KeyMode::Live
+    }
+
     /// This caller as the actor of an admin action, with the request it came in.
     pub fn actor(&self) -> Actor {
         match self.credential {
@@ -101,7 +106,7 @@ pub async fn gate(
     if let Err(err) = principal.require(roles) {
         return err.into_response();
     }
-    let live = principal.mode == KeyMode::Live;
+    let live = principal.is_live();
     request.extensions_mut().insert(principal);
     let mut response = crate::livemode::mark(next.run(request).await, live).await;
     decision.write_headers(response.headers_mut());

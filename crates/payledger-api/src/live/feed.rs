@@ -32,13 +32,20 @@ enum Cut {
     ReadFailed,
 }
 
-/// Serves the feed from `after` (exclusive).
-pub fn respond(pool: Pool, live: Arc<Live>, slot: Slot, filter: ReadAllFilter, after: Checkpoint) -> Response {
+/// Serves the feed from `after` (exclusive); each event carries `livemode`, the credential's mode.
+pub fn respond(
+    pool: Pool,
+    live: Arc<Live>,
+    slot: Slot,
+    filter: ReadAllFilter,
+    after: Checkpoint,
+    livemode: bool,
+) -> Response {
     let (events_tx, events_rx) = mpsc::channel(live.config.buffer_events.max(1));
     let (cut_tx, cut_rx) = oneshot::channel();
     let heartbeat = Duration::from_millis(live.config.heartbeat_ms.max(1));
     tokio::spawn(read_into(pool, live, filter, after, events_tx, cut_tx));
-    let body = frames(events_rx, cut_rx, slot, after.position);
+    let body = frames(events_rx, cut_rx, slot, after.position, livemode);
     Sse::new(body).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat")).into_response()
 }
 
@@ -47,6 +54,7 @@ struct Frames {
     cut: oneshot::Receiver<Cut>,
     last_id: i64,
     ended: bool,
+    livemode: bool,
     _slot: Slot,
 }
 
@@ -56,8 +64,9 @@ fn frames(
     cut: oneshot::Receiver<Cut>,
     slot: Slot,
     last_id: i64,
+    livemode: bool,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let state = Frames { events, cut, last_id, ended: false, _slot: slot };
+    let state = Frames { events, cut, last_id, ended: false, livemode, _slot: slot };
     stream::unfold(state, |mut s| async move {
         if s.ended {
             return None;
@@ -68,7 +77,7 @@ fn frames(
             event = s.events.recv() => match event {
                 Some(event) => {
                     s.last_id = event.global_position;
-                    return Some((Ok(event_frame(&event)), s));
+                    return Some((Ok(event_frame(&event, s.livemode)), s));
                 }
                 None => None,
             },
@@ -79,11 +88,12 @@ fn frames(
     })
 }
 
-fn event_frame(event: &RecordedEvent) -> Event {
-    Event::default()
-        .id(event.global_position.to_string())
-        .event(event.event_type.as_str())
-        .data(event_json(event).to_string())
+fn event_frame(event: &RecordedEvent, livemode: bool) -> Event {
+    let mut data = event_json(event);
+    if let Some(map) = data.as_object_mut() {
+        map.insert("livemode".to_owned(), livemode.into());
+    }
+    Event::default().id(event.global_position.to_string()).event(event.event_type.as_str()).data(data.to_string())
 }
 
 fn cut_frame(cut: Cut, last_id: i64) -> Event {

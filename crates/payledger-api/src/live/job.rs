@@ -20,6 +20,7 @@ use super::hub::{Live, Slot};
 use crate::views::job::job_json;
 
 struct Watch {
+    livemode: bool,
     pool: Pool,
     tenant_id: Uuid,
     id: JobId,
@@ -32,9 +33,11 @@ struct Watch {
 }
 
 /// Streams `job` (already read once, so a missing job is a 404 before this).
-pub fn respond(pool: Pool, live: Arc<Live>, slot: Slot, job: Job) -> Response {
+/// `livemode`: the credential's mode, which every frame's job carries.
+pub fn respond(pool: Pool, live: Arc<Live>, slot: Slot, job: Job, livemode: bool) -> Response {
     let state = Watch {
         pool,
+        livemode,
         tenant_id: job.tenant_id,
         id: job.id,
         poll: Duration::from_millis(live.config.job_poll_ms.max(1)),
@@ -71,7 +74,7 @@ pub fn respond(pool: Pool, live: Arc<Live>, slot: Slot, job: Job) -> Response {
                 s.shown = Some(seen);
                 // A finished job gets its final frame right after this one.
                 let again = job.status.is_finished().then(|| job.clone());
-                return Some((Ok::<_, Infallible>(frame("progress", &job)), (s, again)));
+                return Some((Ok::<_, Infallible>(frame("progress", &job, s.livemode)), (s, again)));
             }
             if job.status.is_finished() {
                 s.ended = true;
@@ -80,7 +83,7 @@ pub fn respond(pool: Pool, live: Arc<Live>, slot: Slot, job: Job) -> Response {
                     JobStatus::Cancelled => "cancelled",
                     JobStatus::Failed | JobStatus::Queued | JobStatus::Running => "failed",
                 };
-                return Some((Ok(frame(name, &job)), (s, None)));
+                return Some((Ok(frame(name, &job, s.livemode)), (s, None)));
             }
         }
     });
@@ -98,6 +101,10 @@ async fn read(s: &Watch) -> Option<Job> {
     }
 }
 
-fn frame(name: &'static str, job: &Job) -> Event {
-    Event::default().event(name).data(job_json(job).to_string())
+fn frame(name: &'static str, job: &Job, livemode: bool) -> Event {
+    let mut data = job_json(job);
+    if let Some(map) = data.as_object_mut() {
+        map.insert("livemode".to_owned(), livemode.into());
+    }
+    Event::default().event(name).data(data.to_string())
 }

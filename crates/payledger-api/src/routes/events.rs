@@ -108,7 +108,7 @@ async fn live_feed(
         };
     let after = cursor_checkpoint(state, principal.tenant_id, position).await?;
     let slot = state.live.admit(principal.key_id)?;
-    Ok(crate::live::feed::respond(state.pool.clone(), state.live.clone(), slot, filter, after))
+    Ok(crate::live::feed::respond(state.pool.clone(), state.live.clone(), slot, filter, after, principal.is_live()))
 }
 
 pub async fn list_stream_events(

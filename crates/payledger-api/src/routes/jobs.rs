@@ -60,7 +60,7 @@ pub async fn get(
     };
     if crate::live::wants_event_stream(&headers) {
         let slot = state.live.admit(principal.key_id)?;
-        return Ok(crate::live::job::respond(state.pool.clone(), state.live.clone(), slot, job));
+        return Ok(crate::live::job::respond(state.pool.clone(), state.live.clone(), slot, job, principal.is_live()));
     }
     Ok(Json(job_json(&job)).into_response())
 }

@@ -309,6 +309,10 @@ async fn test_scope_writes_stay_apart(app: &TestApp, test: &HashMap<&str, String
     assert_eq!(s, 202, "{job}");
     let (s, job) = app_json(call(app, Method::POST, "/v1/projections/verify", &test["finance"], None).await);
     assert_eq!(s, 202, "{job}");
+    let frame = first_frame(app, &format!("/v1/jobs/{}", id(&job)), &test["auditor"]).await;
+    assert_eq!(frame["livemode"], json!(false), "a job's stream says its mode: {frame}");
+    let frame = first_frame(app, "/v1/events", &test["auditor"]).await;
+    assert_eq!(frame["livemode"], json!(false), "the live feed's events say their mode: {frame}");
     let (s, live_jobs) = app.get_as("auditor", "/v1/jobs").await;
     assert!(s == 200 && !live_jobs.to_string().contains(&id(&job)), "{live_jobs}");
 
@@ -339,6 +343,22 @@ async fn test_scope_writes_stay_apart(app: &TestApp, test: &HashMap<&str, String
         .chain(["POST /v1/projections/verify", "POST /v1/admin/keys", "POST /v1/admin/webhook-endpoints"])
         .map(str::to_owned)
         .collect()
+}
+
+/// The data of the first frame of a Server-Sent Events answer at `path`.
+async fn first_frame(app: &TestApp, path: &str, key: &str) -> Value {
+    type Body = std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>;
+    let url = format!("{}{path}", app.base_url);
+    let r = app.http.get(url).bearer_auth(key).header("accept", "text/event-stream").send().await.unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    let mut frames = payledger_testkit::sse::SseReader::new(Box::pin(r.bytes_stream()) as Body);
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), frames.next());
+        let frame = next.await.expect("a frame comes").expect("the stream stays open");
+        if frame.comment.is_none() {
+            return serde_json::from_str(&frame.data).unwrap();
+        }
+    }
 }
 
 /// A Stripe endpoint made by the test admin receives a signed delivery; returns its event id.
