@@ -221,6 +221,7 @@ pub async fn run_keys(database_url: &str, command: KeysCommand) -> anyhow::Resul
                 expires_at: args.expires_at,
                 rate_limit: args.limit.limit(),
                 allowed_ips,
+                legacy_live: false,
             };
             let created = keys::create_key_with(&pool, &actor, tenant.account_id(), role, mode, &spec).await?;
             if args.json {

@@ -20,6 +20,7 @@ pub async fn mark(response: Response, live: bool) -> Response {
     let (mut parts, body) = response.into_parts();
     // A JSON answer is already whole in memory (`Json` serializes it at once).
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+        parts.headers.remove(CONTENT_LENGTH);
         return Response::from_parts(parts, Body::empty());
     };
     let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {

@@ -96,8 +96,10 @@ fn declare_livemode(value: &mut serde_json::Value) {
             let kind = properties.and_then(|p| p.pointer("/object/pattern")).and_then(|p| p.as_str());
             // An event of the feed has no kind; an export's line (kind `event`) is not marked.
             let feed_event = properties.is_some_and(|p| p.get("event_id").is_some() && p.get("object").is_none());
-            let marked =
-                feed_event || kind.is_some_and(|pattern| LIVEMODE_KINDS.iter().any(|k| pattern == format!("^{k}$")));
+            // A reference to a job (inside a job's result) is not marked; a job has a status.
+            let job_ref = kind == Some("^job$") && properties.is_some_and(|p| p.get("status").is_none());
+            let marked = feed_event
+                || (!job_ref && kind.is_some_and(|pattern| LIVEMODE_KINDS.iter().any(|k| pattern == format!("^{k}$"))));
             map.values_mut().for_each(declare_livemode);
             if marked {
                 add_livemode(value);
@@ -155,7 +157,8 @@ fn error_statuses(is_post: bool, is_webhook: bool, op: &Operation) -> Vec<(u16, 
         statuses.push((401, "authentication_error: missing or unknown API key (invalid_api_key), revoked (api_key_revoked) or expired (api_key_expired); \
             an OAuth access token unknown (invalid_access_token), expired (access_token_expired) or of a revoked client (access_token_revoked), \
             with WWW-Authenticate: Bearer error=\"invalid_token\""));
-        statuses.push((403, "permission_error: the key's role may not do this (insufficient_role), or not from this address (ip_not_allowed)"));
+        statuses.push((403, "permission_error: the key's role may not do this (insufficient_role), not from this address (ip_not_allowed), \
+            or not with a test credential (live_credential_required: a rebuild)"));
         statuses.push((
             429,
             "rate_limit_error: rate_limited, the key's rate limit in this server process (Retry-After, RateLimit-Limit, \
@@ -717,6 +720,8 @@ pub struct ApiKey {
     pub rate_limit_burst: Option<i32>,
     /// CIDR blocks the key may be used from (null: any); elsewhere 403 ip_not_allowed.
     pub allowed_ips: Option<Vec<String>>,
+    /// A test key made before test data was apart (V22): it acts on the live data, as it did.
+    pub legacy_live: bool,
 }
 
 /// A rolled key's successor (its `key` shown only now) and the rolled key as it is now.

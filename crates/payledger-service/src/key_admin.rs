@@ -81,6 +81,8 @@ pub struct KeySpec {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     pub rate_limit: KeyRateLimit,
     pub allowed_ips: Option<Vec<ipnet::IpNet>>,
+    /// A roll's successor of a legacy test key (V22) acts on the live data like it.
+    pub legacy_live: bool,
 }
 
 pub async fn create_key(
@@ -141,8 +143,8 @@ async fn insert_key(
         .query_one(
             &format!(
                 "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash, label, expires_at,
-                                       rate_limit_per_s, rate_limit_burst, allowed_ips)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {KEY_COLUMNS}"
+                                       rate_limit_per_s, rate_limit_burst, allowed_ips, legacy_live)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {KEY_COLUMNS}"
             ),
             &[
                 &id,
@@ -156,6 +158,7 @@ async fn insert_key(
                 &limit.rate_limit_per_s,
                 &limit.rate_limit_burst,
                 &networks,
+                &spec.legacy_live,
             ],
         )
         .await?;
@@ -286,7 +289,13 @@ pub async fn roll_key(
         return Err(ServiceError::KeyNotActive { state });
     }
     let allowed_ips = crate::tenants::parse_networks(info.allowed_ips.clone())?;
-    let spec = KeySpec { label: info.label.clone(), expires_at: None, rate_limit: info.rate_limit, allowed_ips };
+    let spec = KeySpec {
+        label: info.label.clone(),
+        expires_at: None,
+        rate_limit: info.rate_limit,
+        allowed_ips,
+        legacy_live: info.legacy_live,
+    };
     let created = insert_key(&tx, actor, info.tenant_id, info.role, info.mode, &spec).await?;
     let rolled = tx
         .query_one(

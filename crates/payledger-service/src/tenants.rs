@@ -139,11 +139,15 @@ pub async fn authenticate(pool: &deadpool_postgres::Pool, key: &str) -> ServiceR
     let statement = client
         .prepare_typed_cached(
             "SELECT key_id, tenant_id, role, revoked_at IS NOT NULL, coalesce(expires_at <= now(), false),
-                    rate_limit_per_s, rate_limit_burst, allowed_ips, mode,
-                    CASE WHEN mode = 'live' THEN tenant_id
+                    rate_limit_per_s, rate_limit_burst, allowed_ips,
+                    CASE WHEN mode = 'live' OR legacy_live THEN 'live' ELSE 'test' END,
+                    CASE WHEN mode = 'live' OR legacy_live THEN tenant_id
                          ELSE (SELECT s.tenant_id FROM tenants s WHERE s.live_tenant_id = api_keys.tenant_id AND NOT s.livemode)
                     END
-             FROM api_keys WHERE key_hash = $1",
+             FROM api_keys
+             -- A key belongs to a tenant, never to a test scope: one that does is no key.
+             WHERE key_hash = $1
+               AND EXISTS (SELECT 1 FROM tenants t WHERE t.tenant_id = api_keys.tenant_id AND t.livemode)",
             &[Type::BYTEA],
         )
         .await?;
@@ -248,6 +252,19 @@ pub struct ApiKeyInfo {
     pub rate_limit: KeyRateLimit,
     /// The networks (CIDR) its requests may come from; null: any.
     pub allowed_ips: Option<Vec<String>>,
+    /// A test key made before test data was apart (V22): it acts on the live data, as it did.
+    pub legacy_live: bool,
+}
+
+impl ApiKeyInfo {
+    /// The data the key reads and writes: its mode's, or live for a legacy test key.
+    pub fn data_mode(&self) -> KeyMode {
+        if self.legacy_live {
+            KeyMode::Live
+        } else {
+            self.mode
+        }
+    }
 }
 
 /// A key just created: the only time its secret is shown.
@@ -327,10 +344,14 @@ pub fn parse_allowed_ips(texts: &[String]) -> ServiceResult<Vec<ipnet::IpNet>> {
         .collect()
 }
 
-/// The mode of the tenant's key `key_id`, if it has one by that id.
+/// The mode of the data the tenant's key `key_id` acts on, if it has a key by that id.
 pub async fn key_mode<C: GenericClient>(client: &C, tenant_id: Uuid, key_id: Uuid) -> ServiceResult<Option<KeyMode>> {
     let row = client
-        .query_opt("SELECT mode FROM api_keys WHERE key_id = $1 AND tenant_id = $2", &[&key_id, &tenant_id])
+        .query_opt(
+            "SELECT CASE WHEN mode = 'live' OR legacy_live THEN 'live' ELSE 'test' END
+             FROM api_keys WHERE key_id = $1 AND tenant_id = $2",
+            &[&key_id, &tenant_id],
+        )
         .await?;
     let Some(row) = row else { return Ok(None) };
     let mode: String = row.try_get(0)?;
@@ -350,8 +371,8 @@ pub async fn list_keys<C: GenericClient>(client: &C, tenant_id: Uuid) -> Service
 /// The columns [`key_info`] reads, in its order.
 pub(crate) const KEY_COLUMNS: &str =
     "key_id, tenant_id, role, mode, key_prefix, label, created_at, revoked_at, expires_at, rolled_to, last_used_at, \
-     use_count, rate_limit_per_s, rate_limit_burst, allowed_ips";
-pub(crate) const KEY_COLUMN_COUNT: usize = 15;
+     use_count, rate_limit_per_s, rate_limit_burst, allowed_ips, legacy_live";
+pub(crate) const KEY_COLUMN_COUNT: usize = 16;
 
 pub(crate) fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
     let role: String = r.try_get(2)?;
@@ -371,6 +392,7 @@ pub(crate) fn key_info(r: &tokio_postgres::Row) -> ServiceResult<ApiKeyInfo> {
         use_count: r.try_get(11)?,
         rate_limit: KeyRateLimit { rate_limit_per_s: r.try_get(12)?, rate_limit_burst: r.try_get(13)? },
         allowed_ips: r.try_get(14)?,
+        legacy_live: r.try_get(15)?,
     })
 }
 

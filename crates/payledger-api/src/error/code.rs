@@ -40,6 +40,7 @@ pub enum ApiCode {
     InvalidAccessToken,
     IpNotAllowed,
     JobNotCancellable,
+    LiveCredentialRequired,
     KeyNotActive,
     LabelInvalid,
     LastActiveSecret,
@@ -83,7 +84,7 @@ pub enum ApiCode {
 }
 
 impl ApiCode {
-    pub const ALL: [ApiCode; 73] = [
+    pub const ALL: [ApiCode; 74] = [
         ApiCode::AccessTokenExpired,
         ApiCode::AccessTokenRevoked,
         ApiCode::AllowedIpsInvalid,
@@ -117,6 +118,7 @@ impl ApiCode {
         ApiCode::InvalidAccessToken,
         ApiCode::IpNotAllowed,
         ApiCode::JobNotCancellable,
+        ApiCode::LiveCredentialRequired,
         ApiCode::KeyNotActive,
         ApiCode::LabelInvalid,
         ApiCode::LastActiveSecret,
@@ -194,6 +196,7 @@ impl ApiCode {
             ApiCode::InvalidAccessToken => "invalid_access_token",
             ApiCode::IpNotAllowed => "ip_not_allowed",
             ApiCode::JobNotCancellable => "job_not_cancellable",
+            ApiCode::LiveCredentialRequired => "live_credential_required",
             ApiCode::KeyNotActive => "key_not_active",
             ApiCode::LabelInvalid => "label_invalid",
             ApiCode::LastActiveSecret => "last_active_secret",
@@ -284,7 +287,9 @@ impl ApiCode {
             | ApiCode::RebuildInProgress
             | ApiCode::ResourceBusy
             | ApiCode::TenantExists => (StatusCode::CONFLICT, ErrorType::Conflict),
-            ApiCode::InsufficientRole | ApiCode::IpNotAllowed => (StatusCode::FORBIDDEN, ErrorType::Permission),
+            ApiCode::InsufficientRole | ApiCode::IpNotAllowed | ApiCode::LiveCredentialRequired => {
+                (StatusCode::FORBIDDEN, ErrorType::Permission)
+            }
             ApiCode::InternalError => (StatusCode::INTERNAL_SERVER_ERROR, ErrorType::Internal),
             ApiCode::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, ErrorType::InvalidRequest),
             ApiCode::ResourceMissing | ApiCode::RouteNotFound => (StatusCode::NOT_FOUND, ErrorType::NotFound),

@@ -80,7 +80,7 @@ pub async fn list_keys(State(state): State<AppState>, principal: Principal) -> A
     let client = state.pool.get().await?;
     let mut data = keys::list_keys(&**client, principal.account_id).await?;
     // An admin key sees the keys of its own mode: test and live are apart.
-    data.retain(|key| key.mode == principal.mode);
+    data.retain(|key| key.data_mode() == principal.mode);
     Ok(Json(json!({ "data": data, "has_more": false })).into_response())
 }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{Principal, PROJECTION_ROLES};
-use crate::error::ApiResult;
+use crate::error::{ApiCode, ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::routes::jobs::accept;
 use crate::state::AppState;
@@ -41,6 +41,7 @@ pub async fn rebuild(
     body: JsonBody<RebuildRequest>,
 ) -> ApiResult<Response> {
     principal.require(PROJECTION_ROLES)?;
+    require_live(&principal)?;
     let RebuildRequest {} = body.value;
     accept(&state, &principal, JobKind::ProjectionRebuild, json!({}), None).await
 }
@@ -58,6 +59,18 @@ pub async fn verify(
     body: JsonBody<VerifyRequest>,
 ) -> ApiResult<Response> {
     principal.require(PROJECTION_ROLES)?;
+    if body.value.repair {
+        require_live(&principal)?;
+    }
     let params = json!({ "repair": body.value.repair });
     accept(&state, &principal, JobKind::ProjectionVerify, params, None).await
+}
+
+/// A rebuild rebuilds every tenant's live read-models: no test credential starts one.
+fn require_live(principal: &Principal) -> ApiResult<()> {
+    if principal.is_live() {
+        return Ok(());
+    }
+    let message = "a rebuild rebuilds the read-models of all live data: use a live credential";
+    Err(ApiError::of(ApiCode::LiveCredentialRequired, message))
 }

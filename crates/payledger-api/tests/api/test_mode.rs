@@ -305,8 +305,12 @@ async fn test_scope_writes_stay_apart(app: &TestApp, test: &HashMap<&str, String
         send(app, &test["finance"], "?provider=generic", "text/csv", generic_csv(&["iso1"]).into_bytes()).await;
     assert_eq!(s, 201, "the live scope's file is new to the test scope: {report}");
     assert_ne!(id(&report), live.report);
-    let (s, job) = app_json(call(app, Method::POST, "/v1/projections/rebuild", &test["admin"], None).await);
-    assert_eq!(s, 202, "{job}");
+    // A rebuild rebuilds every tenant's live read-models: not for a test credential.
+    let (s, refused) = call(app, Method::POST, "/v1/projections/rebuild", &test["admin"], None).await;
+    assert!(s == 403 && refused.contains("live_credential_required"), "{refused}");
+    let repair = Some(json!({"repair": true}));
+    let (s, refused) = call(app, Method::POST, "/v1/projections/verify", &test["finance"], repair).await;
+    assert!(s == 403 && refused.contains("live_credential_required"), "{refused}");
     let (s, job) = app_json(call(app, Method::POST, "/v1/projections/verify", &test["finance"], None).await);
     assert_eq!(s, 202, "{job}");
     let frame = first_frame(app, &format!("/v1/jobs/{}", id(&job)), &test["auditor"]).await;
@@ -405,4 +409,47 @@ async fn test_token(app: &TestApp) -> String {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A test key made before test data was apart (V22 marks it `legacy_live`) keeps acting on
+/// the live data it always did, and says so; a key filed under a test scope instead of its
+/// tenant is no key at all.
+#[tokio::test]
+async fn a_legacy_test_key_keeps_its_live_data_and_a_key_of_a_test_scope_is_refused() {
+    let app = crate::support::spawn_app().await;
+    let order = app.create_order(700, "USD").await;
+    let client = app.pool.get().await.unwrap();
+    let insert_key = |tenant: Uuid, legacy_live: bool| {
+        let key = keys::generate_key(KeyMode::Test);
+        let prefix: String = key.chars().take(12).collect();
+        let hash = keys::hash_key(&key).to_vec();
+        let client = &client;
+        async move {
+            client
+                .execute(
+                    "INSERT INTO api_keys (key_id, tenant_id, role, mode, key_prefix, key_hash, legacy_live)
+                     VALUES ($1, $2, 'auditor', 'test', $3, $4, $5)",
+                    &[&Uuid::now_v7(), &tenant, &prefix, &hash, &legacy_live],
+                )
+                .await
+                .unwrap();
+            key
+        }
+    };
+    let legacy = insert_key(app.tenant_id, true).await;
+    let path = format!("/v1/orders/{}?min_position={}", id(&order), order["position"]);
+    let _projector = start_projector(&app);
+    let (s, shown) = app_json(call(&app, Method::GET, &path, &legacy, None).await);
+    assert_eq!((s, &shown["livemode"]), (200, &json!(true)), "{shown}");
+    let fresh = insert_key(app.tenant_id, false).await;
+    assert_eq!(call(&app, Method::GET, &format!("/v1/orders/{}", id(&order)), &fresh, None).await.0, 404);
+
+    let scope: Uuid = client
+        .query_one("SELECT tenant_id FROM tenants WHERE live_tenant_id = $1", &[&app.tenant_id])
+        .await
+        .unwrap()
+        .get(0);
+    let misplaced = insert_key(scope, false).await;
+    let (s, refused) = call(&app, Method::GET, "/v1/orders", &misplaced, None).await;
+    assert!(s == 401 && refused.contains("invalid_api_key"), "{refused}");
 }

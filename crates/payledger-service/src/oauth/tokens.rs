@@ -130,12 +130,15 @@ pub async fn authenticate_token(pool: &Pool, token: &str) -> ServiceResult<Token
     // Prepared once per connection: every request with a token runs it.
     let statement = client
         .prepare_typed_cached(
-            "SELECT c.client_id, c.tenant_id, t.scope, c.mode, c.revoked_at IS NOT NULL, t.expires_at <= now(),
-                    c.allowed_ips,
-                    CASE WHEN c.mode = 'live' THEN c.tenant_id
+            "SELECT c.client_id, c.tenant_id, t.scope,
+                    CASE WHEN c.mode = 'live' OR c.legacy_live THEN 'live' ELSE 'test' END,
+                    c.revoked_at IS NOT NULL, t.expires_at <= now(), c.allowed_ips,
+                    CASE WHEN c.mode = 'live' OR c.legacy_live THEN c.tenant_id
                          ELSE (SELECT s.tenant_id FROM tenants s WHERE s.live_tenant_id = c.tenant_id AND NOT s.livemode)
                     END
              FROM oauth_tokens t JOIN oauth_clients c ON c.client_id = t.client_id
+             -- A client of a test scope (not of a tenant) is no client.
+             JOIN tenants owner ON owner.tenant_id = c.tenant_id AND owner.livemode
              WHERE t.token_hash = $1",
             &[Type::BYTEA],
         )
