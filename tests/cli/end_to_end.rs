@@ -488,3 +488,77 @@ async fn oauth_clients_from_the_cli_get_tokens_that_work_until_revoked() {
     let (ok, _, err) = payledger(&db, &["clients", "revoke", "plc_nope"]);
     assert!(!ok && err.contains("not a client id"), "{err}");
 }
+
+/// The production quick start's split of roles: migrations applied by the owner, then the
+/// tenant, its keys (live and test) and its time zone made as the application role, which
+/// holds only what the migrations grant it.
+#[tokio::test]
+async fn the_application_role_can_do_the_admin_work_the_quick_start_gives_it() {
+    let admin_url = std::env::var("DATABASE_URL").unwrap();
+    let db = TestDb::new().await;
+    let admin = db.connect().await;
+    admin
+        .batch_execute(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'payledger_app') THEN
+                 CREATE ROLE payledger_app LOGIN;
+               END IF;
+             END $$",
+        )
+        .await
+        .unwrap();
+    // A database of its own, empty, so that the migrations see the role and grant it.
+    let name = format!("pl_role_{}", uuid::Uuid::new_v4().simple());
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let _drop = DropDatabase { admin_url: admin_url.clone(), name: name.clone() };
+    let owner_url = payledger_testkit::with_dbname(&admin_url, &name);
+    let config: tokio_postgres::Config = owner_url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("a TCP host is needed here: {other:?}"),
+    };
+    let app_url = format!("postgres://payledger_app@{host}:{}/{name}", config.get_ports()[0]);
+    let run = |url: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_payledger"))
+            .args(args)
+            .env("DATABASE_URL", url)
+            .env("PAYLEDGER_MASTER_KEY", payledger_testkit::TEST_MASTER_KEY_HEX)
+            .env_remove("PAYLEDGER_MASTER_KEY_FILE")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = run(&owner_url, &["migrate"]);
+    assert!(ok, "{err}");
+    for args in [
+        &["tenants", "create", "acme"][..],
+        &["keys", "create", "--tenant", "acme", "--role", "writer", "--mode", "live"],
+        &["keys", "create", "--tenant", "acme:test", "--role", "admin"],
+        &["clients", "create", "--tenant", "acme", "--role", "auditor"],
+        &["tenants", "set-time-zone", "acme", "Europe/Berlin"],
+    ] {
+        let (ok, err) = run(&app_url, args);
+        assert!(ok, "{args:?} as payledger_app: {err}");
+    }
+}
+
+/// Drops a database made by hand when the test ends, also when an assertion fails first.
+struct DropDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.ok()?;
+                tokio::spawn(conn);
+                client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok()
+            })
+        })
+        .join();
+    }
+}
