@@ -62,8 +62,10 @@ CSV_COLUMNS = [
     "event_type", "schema_version", "recorded_at", "recorded_at_unix_micros", "dedupe_key",
     "payload", "metadata", "payload_text", "metadata_text", "prev_hash", "hash", "seal_number",
     "event_count", "tenant_count", "merkle_root", "sealed_at", "tenant_event_count",
-    "tenant_digest", "leaf_index", "audit_path",
+    "tenant_digest", "leaf_index", "audit_path", "livemode",
 ]
+# Exports made before `livemode` (V21) have every column but the last; its hash covers nothing.
+COLUMNS_BEFORE_LIVEMODE = CSV_COLUMNS[:-1]
 
 # str.isdigit() and int() accept non-ASCII digits, "_" and blanks: numbers are checked strictly.
 DECIMAL_RE = re.compile(r"-?[0-9]+\Z")
@@ -133,15 +135,19 @@ def csv_records(path, only_seals=False):
     with open(path, "r", encoding="utf-8-sig", newline="") as f:
         reader = csv.reader(f, strict=True)
         start = 1
+        padding = []
         try:
             for row in reader:
                 number, start = start, reader.line_num + 1
                 if number == 1:
-                    if row != CSV_COLUMNS:
+                    if row == COLUMNS_BEFORE_LIVEMODE:
+                        padding = [""]
+                    elif row != CSV_COLUMNS:
                         raise Malformed(1, "the header is not AUDIT.md §5's columns")
                     continue
                 if not row or row == [""]:
                     continue
+                row = row + padding
                 if only_seals and row[0] != "seal":
                     continue
                 yield number, csv_row_to_record(number, row)

@@ -122,8 +122,8 @@ async fn export(database_url: &str, args: ExportArgs) -> anyhow::Result<ExitCode
     while !reader.is_done() {
         let lines = reader.next_chunk(&**client).await?;
         let chunk = match args.format {
-            ExportFormat::Csv => csv_lines(&lines, first)?,
-            ExportFormat::Ndjson => ndjson_lines(&lines),
+            ExportFormat::Csv => csv_lines(&lines, first, reader.livemode())?,
+            ExportFormat::Ndjson => ndjson_lines(&lines, reader.livemode()),
         };
         first = false;
         out.write_all(&chunk)?;

@@ -529,6 +529,8 @@ pub struct ExportEventLine {
     pub metadata_text: String,
     pub prev_hash: String,
     pub hash: String,
+    /// Whether the exported scope is the tenant's live data (false: its test data).
+    pub livemode: bool,
 }
 
 /// A seal over the read order (docs/AUDIT.md §3), with the calling tenant's part.

@@ -208,8 +208,8 @@ fn export(state: AppState, filter: ReadAllFilter, after: Checkpoint, format: For
             Err(e) => return Some((Err(export_failed(&e)), ExportState::Done)),
         };
         let chunk = match format {
-            Format::Csv => csv_lines(&lines, first).map_err(std::io::Error::other),
-            Format::Ndjson | Format::Json => Ok(ndjson_lines(&lines)),
+            Format::Csv => csv_lines(&lines, first, reader.livemode()).map_err(std::io::Error::other),
+            Format::Ndjson | Format::Json => Ok(ndjson_lines(&lines, reader.livemode())),
         };
         let next =
             if reader.is_done() { ExportState::Done } else { ExportState::Reading { state, reader, first: false } };

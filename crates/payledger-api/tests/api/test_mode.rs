@@ -244,6 +244,13 @@ async fn assert_lists_hold_nothing_live(app: &TestApp, test: &HashMap<&str, Stri
         assert_eq!(r.status(), 200, "export as {accept}");
         let text = r.text().await.unwrap();
         assert!(live.ids().iter().all(|live_id| !text.contains(live_id)), "export as {accept}: {text}");
+        let live_export = app
+            .http
+            .get(format!("{}/v1/events", app.base_url))
+            .bearer_auth(app.key("auditor"))
+            .header("accept", accept);
+        let live_text = live_export.send().await.unwrap().text().await.unwrap();
+        assert_export_mode(&live_text, accept, true);
     }
     visited
 }
@@ -334,6 +341,11 @@ async fn test_scope_writes_stay_apart(app: &TestApp, test: &HashMap<&str, String
     assert!(feed.to_string().contains(&event_id), "the test endpoint's delivery is test data: {feed}");
     let modes: BTreeSet<String> = feed["data"].as_array().unwrap().iter().map(|e| e["livemode"].to_string()).collect();
     assert_eq!(modes, BTreeSet::from(["false".to_owned()]), "{feed}");
+    for accept in ["text/csv", "application/x-ndjson"] {
+        let export =
+            app.http.get(format!("{}/v1/events", app.base_url)).bearer_auth(&test["auditor"]).header("accept", accept);
+        assert_export_mode(&export.send().await.unwrap().text().await.unwrap(), accept, false);
+    }
     let (_, live_feed) = app.get_as("auditor", "/v1/events").await;
     assert!(!live_feed.to_string().contains(&event_id), "{live_feed}");
     assert!(!live_feed.to_string().contains(&id(&ours)), "{live_feed}");
@@ -452,4 +464,18 @@ async fn a_legacy_test_key_keeps_its_live_data_and_a_key_of_a_test_scope_is_refu
     let misplaced = insert_key(scope, false).await;
     let (s, refused) = call(&app, Method::GET, "/v1/orders", &misplaced, None).await;
     assert!(s == 401 && refused.contains("invalid_api_key"), "{refused}");
+}
+
+/// Every event line of an export says its scope's mode (CSV: the `livemode` column).
+fn assert_export_mode(text: &str, accept: &str, live: bool) {
+    let modes: Vec<String> = if accept == "text/csv" {
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let column = reader.headers().unwrap().iter().position(|h| h == "livemode").expect("a livemode column");
+        reader.records().map(|r| r.unwrap()).filter(|r| &r[0] == "event").map(|r| r[column].to_owned()).collect()
+    } else {
+        let lines = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
+        lines.filter(|l| l["object"] == "event").map(|l| l["livemode"].to_string()).collect()
+    };
+    assert!(!modes.is_empty(), "events exported as {accept}: {text}");
+    assert!(modes.iter().all(|m| m == &live.to_string()), "{accept}: {modes:?}");
 }

@@ -35,8 +35,9 @@ fn micros_text(at: &chrono::DateTime<chrono::Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-/// An event line: the API's shape plus what the hash covers.
-pub fn export_event_json(c: &CanonicalEvent) -> Value {
+/// An event line: the API's shape plus what the hash covers, and whether its tenant's
+/// scope is live data (`livemode`, absent when the export is not of one scope).
+pub fn export_event_json(c: &CanonicalEvent, livemode: Option<bool>) -> Value {
     let e = &c.event;
     let mut value = event_json(e);
     if let Value::Object(map) = &mut value {
@@ -51,6 +52,9 @@ pub fn export_event_json(c: &CanonicalEvent) -> Value {
             ("metadata_text", json!(c.metadata_text)),
         ];
         map.extend(extra.map(|(k, v)| (k.to_owned(), v)));
+        if let Some(livemode) = livemode {
+            map.insert("livemode".to_owned(), Value::Bool(livemode));
+        }
     }
     value
 }
@@ -89,7 +93,7 @@ pub fn export_seal_json(t: &TenantSeal) -> Value {
     value
 }
 
-const CSV_HEADER: [&str; 27] = [
+const CSV_HEADER: [&str; 28] = [
     "object",
     "position",
     "tx_id",
@@ -117,11 +121,12 @@ const CSV_HEADER: [&str; 27] = [
     "tenant_digest",
     "leaf_index",
     "audit_path",
+    "livemode",
 ];
 
-fn csv_event(c: &CanonicalEvent) -> [String; 27] {
+fn csv_event(c: &CanonicalEvent, livemode: Option<bool>) -> [String; 28] {
     let e = &c.event;
-    let mut row: [String; 27] = Default::default();
+    let mut row: [String; 28] = Default::default();
     let fields = [
         "event".to_owned(),
         e.global_position.to_string(),
@@ -145,12 +150,13 @@ fn csv_event(c: &CanonicalEvent) -> [String; 27] {
     for (slot, value) in row.iter_mut().zip(fields) {
         *slot = value;
     }
+    row[27] = livemode.map(|live| live.to_string()).unwrap_or_default();
     row
 }
 
-fn csv_seal(t: &TenantSeal) -> [String; 27] {
+fn csv_seal(t: &TenantSeal) -> [String; 28] {
     let s = &t.seal;
-    let mut row: [String; 27] = Default::default();
+    let mut row: [String; 28] = Default::default();
     row[0] = "seal".into();
     row[1] = s.to.position.to_string();
     row[2] = s.to.tx_id.to_string();
@@ -171,27 +177,28 @@ fn csv_seal(t: &TenantSeal) -> [String; 27] {
     row
 }
 
-/// Lines as CSV (RFC 4180, CRLF), with the header row first when `with_header`.
-pub fn csv_lines(lines: &[ExportLine], with_header: bool) -> Result<Bytes, csv::Error> {
+/// Lines as CSV (RFC 4180, CRLF), with the header row first when `with_header`; `livemode`
+/// is the scope's (see [`export_event_json`]).
+pub fn csv_lines(lines: &[ExportLine], with_header: bool, livemode: Option<bool>) -> Result<Bytes, csv::Error> {
     let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     if with_header {
         writer.write_record(CSV_HEADER)?;
     }
     for line in lines {
         match line {
-            ExportLine::Event(e) => writer.write_record(csv_event(e))?,
+            ExportLine::Event(e) => writer.write_record(csv_event(e, livemode))?,
             ExportLine::Seal(s) => writer.write_record(csv_seal(s))?,
         }
     }
     writer.into_inner().map(Bytes::from).map_err(|e| e.into_error().into())
 }
 
-/// Lines as NDJSON.
-pub fn ndjson_lines(lines: &[ExportLine]) -> Bytes {
+/// Lines as NDJSON; `livemode` is the scope's (see [`export_event_json`]).
+pub fn ndjson_lines(lines: &[ExportLine], livemode: Option<bool>) -> Bytes {
     let mut out = Vec::with_capacity(lines.len() * 768);
     for line in lines {
         let value = match line {
-            ExportLine::Event(e) => export_event_json(e),
+            ExportLine::Event(e) => export_event_json(e, livemode),
             ExportLine::Seal(s) => export_seal_json(s),
         };
         out.extend_from_slice(value.to_string().as_bytes());

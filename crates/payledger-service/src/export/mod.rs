@@ -21,6 +21,7 @@ pub struct ExportReader {
     seals: Option<SealCursor>,
     events_done: bool,
     done: bool,
+    livemode: Option<bool>,
 }
 
 /// The seals still to write: after `after_number`, up to the newest when the export began
@@ -47,6 +48,13 @@ impl ExportReader {
             && filter.event_type.is_none()
             && filter.recorded_from.is_none()
             && filter.recorded_before.is_none();
+        let livemode = match filter.tenant_id {
+            Some(tenant_id) => {
+                let row = client.query_opt("SELECT livemode FROM tenants WHERE tenant_id = $1", &[&tenant_id]).await?;
+                row.map(|r| r.try_get(0)).transpose()?
+            }
+            None => None,
+        };
         let seals = match (filter.tenant_id, whole) {
             (Some(tenant_id), true) => Some(SealCursor::start(client, tenant_id).await?),
             _ => None,
@@ -59,11 +67,17 @@ impl ExportReader {
             seals,
             events_done: false,
             done: false,
+            livemode,
         })
     }
 
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Whether the exported scope is live data (absent: the export is not of one scope).
+    pub fn livemode(&self) -> Option<bool> {
+        self.livemode
     }
 
     /// The next lines (possibly none while not done).
